@@ -1,0 +1,1 @@
+"""Command-line interface (typer + rich). Entry point: ``loi.cli.main:main``."""
