@@ -17,7 +17,7 @@ ALLOWED = {
     "metrics": {"tables"},
     "allocation": {"tables", "metrics"},
     "envs": set(),
-    "agents": {"envs"},
+    "agents": {"envs", "tables"},
     "training": {"envs", "agents", "tables"},
     "evaluation": {"envs", "agents", "training", "tables", "metrics"},
     "pipeline": {"tables", "metrics", "allocation", "envs", "agents", "training", "evaluation"},

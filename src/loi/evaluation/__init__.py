@@ -1,1 +1,61 @@
+"""Cross-play evaluation: checkpoints and baselines -> reward tables -> LoI.
 
+>>> env = loi.envs.make("stag_hunt/small")                                        # doctest: +SKIP
+>>> egos = [baseline_policy("collect1", env)]
+>>> coplayers = [baseline_policy("collect1", env), baseline_policy("collect2", env)]
+>>> result = cross_play(env, egos, coplayers, episodes=6, key=jax.random.PRNGKey(0))
+>>> table = result.to_table()                  # long format, see loi.tables.schema
+"""
+
+from loi.evaluation.cross_play import CrossPlayResult, cross_play, episode_key, resolve_seats
+from loi.evaluation.policies import (
+    Policy,
+    baseline_policy,
+    checkpoint_policy,
+    network_policy,
+    policies_env,
+    resolve_policies,
+    run_checkpoints,
+    run_policies,
+)
+from loi.evaluation.protocol import (
+    PAPER_STAGES,
+    ProtocolResult,
+    loi_protocol,
+    protocol_policies,
+    protocol_table,
+    stage_generations,
+)
+from loi.evaluation.tournament import (
+    TournamentSummary,
+    fixed_bob_tournament,
+    held_out_bobs,
+    tournament_egos,
+    tournament_summary,
+)
+
+__all__ = [
+    "PAPER_STAGES",
+    "ProtocolResult",
+    "TournamentSummary",
+    "fixed_bob_tournament",
+    "held_out_bobs",
+    "loi_protocol",
+    "policies_env",
+    "protocol_policies",
+    "protocol_table",
+    "stage_generations",
+    "tournament_egos",
+    "tournament_summary",
+    "CrossPlayResult",
+    "Policy",
+    "baseline_policy",
+    "checkpoint_policy",
+    "cross_play",
+    "episode_key",
+    "network_policy",
+    "resolve_policies",
+    "resolve_seats",
+    "run_checkpoints",
+    "run_policies",
+]

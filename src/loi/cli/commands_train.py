@@ -1,0 +1,113 @@
+"""``loi train``: PPO self-play / population-play / fictitious co-play training."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from loi.cli.app import app
+
+
+def _parse_override(text: str) -> tuple[str, object]:
+    from loi.errors import LoiError
+
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise LoiError(f"--env expects KEY=VALUE, got {text!r}")
+    raw = raw.strip()
+    lowered = raw.lower()
+    if lowered in ("true", "false"):
+        return key.strip(), lowered == "true"
+    for cast in (int, float):
+        try:
+            return key.strip(), cast(raw)
+        except ValueError:
+            pass
+    return key.strip(), raw
+
+
+@app.command()
+def train(
+    scenario: str = typer.Argument(..., help="Environment: GAME/LAYOUT (e.g. prisoners_dilemma/small) or matrix/GAME."),
+    regime: str = typer.Option("sp", "--regime", "-r", help="sp, ppN (population of N) or fcpN (pool of N)."),
+    seeds: int = typer.Option(1, "--seeds", help="Independent training seeds (vmapped)."),
+    steps: int = typer.Option(1_000_000, "--steps", help="Env steps per member per seed (rounded to whole updates)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Run directory (resumed if it holds an unfinished run)."),
+    generations: int = typer.Option(10, "--generations", "-g", help="Checkpoints (stages) over the run."),
+    seed: int = typer.Option(0, "--seed", help="Base random seed (same seed, same result)."),
+    pool: Optional[Path] = typer.Option(None, "--pool", help="fcpN: a self-play run directory to draw the frozen partners from."),
+    network: str = typer.Option("mlp", "--network", help="mlp or cnn (grid games)."),
+    num_envs: int = typer.Option(64, "--num-envs", help="Parallel environments per member per seed."),
+    rollout_length: int = typer.Option(128, "--rollout-length", help="Steps per environment per update."),
+    learning_rate: float = typer.Option(1e-3, "--lr", help="Adam learning rate (linearly annealed)."),
+    env_option: List[str] = typer.Option([], "--env", help="Environment override KEY=VALUE (repeatable), e.g. min_steps=100."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object to stdout at the end."),
+) -> None:
+    """Train PPO agents and write checkpoints, learning curves and a resumable snapshot to --out."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from loi.agents.networks import NetworkConfig
+    from loi.training import TrainConfig, train_run
+
+    config = TrainConfig(
+        scenario=scenario,
+        regime=regime,
+        num_seeds=seeds,
+        total_steps=steps,
+        num_generations=generations,
+        num_envs=num_envs,
+        rollout_length=rollout_length,
+        learning_rate=learning_rate,
+        network=NetworkConfig(kind=network),
+        env_overrides=tuple(sorted(dict(_parse_override(o) for o in env_option).items())),
+    )
+    # Progress goes to stderr so that --json leaves stdout to the one JSON object.
+    console = Console(stderr=True)
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,.0f}/{task.total:,.0f} steps"),
+        TextColumn("{task.fields[rate]} steps/s"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=as_json,
+    )
+    total = config.num_updates * config.steps_per_update * config.regime_spec.num_members * config.num_seeds
+    with progress:
+        task = progress.add_task(f"train {scenario} {config.regime_spec}: compiling", total=total, rate="-")
+
+        def on_compiled(seconds: float) -> None:
+            progress.update(task, description=f"train {scenario} {config.regime_spec}")
+
+        def on_generation(done) -> None:
+            rate = f"{done.env_steps / done.seconds:,.0f}" if done.seconds > 0 else "-"
+            progress.update(task, completed=(done.generation + 1) / done.num_generations * done.total_env_steps,
+                            rate=rate)
+
+        result = train_run(config, out, seed=seed, pool_dir=pool, on_generation=on_generation,
+                           on_compiled=on_compiled)
+        progress.update(task, completed=result.env_steps)
+
+    if as_json:
+        print(json.dumps(result.to_json()))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{scenario} {config.regime_spec} -> {out}")
+    for column in ("seed", "member", "mean episode return", "return / step", "checkpoints"):
+        table.add_column(column, justify="right")
+    for m in result.members:
+        ret = m["mean_episode_return"]
+        table.add_row(str(m["seed"]), str(m["member"]), "—" if ret is None else f"{ret:.3f}",
+                      f"{m['mean_return_per_step']:.4f}", str(len(m["checkpoints"])))
+    out_console = Console()
+    out_console.print(table)
+    rate = result.env_steps / result.seconds if result.seconds > 0 else float("nan")
+    out_console.print(f"{result.env_steps:,} env steps; compile {result.compile_seconds:.1f} s; "
+                      f"training {result.seconds:.1f} s ({rate:,.0f} steps/s); returns over the last 10% of updates")

@@ -1,0 +1,115 @@
+"""ASCII map layouts: the paper's four and user-defined ones.
+
+Symbols: ``W`` wall, ``n`` spawn point, ``1``-``9`` a resource of that type,
+``a`` a resource whose type is drawn uniformly at reset, space or ``.`` empty
+floor. Cells outside the map behave as walls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from loi.errors import LoiError
+
+SYMBOLS = frozenset("Wna .123456789")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A validated, rectangular ASCII map; hashable so envs can be jit-static."""
+
+    name: str
+    rows: tuple[str, ...]
+
+    @property
+    def height(self) -> int:
+        return len(self.rows)
+
+    @property
+    def width(self) -> int:
+        return len(self.rows[0])
+
+    @property
+    def max_resource_type(self) -> int:
+        """Largest explicit resource digit (0 when the map only uses ``a``)."""
+        return max((int(c) for row in self.rows for c in row if c.isdigit()), default=0)
+
+
+def make_layout(name: str, ascii_map: str | Sequence[str]) -> Layout:
+    """Parse and validate a map given as one multi-line string or a list of rows.
+
+    Leading/trailing blank lines of a string are dropped; the rows must then all
+    have the same length (trailing spaces count).
+    """
+    if not isinstance(name, str) or not name or "/" in name:
+        raise LoiError(f"layout name must be a non-empty string without '/', got {name!r}")
+    if isinstance(ascii_map, str):
+        lines = ascii_map.split("\n")
+        while lines and not lines[0].strip():
+            lines.pop(0)
+        while lines and not lines[-1].strip():
+            lines.pop()
+    else:
+        lines = list(ascii_map)
+    if not lines:
+        raise LoiError(f"layout {name!r}: the map is empty")
+    if any(not isinstance(line, str) for line in lines):
+        raise LoiError(f"layout {name!r}: map rows must be strings")
+    widths = {len(line) for line in lines}
+    if len(widths) != 1:
+        raise LoiError(f"layout {name!r}: ragged map, row lengths {sorted(widths)} differ")
+    for r, line in enumerate(lines):
+        bad = set(line) - SYMBOLS
+        if bad:
+            raise LoiError(
+                f"layout {name!r}: unknown symbol {sorted(bad)[0]!r} in row {r} "
+                "(allowed: W n a 1-9 space .)"
+            )
+    spawns = sum(line.count("n") for line in lines)
+    if spawns < 2:
+        raise LoiError(f"layout {name!r}: needs at least 2 spawn points 'n', found {spawns}")
+    if not any(c.isdigit() or c == "a" for line in lines for c in line):
+        raise LoiError(f"layout {name!r}: has no resource cells (1-9 or a)")
+    return Layout(name=name, rows=tuple(lines))
+
+
+# SPEC §3 (the paper's custom Melting Pot maps).
+BUILTIN_LAYOUTS: dict[str, Layout] = {
+    lay.name: lay
+    for lay in (
+        make_layout("small", ["WWWWWW", "Wn  nW", "W 21 W", "W 12 W", "Wn  nW", "WWWWWW"]),
+        make_layout(
+            "medium",
+            ["WWWWWWWW", "Wn    nW", "W  21  W", "W  aa  W", "W  12  W", "Wn    nW", "WWWWWWWW"],
+        ),
+        make_layout(
+            "large",
+            [
+                "WWWWWWWWWWWWW",
+                "Wn         nW",
+                "W    111    W",
+                "W    2a2    W",
+                "Wn         nW",
+                "W    1a1    W",
+                "W    222    W",
+                "Wn         nW",
+                "WWWWWWWWWWWWW",
+            ],
+        ),
+        make_layout(
+            "obstacle",
+            [
+                "WWWWWWWWWWWWW",
+                "Wn    W    nW",
+                "W  W 111 W  W",
+                "W  W 2a2 W  W",
+                "Wn    W    nW",
+                "W  W 1a1 W  W",
+                "W  W 222 W  W",
+                "Wn    W    nW",
+                "WWWWWWWWWWWWW",
+            ],
+        ),
+    )
+}

@@ -1,0 +1,106 @@
+"""Environment names: ``matrix/GAME`` and ``GAME/LAYOUT``; user registration."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from loi.envs.games import BUILTIN_GAMES, Game
+from loi.envs.layouts import BUILTIN_LAYOUTS, Layout
+from loi.errors import LoiError
+
+MATRIX = "matrix"
+
+_games: dict[str, Game] = dict(BUILTIN_GAMES)
+_layouts: dict[str, Layout] = dict(BUILTIN_LAYOUTS)
+
+
+def games() -> dict[str, Game]:
+    """Registered games by name (a copy)."""
+    return dict(_games)
+
+
+def layouts() -> dict[str, Layout]:
+    """Registered layouts by name (a copy)."""
+    return dict(_layouts)
+
+
+def names() -> list[str]:
+    """Every registered environment name: ``matrix/GAME`` then ``GAME/LAYOUT``."""
+    return [f"{MATRIX}/{g}" for g in _games] + [f"{g}/{lay}" for g in _games for lay in _layouts]
+
+
+def register(definition: Game | Layout, *, overwrite: bool = False) -> Game | Layout:
+    """Add a user game or layout (built by ``make_game`` / ``make_layout``)."""
+    if isinstance(definition, Game):
+        table, kind = _games, "game"
+    elif isinstance(definition, Layout):
+        table, kind = _layouts, "layout"
+        if definition.name == MATRIX:
+            raise LoiError(f"layout name {MATRIX!r} is reserved")
+    else:
+        raise LoiError(f"register() takes a Game or a Layout, got {type(definition).__name__}")
+    if definition.name in table and table[definition.name] != definition and not overwrite:
+        raise LoiError(f"{kind} {definition.name!r} is already registered (pass overwrite=True)")
+    table[definition.name] = definition
+    return definition
+
+
+def _lookup(table: dict, kind: str, value):
+    if value is None or not isinstance(value, str):
+        return value
+    if value not in table:
+        raise LoiError(f"unknown {kind} {value!r}; known: {', '.join(sorted(table))}")
+    return table[value]
+
+
+def make(name: str | None = None, *, game: Game | str | None = None,
+         layout: Layout | str | None = None, **overrides: Any):
+    """Build an environment.
+
+    ``make("stag_hunt/large")``, ``make("matrix/chicken")``, or with objects:
+    ``make(game=my_game, layout=my_layout)``, ``make("matrix", game=my_game)``.
+    ``overrides`` replace environment parameters (e.g. ``min_steps=50``).
+    """
+    game_name = layout_name = None
+    if name is not None:
+        if not isinstance(name, str):
+            raise LoiError(f"environment name must be a string, got {type(name).__name__}")
+        parts = name.split("/")
+        if name == MATRIX:
+            layout_name = MATRIX
+        elif len(parts) == 2 and all(parts):
+            first, second = parts
+            game_name, layout_name = (second, MATRIX) if first == MATRIX else (first, second)
+        else:
+            raise LoiError(f"environment name must be GAME/LAYOUT or matrix/GAME, got {name!r}")
+    game_obj = _lookup(_games, "game", game if game is not None else game_name)
+    if game_obj is None:
+        raise LoiError("make() needs a game: a name like 'stag_hunt/large' or game=...")
+    if not isinstance(game_obj, Game):
+        raise LoiError(f"game must be a Game or a registered name, got {type(game_obj).__name__}")
+    if layout_name == MATRIX and layout is None:
+        from loi.envs.matrix_game import MatrixGame
+
+        return _build(MatrixGame, game_obj, overrides)
+    layout_obj = _lookup(_layouts, "layout", layout if layout is not None else layout_name)
+    if layout_obj is None:
+        raise LoiError("make() needs a layout for a grid game: 'GAME/LAYOUT' or layout=...")
+    if not isinstance(layout_obj, Layout):
+        raise LoiError(f"layout must be a Layout or a registered name, got {type(layout_obj).__name__}")
+    from loi.envs.grid_game import GridGame
+
+    return _build(GridGame, game_obj, overrides, layout=layout_obj)
+
+
+def _build(cls, game: Game, overrides: dict[str, Any], **fixed):
+    allowed = {f.name for f in dataclasses.fields(cls)} - {"game", "layout"}
+    unknown = sorted(set(overrides) - allowed)
+    if unknown:
+        raise LoiError(
+            f"unknown parameter {unknown[0]!r} for {cls.__name__}; allowed: {', '.join(sorted(allowed))}"
+        )
+    try:
+        return cls(game=game, **fixed, **overrides)
+    except TypeError as err:
+        raise LoiError(f"invalid parameters for {cls.__name__}: {err}") from None

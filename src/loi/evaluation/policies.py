@@ -1,0 +1,283 @@
+"""Policies for evaluation: trained checkpoints and baselines behind one interface.
+
+A :class:`Policy` is ``act(params, obs[B, D], keys[B]) -> actions[B]`` plus its
+own ``params``. Policies whose ``act`` is the same function object (one per
+network architecture, one for all scripted baselines of an environment) form a
+*family*: cross-play stacks a family's params on a leading axis and plays all
+of them in one compiled program.
+
+Baselines need no training:
+
+- ``random``: uniform over the action space;
+- ``collectI`` (grid games): move toward the nearest visible resource of type
+  ``I``, else explore; fire the beam when the other player is in reach and the
+  inventory is non-empty. On a matrix game ``collectI`` always plays strategy
+  ``I``; ``alwaysI`` is an alias on both kinds of game (``I`` is 1-based, like
+  the resource digits of the maps).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from loi.agents import load_checkpoint, network_from_description
+from loi.errors import LoiError
+
+ActFn = Callable[[Any, jax.Array, jax.Array], jax.Array]
+
+BASELINE_PREFIX = "baseline:"
+_BASELINE = re.compile(r"^(random|collect(\d+)|always(\d+))$")
+# Scripted kinds (the first entry of a scripted policy's params).
+RANDOM, COLLECT = 0, 1
+
+
+@dataclass(frozen=True, eq=False)
+class Policy:
+    """One policy: ``act(params, obs[B, D], keys[B]) -> int32[B]`` (jit/vmap-safe,
+    one key per observation) and its ``params``. ``info`` carries what the
+    reward table records (``scenario``, ``regime``, ``seed``, ``generation``,
+    ``run``, ``path``, ``baseline``); ``obs_dim``/``num_actions`` (when known)
+    are checked against the environment."""
+
+    name: str
+    act: ActFn
+    params: Any
+    info: Mapping[str, Any] = field(default_factory=dict)
+    obs_dim: int | None = None
+    num_actions: int | None = None
+
+
+# ----------------------------------------------------------------------------- trained networks
+
+
+@functools.lru_cache(maxsize=None)
+def _network_act(description: str, greedy: bool) -> ActFn:
+    """One act function per architecture, so equal architectures share a family."""
+    network = network_from_description(json.loads(description))
+
+    def act(params, obs, keys):
+        logits, _ = network.apply(params, obs)  # the unused value head is removed by XLA
+        if greedy:
+            return jnp.argmax(logits, axis=-1).astype(jnp.int32)
+        return jax.vmap(jax.random.categorical)(keys, logits).astype(jnp.int32)
+
+    return act
+
+
+def network_policy(name: str, params: Any, network_description: Mapping[str, Any], *,
+                   info: Mapping[str, Any] | None = None, greedy: bool = False) -> Policy:
+    """A policy from an actor-critic's ``params`` and its ``describe()`` dict;
+    actions are sampled from the logits (``greedy=True``: the argmax)."""
+    description = json.dumps(dict(network_description), sort_keys=True)
+    network = network_from_description(json.loads(description))
+    return Policy(name=name, act=_network_act(description, bool(greedy)),
+                  params=jax.tree_util.tree_map(np.asarray, params), info=dict(info or {}),
+                  obs_dim=int(network.obs_dim), num_actions=int(network.num_actions))
+
+
+def checkpoint_policy(path: str | os.PathLike, *, name: str | None = None, greedy: bool = False) -> Policy:
+    """The policy saved in a training checkpoint (``gen_XXX.msgpack``)."""
+    path = Path(path)
+    ckpt = load_checkpoint(path)
+    info = {**ckpt.metadata, "path": str(path)}
+    if name is None:
+        member_dir, seed_dir = path.parent, path.parent.parent
+        name = f"{seed_dir.parent.name}/{seed_dir.name}/{member_dir.name}/{path.stem}"
+        info.setdefault("run", str(seed_dir.parent))
+    return network_policy(name, ckpt.params, ckpt.network_config, info=info, greedy=greedy)
+
+
+# ----------------------------------------------------------------------------- scripted baselines
+
+
+def _view_layout(env) -> dict[str, int] | None:
+    view_shape = getattr(env, "view_shape", None)
+    if view_shape is None:
+        return None
+    h, w, c = (int(d) for d in view_shape)
+    return {"h": h, "w": w, "c": c, "ahead": int(env.view_ahead), "beam_length": int(env.beam_length),
+            "beam_radius": int(env.beam_radius)}
+
+
+@functools.lru_cache(maxsize=None)
+def _scripted_act(env) -> ActFn:
+    """The act function shared by every scripted baseline of ``env``; params are
+    ``int32[2] = (kind, strategy)``. Under vmap over a family both kinds are
+    computed and selected; both are a few elementwise ops."""
+    num_actions = int(env.action_space(env.agents[0]).n)
+    layout = _view_layout(env)
+    if layout is None:  # matrix game: the action is the strategy
+
+        def act(params, obs, keys):
+            random = jax.vmap(lambda k: jax.random.randint(k, (), 0, num_actions))(keys)
+            return jnp.where(params[0] == RANDOM, random, params[1]).astype(jnp.int32)
+
+        return act
+
+    from loi.envs.grid_game import (BACKWARD, FORWARD, INTERACT, STEP_LEFT, STEP_RIGHT, TURN_LEFT,
+                                    TURN_RIGHT)
+
+    h, w, c, k = layout["h"], layout["w"], layout["c"], int(env.num_strategies)
+    me_row, me_col = layout["ahead"], w // 2
+    # Egocentric coordinates of every view cell: distance ahead and to the right.
+    ahead = (me_row - np.arange(h))[:, None] * np.ones((1, w), int)
+    right = np.ones((h, 1), int) * (np.arange(w) - me_col)[None, :]
+    in_beam = (ahead >= 1) & (ahead <= layout["beam_length"]) & (np.abs(right) <= layout["beam_radius"])
+    distance = np.abs(ahead) + np.abs(right)
+    ahead_flat, right_flat = jnp.asarray(ahead.reshape(-1)), jnp.asarray(right.reshape(-1))
+
+    def collector(strategy, obs, key):
+        view = obs[: h * w * c].reshape(h, w, c)
+        ready = obs[-1] > 0
+        wall_ahead = view[me_row - 1, me_col, 0] > 0 if me_row >= 1 else jnp.bool_(False)
+        other = view[..., 1 + k] > 0
+        partner_in_reach = jnp.any(other & in_beam)
+        target = jnp.take(view, 1 + strategy, axis=-1).reshape(-1) > 0
+        nearest = jnp.argmin(jnp.where(target, distance.reshape(-1), 10**6))
+        da, dr = ahead_flat[nearest], right_flat[nearest]
+        k_turn, k_explore = jax.random.split(key)
+        turn = jnp.where(jax.random.bernoulli(k_turn), TURN_LEFT, TURN_RIGHT)
+        toward = jnp.where(
+            (da > 0) & ~wall_ahead, FORWARD,
+            jnp.where(dr > 0, STEP_RIGHT, jnp.where(dr < 0, STEP_LEFT, jnp.where(da < 0, BACKWARD, turn))))
+        # Explore: mostly forward, turning at walls and now and then at random.
+        explore = jnp.where(wall_ahead | (jax.random.uniform(k_explore) < 0.2), turn, FORWARD)
+        move = jnp.where(jnp.any(target), toward, explore)
+        return jnp.where(ready & partner_in_reach, INTERACT, move).astype(jnp.int32)
+
+    def act(params, obs, keys):
+        random = jax.vmap(lambda key: jax.random.randint(key, (), 0, num_actions))(keys)
+        scripted = jax.vmap(collector, in_axes=(None, 0, 0))(params[1], obs, keys)
+        return jnp.where(params[0] == RANDOM, random, scripted).astype(jnp.int32)
+
+    return act
+
+
+def baseline_policy(name: str, env) -> Policy:
+    """A baseline for ``env`` by name: ``random``, ``collectI`` or ``alwaysI``
+    (``I`` 1-based; an optional ``baseline:`` prefix is accepted)."""
+    short = name[len(BASELINE_PREFIX):] if name.startswith(BASELINE_PREFIX) else name
+    match = _BASELINE.match(short)
+    if match is None:
+        raise LoiError(f"unknown baseline {name!r}; expected random, collectI or alwaysI (e.g. collect1)")
+    if match.group(1) == "random":
+        params = np.array([RANDOM, 0], np.int32)
+    else:
+        strategy = int(match.group(2) or match.group(3))
+        k = int(env.num_strategies)
+        if not 1 <= strategy <= k:
+            raise LoiError(f"baseline {name!r}: {env.name} has strategies 1..{k}")
+        params = np.array([COLLECT, strategy - 1], np.int32)
+    return Policy(name=f"{BASELINE_PREFIX}{short}", act=_scripted_act(env), params=params,
+                  info={"baseline": short}, obs_dim=None,
+                  num_actions=int(env.action_space(env.agents[0]).n))
+
+
+# ----------------------------------------------------------------------------- run directories
+
+
+def run_checkpoints(run_dir: str | os.PathLike) -> dict[tuple[int, int, int], Path]:
+    """Every checkpoint of a training run directory keyed by (seed, member, generation)."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise LoiError(f"run directory not found: {run_dir}")
+    found = {}
+    for path in run_dir.glob("seed_*/member_*/gen_*.msgpack"):
+        try:
+            key = (int(path.parent.parent.name[5:]), int(path.parent.name[7:]), int(path.stem[4:]))
+        except ValueError:
+            continue
+        found[key] = path
+    if not found:
+        raise LoiError(f"no policy checkpoints (seed_*/member_*/gen_*.msgpack) under {run_dir}")
+    return dict(sorted(found.items()))
+
+
+def run_policies(run_dir: str | os.PathLike, generations: Sequence[int] | None = None, *,
+                 greedy: bool = False) -> list[Policy]:
+    """Checkpoint policies of a run, sorted by (seed, member, generation).
+
+    ``generations`` selects generations (negative values count from the last one
+    of each seed, so ``[-1]`` is the final policy); ``None`` takes them all."""
+    checkpoints = run_checkpoints(run_dir)
+    chosen = []
+    by_seed_member: dict[tuple[int, int], list[int]] = {}
+    for seed, member, generation in checkpoints:
+        by_seed_member.setdefault((seed, member), []).append(generation)
+    for (seed, member), available in by_seed_member.items():
+        if generations is None:
+            picks = available
+        else:
+            picks = []
+            for g in generations:
+                g = int(g)
+                resolved = available[g] if g < 0 and -g <= len(available) else g
+                if resolved not in available:
+                    raise LoiError(f"{run_dir}: seed {seed} member {member} has no generation {g} "
+                                   f"(available: {available[0]}..{available[-1]})")
+                if resolved not in picks:
+                    picks.append(resolved)
+        chosen += [checkpoints[(seed, member, g)] for g in sorted(picks)]
+    return [checkpoint_policy(p, greedy=greedy) for p in chosen]
+
+
+def resolve_policies(specs: Sequence[str], env=None, *, generations: Sequence[int] | None = None,
+                     greedy: bool = False) -> list[Policy]:
+    """Policies from command-line specs: ``baseline:NAME`` (needs ``env``), a
+    checkpoint file, or a run directory (filtered by ``generations``)."""
+    policies: list[Policy] = []
+    for spec in specs:
+        if spec.startswith(BASELINE_PREFIX):
+            if env is None:
+                raise LoiError(f"{spec}: baselines need an environment (give --env or a trained run)")
+            policies.append(baseline_policy(spec, env))
+        elif Path(spec).is_file():
+            policies.append(checkpoint_policy(spec, greedy=greedy))
+        elif Path(spec).is_dir():
+            policies += run_policies(spec, generations, greedy=greedy)
+        else:
+            raise LoiError(f"{spec}: not a run directory, checkpoint file or baseline:NAME")
+    return policies
+
+
+def policies_env(policies: Sequence[Policy], env_name: str | None = None, **overrides: Any):
+    """The environment the policies were trained on: ``env_name`` if given, else
+    the checkpoints' common ``scenario``, with the training run's environment
+    overrides (``run.json``) unless ``overrides`` are given."""
+    import loi.envs
+
+    scenarios = {p.info["scenario"] for p in policies if "scenario" in p.info}
+    if env_name is None:
+        if not scenarios:
+            raise LoiError("cannot tell the environment: no trained checkpoint given (use --env NAME)")
+        if len(scenarios) > 1:
+            raise LoiError(f"checkpoints come from different scenarios: {', '.join(sorted(scenarios))}")
+        env_name = scenarios.pop()
+    if not overrides:
+        runs = sorted({p.info["run"] for p in policies if "run" in p.info})
+        found: dict[str, dict] = {}
+        for run in runs:
+            run_file = Path(run) / "run.json"
+            if run_file.is_file():
+                try:
+                    config = json.loads(run_file.read_text()).get("config", {})
+                except (OSError, json.JSONDecodeError) as err:
+                    raise LoiError(f"cannot read {run_file}: {err}") from None
+                if config.get("scenario") == env_name:
+                    found[run] = dict(config.get("env_overrides") or {})
+        distinct = {json.dumps(v, sort_keys=True) for v in found.values()}
+        if len(distinct) > 1:
+            raise LoiError(f"training runs used different environment settings for {env_name}: "
+                           f"{', '.join(sorted(distinct))}")
+        overrides = next(iter(found.values())) if found else {}
+    return loi.envs.make(env_name, **overrides)

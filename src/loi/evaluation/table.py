@@ -1,0 +1,69 @@
+"""Cross-play results as the long-format reward table (``loi.tables`` schema)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from loi.tables.schema import (COPLAYER, COPLAYER_CHECKPOINT, COPLAYER_RETURN, COPLAYER_SEED, EGO,
+                               EGO_CHECKPOINT, EGO_RETURN, EPISODE, REGIME, SCENARIO, validate_table)
+
+EGO_SEAT = "ego_seat"
+EPISODE_LENGTH = "episode_length"
+INTERACTIONS = "interactions"
+TRUNCATED = "truncated"
+
+
+def _column(policies: Sequence, field: str) -> list | None:
+    values = [p.info.get(field) for p in policies]
+    return None if any(v is None for v in values) else values
+
+
+def coplayer_seed_ids(policies: Sequence) -> np.ndarray | None:
+    """One integer per (training run, seed) of the policies, in order of first
+    appearance; ``None`` when a policy has no seed (e.g. a baseline)."""
+    seeds = _column(policies, "seed")
+    if seeds is None:
+        return None
+    runs = [str(p.info.get("run", "")) for p in policies]
+    ids, _ = pd.factorize(pd.Series([f"{r}\x00{s}" for r, s in zip(runs, seeds)]), sort=False)
+    return ids.astype(np.int64)
+
+
+def cross_play_frame(result) -> pd.DataFrame:
+    """One row per episode of a :class:`~loi.evaluation.CrossPlayResult`."""
+    n_ego, n_cop, n_seat, n_ep = result.ego_return.shape
+    e, c, s, n = (g.reshape(-1) for g in np.indices(result.ego_return.shape))
+    seats = np.asarray(result.seats)[s]
+    frame = {
+        SCENARIO: np.full(e.size, result.scenario, dtype=object),
+        EGO: np.asarray([p.name for p in result.egos], dtype=object)[e],
+        COPLAYER: np.asarray([p.name for p in result.coplayers], dtype=object)[c],
+        EPISODE: (s * n_ep + n).astype(np.int64),
+        EGO_RETURN: result.ego_return.reshape(-1).astype(np.float64),
+        COPLAYER_RETURN: result.coplayer_return.reshape(-1).astype(np.float64),
+        EGO_SEAT: seats.astype(np.int64),
+        EPISODE_LENGTH: result.length.reshape(-1).astype(np.int64),
+        INTERACTIONS: result.interactions.reshape(-1).astype(np.int64),
+        TRUNCATED: result.truncated.reshape(-1),
+    }
+    k = result.ego_strategy.shape[-1]
+    for i in range(k):
+        frame[f"ego_strategy_{i + 1}"] = result.ego_strategy[..., i].reshape(-1).astype(np.float64)
+    for i in range(k):
+        frame[f"coplayer_strategy_{i + 1}"] = result.coplayer_strategy[..., i].reshape(-1).astype(np.float64)
+    ego_generation = _column(result.egos, "generation")
+    if ego_generation is not None:
+        frame[EGO_CHECKPOINT] = np.asarray(ego_generation, np.int64)[e]
+    cop_generation = _column(result.coplayers, "generation")
+    if cop_generation is not None:
+        frame[COPLAYER_CHECKPOINT] = np.asarray(cop_generation, np.int64)[c]
+    seed_ids = coplayer_seed_ids(result.coplayers)
+    if seed_ids is not None:
+        frame[COPLAYER_SEED] = seed_ids[c]
+    regimes = _column(result.egos, "regime")
+    if regimes is not None:
+        frame[REGIME] = np.asarray(regimes, dtype=object)[e]
+    return validate_table(pd.DataFrame(frame))

@@ -1,0 +1,371 @@
+"""Level of Influence: estimate, permutation null, bootstrap interval.
+
+LoI = I(R; Pi), the mutual information between the ego's episode return R and the identity Pi
+of its co-player. Rows are grouped into independent blocks (the paper: ego checkpoint x
+co-player training seed); the LoI is estimated within each block and averaged over blocks with
+equal weights. Resampling never crosses blocks: the null shuffles co-player labels within a
+block, the bootstrap resamples episodes within a co-player within a block.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from loi.errors import LoiError
+from loi.metrics import resampling
+from loi.metrics.histogram import (
+    count_table,
+    equal_width_bins,
+    miller_madow_statistic,
+    paper_statistic,
+    quantile_bins,
+)
+from loi.metrics.knn import digamma_table, has_near_ties, knn_mutual_information, knn_permutation_null
+from loi.metrics.result import ConfidenceInterval, LoIResult
+
+ESTIMATORS: tuple[str, ...] = ("paper", "miller-madow", "knn")
+# Chosen by measured accuracy (bias and RMSE against the true MI): see
+# benchmarks/estimator_accuracy.py and the README.
+DEFAULT_ESTIMATOR = "knn"
+
+_DEFAULT_OPTIONS: dict[str, dict[str, Any]] = {
+    "paper": {"bins": 50, "value_range": (0.0, 100.0)},
+    # bins="auto": ceil(sqrt(episodes per co-player)) equal-frequency bins of the block's pooled
+    # returns (see _auto_bins); value_range=None: no range needed, nothing dropped.
+    "miller-madow": {"bins": "auto", "value_range": None},
+    "knn": {"k": 3},
+}
+NAN_INTERVAL = ConfidenceInterval(float("nan"), float("nan"))
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _resolve_options(estimator: str, options: dict[str, Any]) -> dict[str, Any]:
+    if estimator not in ESTIMATORS:
+        raise LoiError(f"unknown estimator {estimator!r}; valid estimators: {', '.join(ESTIMATORS)}")
+    defaults = _DEFAULT_OPTIONS[estimator]
+    unknown = sorted(set(options) - set(defaults))
+    if unknown:
+        raise LoiError(
+            f"unknown option(s) {', '.join(unknown)} for estimator {estimator!r}; "
+            f"valid options: {', '.join(defaults)}"
+        )
+    resolved = {**defaults, **options}
+    if "bins" in resolved:
+        bins = resolved["bins"]
+        auto_ok = estimator == "miller-madow" and bins == "auto"
+        if not auto_ok and not (_is_int(bins) and bins >= 1):
+            allowed = "a positive integer" + (" or 'auto'" if estimator == "miller-madow" else "")
+            raise LoiError(f"bins must be {allowed}, got {bins!r}")
+    if "value_range" in resolved and not (estimator == "miller-madow" and resolved["value_range"] is None):
+        value_range = resolved["value_range"]
+        try:
+            low, high = (float(v) for v in value_range)
+        except (TypeError, ValueError):
+            raise LoiError(f"value_range must be a pair (low, high) of numbers, got {value_range!r}") from None
+        if not (np.isfinite(low) and np.isfinite(high) and low < high):
+            raise LoiError(f"value_range must be finite with low < high, got {value_range!r}")
+        resolved["value_range"] = (low, high)
+    if "k" in resolved and not (_is_int(resolved["k"]) and resolved["k"] >= 1):
+        raise LoiError(f"k must be a positive integer, got {resolved['k']!r}")
+    return resolved
+
+
+def _as_labels(labels: Any, n: int, what: str) -> np.ndarray:
+    if isinstance(labels, (pd.Series, pd.Index, pd.Categorical, pd.api.extensions.ExtensionArray)):
+        values = labels
+    else:
+        values = np.asarray(labels) if not isinstance(labels, np.ndarray) else labels
+        if values.ndim != 1:
+            # A list of tuples (e.g. (ego, seed) blocks) becomes 2-D; keep one label per row.
+            values = np.empty(len(labels), dtype=object)
+            for row, label in enumerate(labels):
+                values[row] = label
+    if len(values) != n:
+        raise LoiError(f"{what} has {len(values)} labels but returns has {n} rows")
+    return values
+
+
+def _factorize(labels: Any, n: int, what: str, sort: bool) -> tuple[np.ndarray, list]:
+    values = _as_labels(labels, n, what)
+    try:
+        codes, uniques = pd.factorize(values, sort=sort)
+    except TypeError:  # labels of mutually incomparable types: keep order of appearance
+        codes, uniques = pd.factorize(values, sort=False)
+    if (codes < 0).any():
+        raise LoiError(f"{what} has missing labels (first at row {int(np.argmax(codes < 0))})")
+    # Plain Python labels (not numpy scalars): readable in messages, JSON-friendly for callers.
+    labels = uniques.tolist() if hasattr(uniques, "tolist") else list(uniques)
+    return codes, [label.item() if isinstance(label, np.generic) else label for label in labels]
+
+
+def _validate_returns(returns: Any) -> np.ndarray:
+    try:
+        values = np.asarray(returns, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise LoiError("returns must be numbers") from None
+    if values.ndim != 1:
+        raise LoiError(f"returns must be one-dimensional, got shape {values.shape}")
+    if len(values) == 0:
+        raise LoiError("returns is empty")
+    bad = ~np.isfinite(values)
+    if bad.any():
+        raise LoiError(f"returns contain {int(bad.sum())} NaN/inf value(s) (first at row {int(np.argmax(bad))})")
+    return values
+
+
+def _validate_counts(permutations: Any, bootstrap: Any, confidence: Any, seed: Any) -> None:
+    for name, value in (("permutations", permutations), ("bootstrap", bootstrap)):
+        if not (_is_int(value) and value >= 0):
+            raise LoiError(f"{name} must be a non-negative integer, got {value!r}")
+    if not (isinstance(confidence, numbers.Real) and 0.0 < float(confidence) < 1.0):
+        raise LoiError(f"confidence must be strictly between 0 and 1, got {confidence!r}")
+    if not (_is_int(seed) and seed >= 0):
+        raise LoiError(f"seed must be a non-negative integer, got {seed!r}")
+
+
+# ----------------------------------------------------------------------------- blocks
+
+
+class _HistogramBlock:
+    """One block for a histogram estimator: its co-player x occupied-bin table."""
+
+    def __init__(self, coplayer: np.ndarray, bin_codes: np.ndarray, n_coplayers: int, statistic) -> None:
+        _, bins = np.unique(bin_codes, return_inverse=True)  # empty bins never matter
+        order = np.argsort(coplayer, kind="stable")
+        self.coplayer, self.bins = coplayer[order], bins[order]
+        self.n_coplayers, self.n_bins = n_coplayers, int(bins.max()) + 1
+        self.table = count_table(self.coplayer, self.bins, n_coplayers, self.n_bins)
+        self.compute = statistic
+        sizes = self.table.sum(1)
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        self.group_start, self.group_size = starts[self.coplayer], sizes[self.coplayer]
+        self.use_tables = resampling.tables_are_cheaper(len(self.bins), n_coplayers, self.n_bins)
+
+    def statistic(self) -> float:
+        return float(self.compute(self.table))
+
+    def null(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        out = []
+        for chunk in resampling.chunk_sizes(size, max(len(self.bins), self.table.size)):
+            if self.use_tables:
+                tables = resampling.hypergeometric_tables(rng, self.table.sum(1), self.table.sum(0), chunk)
+            else:
+                labels = resampling.permuted_labels(rng, self.coplayer, chunk)
+                tables = resampling.tables_from_rows(labels, np.broadcast_to(self.bins, labels.shape), self.n_coplayers, self.n_bins)
+            out.append(self.compute(tables))
+        return np.concatenate(out)
+
+    def bootstrap(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        out = []
+        for chunk in resampling.chunk_sizes(size, max(len(self.bins), self.table.size)):
+            if self.use_tables:
+                tables = resampling.multinomial_tables(rng, self.table, chunk)
+            else:
+                index = resampling.bootstrap_indices(rng, self.group_start, self.group_size, chunk)
+                tables = resampling.tables_from_rows(np.broadcast_to(self.coplayer, index.shape), self.bins[index], self.n_coplayers, self.n_bins)
+            out.append(self.compute(tables))
+        return np.concatenate(out)
+
+
+class _KnnBlock:
+    """One block for the kNN estimator: returns sorted once, labels/multiplicities resampled."""
+
+    def __init__(self, coplayer: np.ndarray, values: np.ndarray, n_coplayers: int, k: int) -> None:
+        order = np.argsort(values, kind="stable")
+        self.values, self.coplayer = values[order], coplayer[order]
+        self.n_coplayers, self.k = n_coplayers, k
+        self.psi = digamma_table(len(values))
+        by_class = np.argsort(self.coplayer, kind="stable")
+        sizes = np.bincount(self.coplayer, minlength=n_coplayers)
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        self.by_class = by_class
+        self.class_sizes = sizes
+        self.ties = has_near_ties(self.values)
+        self.group_start, self.group_size = starts[self.coplayer[by_class]], sizes[self.coplayer[by_class]]
+
+    def _mi(self, labels: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+        return knn_mutual_information(self.values, labels, weights, self.n_coplayers, self.k, self.psi, ties=self.ties)
+
+    def _per_item(self) -> int:
+        return len(self.values) * (self.n_coplayers + 6 * self.k + 8)
+
+    def statistic(self) -> float:
+        return float(self._mi(self.coplayer[None, :], None)[0])
+
+    def null(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        out = []
+        for chunk in resampling.chunk_sizes(size, self._per_item()):
+            if self.ties:
+                out.append(self._mi(resampling.permuted_labels(rng, self.coplayer, chunk), None))
+            else:
+                out.append(knn_permutation_null(self.values, self.class_sizes, self.k, self.psi, rng, chunk))
+        return np.concatenate(out)
+
+    def bootstrap(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        out = []
+        for chunk in resampling.chunk_sizes(size, self._per_item()):
+            weights = np.empty((chunk, len(self.values)), dtype=np.int64)
+            weights[:, self.by_class] = resampling.bootstrap_weights(rng, self.group_start, self.group_size, chunk)
+            out.append(self._mi(np.broadcast_to(self.coplayer, weights.shape), weights))
+        return np.concatenate(out)
+
+
+def _auto_bins(n_rows: int, n_coplayers: int) -> int:
+    # Square-root rule on the episodes per co-player: keeps several episodes per cell, where the
+    # Miller-Madow correction is accurate, while resolution grows with the data.
+    return max(2, int(np.ceil(np.sqrt(n_rows / n_coplayers))))
+
+
+def _build_blocks(returns, coplayer, block, estimator: str, options: dict[str, Any]):
+    values = _validate_returns(returns)
+    n = len(values)
+    coplayer_codes, coplayer_labels = _factorize(coplayer, n, "coplayer", sort=False)
+    if block is None:
+        block_codes, block_labels = np.zeros(n, dtype=np.int64), [None]
+    else:
+        block_codes, block_labels = _factorize(block, n, "block", sort=True)
+
+    value_range = options.get("value_range")
+    if value_range is not None:
+        _, inside_any = equal_width_bins(values, 1, value_range)
+        if not inside_any.any():
+            raise LoiError(f"no returns inside value_range [{value_range[0]:g}, {value_range[1]:g}] (all {n} dropped)")
+
+    order = np.argsort(block_codes, kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(block_codes, minlength=len(block_labels)))])
+    blocks, used = [], 0
+    for index, label in enumerate(block_labels):
+        rows = order[bounds[index]:bounds[index + 1]]
+        present, local = np.unique(coplayer_codes[rows], return_inverse=True)
+        where = "" if block is None else f" in block {label!r}"
+        if len(present) < 2:
+            raise LoiError(f"{len(present)} co-player(s){where}; LoI needs at least 2")
+        block_values = values[rows]
+        if estimator == "knn":
+            sizes = np.bincount(local)
+            if sizes.min() < 2:
+                name = coplayer_labels[present[int(np.argmin(sizes))]]
+                raise LoiError(f"co-player {name!r}{where} has 1 episode; the knn estimator needs at least 2")
+            blocks.append(_KnnBlock(local, block_values, len(present), options["k"]))
+            used += len(rows)
+            continue
+        if value_range is not None:
+            bin_codes, inside = equal_width_bins(block_values, options["bins"], value_range)
+            kept = np.bincount(local[inside], minlength=len(present))
+            if kept.min() == 0:
+                name = coplayer_labels[present[int(np.argmin(kept))]]
+                raise LoiError(
+                    f"co-player {name!r}{where} has no returns inside value_range "
+                    f"[{value_range[0]:g}, {value_range[1]:g}]"
+                )
+            local, bin_codes = local[inside], bin_codes[inside]
+        else:
+            bins = options["bins"]
+            bins = _auto_bins(len(rows), len(present)) if bins == "auto" else bins
+            bin_codes = quantile_bins(block_values, bins)
+        statistic = paper_statistic if estimator == "paper" else miller_madow_statistic
+        blocks.append(_HistogramBlock(local, bin_codes, len(present), statistic))
+        used += len(local)
+    return blocks, block_labels, used
+
+
+# ----------------------------------------------------------------------------- public API
+
+
+def loi_point_estimate(returns, coplayer, block=None, *, estimator: str = DEFAULT_ESTIMATOR, **options) -> float:
+    """The LoI point estimate only (no null, no bootstrap): mean over blocks, in nats."""
+    resolved = _resolve_options(estimator, options)
+    blocks, _, _ = _build_blocks(returns, coplayer, block, estimator, resolved)
+    return float(np.mean([b.statistic() for b in blocks]))
+
+
+def level_of_influence(
+    returns,
+    coplayer,
+    block=None,
+    *,
+    estimator: str = DEFAULT_ESTIMATOR,
+    permutations: int = 1000,
+    bootstrap: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+    **options,
+) -> LoIResult:
+    """Level of Influence I(R; Pi) of one scenario, with permutation null and bootstrap interval.
+
+    Parameters
+    ----------
+    returns:
+        ``(n,)`` ego episode returns (finite numbers).
+    coplayer:
+        ``(n,)`` labels of the co-player policy of each episode (any hashable values).
+    block:
+        ``(n,)`` labels of independent blocks (the paper: ego checkpoint x co-player seed), or
+        ``None`` for one block. The LoI is estimated per block, then averaged with equal weights.
+    estimator:
+        ``"paper"`` (the paper's histogram protocol), ``"miller-madow"`` (bias-corrected
+        plug-in) or ``"knn"`` (Ross 2014, consistent).
+    permutations, bootstrap:
+        Number of null permutations / bootstrap resamples; 0 skips them (fields become nan).
+    confidence:
+        Level of the percentile bootstrap interval.
+    seed:
+        Seed of all random draws; the same seed gives identical results.
+    **options:
+        ``paper``: ``bins=50``, ``value_range=(0, 100)``; ``miller-madow``: ``bins="auto"`` or an
+        int, ``value_range=None`` (equal-frequency bins) or ``(low, high)`` (equal-width bins,
+        returns outside dropped, as in ``paper``); ``knn``: ``k=3``.
+
+    Raises
+    ------
+    LoiError
+        Bad input: non-finite returns, mismatched lengths, fewer than 2 co-players in a block,
+        a co-player with no usable episode, unknown estimator or option, invalid counts.
+    """
+    resolved = _resolve_options(estimator, options)
+    _validate_counts(permutations, bootstrap, confidence, seed)
+    blocks, block_labels, used = _build_blocks(returns, coplayer, block, estimator, resolved)
+    block_statistics = np.array([b.statistic() for b in blocks])
+    block_statistics.setflags(write=False)
+    statistic = float(block_statistics.mean())
+
+    null_seed, bootstrap_seed = np.random.SeedSequence(seed).spawn(2)
+    null_mean = pvalue = float("nan")
+    if permutations:
+        rng = np.random.default_rng(null_seed)
+        null = np.mean([b.null(rng, permutations) for b in blocks], axis=0)
+        null_mean = float(null.mean())
+        # Identical tables give identical values; the tolerance only absorbs summation order.
+        tolerance = 1e-12 * max(1.0, abs(statistic))
+        pvalue = float((1 + np.count_nonzero(null >= statistic - tolerance)) / (1 + permutations))
+    interval = corrected_interval = NAN_INTERVAL
+    if bootstrap:
+        rng = np.random.default_rng(bootstrap_seed)
+        replicates = np.mean([b.bootstrap(rng, bootstrap) for b in blocks], axis=0)
+        tail = (1.0 - float(confidence)) / 2.0
+        low, high = np.nanquantile(replicates, [tail, 1.0 - tail])
+        interval = ConfidenceInterval(float(low), float(high))
+        corrected_interval = ConfidenceInterval(float(low) - null_mean, float(high) - null_mean)
+    return LoIResult(
+        statistic=statistic,
+        confidence_interval=interval,
+        null_mean=null_mean,
+        corrected=statistic - null_mean,
+        corrected_confidence_interval=corrected_interval,
+        pvalue=pvalue,
+        n_episodes=int(used),
+        n_blocks=len(blocks),
+        estimator=estimator,
+        block_statistics=block_statistics,
+        block_labels=tuple(block_labels),
+    )

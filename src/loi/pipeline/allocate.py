@@ -1,0 +1,71 @@
+"""Stage 3: split each game's budget over its scenarios from their LoI.
+
+Every available allocator runs (the paper's one-sigma rule when the menu has
+three evenly spaced costs, proportional, greedy when a previous run provides
+its benefit curve) plus the uniform baseline; the configured one is marked
+``chosen``. Allocators see the null-corrected LoI: the raw plug-in estimate is
+mostly the estimator's bias at these sample sizes (SPEC section 2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from loi.allocation import PP3, PP5, SP5, fit_benefit_curve, greedy, normalised_scores, one_sigma, proportional
+from loi.errors import LoiError
+from loi.tables.schema import REGIME, SCENARIO
+from loi.tables.scores import SCORE
+
+LOI_COLUMN = "corrected"
+
+
+def _one_sigma(loi: Mapping[str, float], menu: Mapping[str, float]) -> dict[str, str]:
+    # The rule names the paper's regimes; map them onto the menu by cost rank.
+    low, mid, high = sorted(menu, key=lambda r: (menu[r], r))
+    rename = {SP5: low, PP3: mid, PP5: high}
+    return {s: rename[r] for s, r in one_sigma(loi).items()}
+
+
+def benefit_curve_from_run(run_dir: str | Path, reference: str = "sp"):
+    """Fit score-vs-LoI lines per regime on a finished run's SP-normalised scores."""
+    run_dir = Path(run_dir)
+    scores = pd.read_parquet(run_dir / "tables" / "scores.parquet")
+    loi = pd.read_parquet(run_dir / "tables" / "loi.parquet").set_index("scenario")[LOI_COLUMN]
+    normalised = normalised_scores(scores, reference)
+    per_regime = normalised.groupby([SCENARIO, REGIME], sort=True)[SCORE].mean().reset_index()
+    return fit_benefit_curve(per_regime[SCENARIO].map(loi).to_numpy(), per_regime[REGIME].to_numpy(),
+                             per_regime[SCORE].to_numpy())
+
+
+def allocation_table(loi: Mapping[str, float], *, menu: Mapping[str, float], budget: float, uniform: str,
+                     chosen: str, greedy_from: str | None = None) -> pd.DataFrame:
+    """Rows (game, scenario, loi, allocator, regime, cost, chosen) for every
+    allocator; allocation is per game, each game with ``budget``."""
+    costs = sorted(menu.values())
+    allocators = {"uniform": lambda values: {s: uniform for s in values},
+                  "proportional": lambda values: proportional(values, budget, menu)}
+    if len(costs) == 3 and abs((costs[1] - costs[0]) - (costs[2] - costs[1])) < 1e-9:
+        allocators["one_sigma"] = lambda values: _one_sigma(values, menu)
+    if greedy_from is not None:
+        curve = benefit_curve_from_run(greedy_from)
+        missing = [r for r in menu if r not in curve.regimes]
+        if missing:
+            raise LoiError(f"evaluation.greedy_from run has no scores for regime {missing[0]!r}")
+        allocators["greedy"] = lambda values: greedy(values, budget, menu, curve)
+    if chosen not in allocators:
+        raise LoiError(f"allocator {chosen!r} is not available for this menu")
+    by_game: dict[str, dict[str, float]] = {}
+    for scenario, value in loi.items():
+        by_game.setdefault(scenario.split("/")[0], {})[scenario] = float(value)
+    rows = []
+    for game in sorted(by_game):
+        for name in sorted(allocators):
+            allocation = allocators[name](by_game[game])
+            for scenario in sorted(allocation):
+                rows.append({"game": game, "scenario": scenario, "loi": by_game[game][scenario], "allocator": name,
+                             "regime": allocation[scenario], "cost": float(menu[allocation[scenario]]),
+                             "chosen": name == chosen})
+    return pd.DataFrame(rows)

@@ -1,0 +1,402 @@
+"""The study configuration: one TOML file, validated into frozen dataclasses.
+
+    name = "quick"
+    seed = 0
+    games = ["prisoners_dilemma", "stag_hunt"]
+    layouts = ["small", "medium"]          # GAME/LAYOUT scenarios; "matrix" = the repeated matrix game
+    definitions = "my_games.toml"          # optional user [games.*]/[layouts.*], relative to this file
+    allocator = "one_sigma"                # one_sigma | proportional | greedy
+    uniform = "pp3"                        # the baseline allocation (every scenario)
+    budget = 12                            # per game, in menu cost units (default: uniform everywhere)
+    train = "menu"                         # "menu": every menu regime everywhere; "allocated": only
+                                           #  the chosen regime, the uniform one and sp
+    executor = "local"
+    [menu]        sp = 1, pp3 = 3, pp5 = 5 (regime names as ``loi train --regime``; cost in agent-trainings)
+    [training]    steps, generations, sp_seeds, seeds, num_envs, rollout_length, learning_rate, network, ...
+    [env]         environment overrides for every scenario (e.g. min_steps = 100)
+    [heldout]     seeds, stages: held-out Bobs = stages checkpoints of each of seeds separate SP seeds
+    [evaluation]  episodes, ego_checkpoints, tournament_episodes, estimator, permutations, bootstrap,
+                  confidence, top, greedy_from
+
+Allocation is per game (the scenarios of one game share the game's budget), as
+in the paper. Every problem raises one ``LoiError`` line naming the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from loi.errors import LoiError
+
+ALLOCATORS = ("one_sigma", "proportional", "greedy")
+EXECUTORS = ("local",)
+TRAIN_MODES = ("menu", "allocated")
+DEFAULT_MENU = {"sp": 1.0, "pp3": 3.0, "pp5": 5.0}
+TOP_KEYS = {"name", "seed", "games", "layouts", "definitions", "allocator", "uniform", "budget", "train",
+            "executor", "menu", "training", "env", "heldout", "evaluation"}
+
+# [training] keys of ours, and the TrainConfig fields that pass straight through.
+_TRAINING_KEYS = {"steps", "generations", "sp_seeds", "seeds", "network"}
+_TRAIN_CONFIG_PASSTHROUGH = {"num_envs", "rollout_length", "update_epochs", "num_minibatches", "learning_rate",
+                             "anneal_lr", "gamma", "gae_lambda", "clip_eps", "ent_coef", "vf_coef",
+                             "max_grad_norm", "hidden", "activation"}
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    steps: int = 200_000  # env steps per trained member per seed
+    generations: int = 10  # checkpoints over a run
+    sp_seeds: int = 5  # independent SP seeds per scenario: SP5 in the paper; also the LoI co-players
+    seeds: int = 1  # seeds of every other regime (a PP-n seed yields n egos)
+    network: str = "mlp"
+    options: tuple[tuple[str, Any], ...] = ()  # further TrainConfig fields
+
+
+@dataclass(frozen=True)
+class HeldoutSettings:
+    seeds: int = 2  # separate SP seeds, never seen in training
+    stages: int = 2  # checkpoints per seed, spread over training
+
+
+@dataclass(frozen=True)
+class EvaluationSettings:
+    episodes: int = 6  # LoI cross-play: episodes per (ego, co-player checkpoint)
+    ego_checkpoints: int = 4  # LoI cross-play: the last generations of each SP seed used as egos
+    tournament_episodes: int = 20  # fixed-Bob: episodes per (ego, Bob)
+    estimator: str = "knn"
+    permutations: int = 500
+    bootstrap: int = 500
+    confidence: float = 0.95
+    top: int = 30  # the paper's truncated comparison (labelled extra)
+    greedy_from: str | None = None  # a previous run dir whose scores fit the greedy benefit curve
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """A validated study. ``scenarios`` is ``GAME/LAYOUT`` for every game x layout."""
+
+    name: str
+    seed: int
+    games: tuple[str, ...]
+    layouts: tuple[str, ...]
+    menu: tuple[tuple[str, float], ...]  # (regime, cost), sorted by cost
+    allocator: str
+    uniform: str
+    budget: float  # per game
+    train: str
+    executor: str
+    training: TrainingSettings
+    env: tuple[tuple[str, Any], ...]
+    heldout: HeldoutSettings
+    evaluation: EvaluationSettings
+    definitions: str | None = None  # the definitions file's text (copied into the run dir)
+    source: str | None = field(default=None, compare=False)  # where the config was read from
+
+    @property
+    def scenarios(self) -> tuple[str, ...]:
+        return tuple(f"{g}/{lay}" for g in self.games for lay in self.layouts)
+
+    @property
+    def menu_costs(self) -> dict[str, float]:
+        return dict(self.menu)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.pop("source")
+        out["menu"] = dict(self.menu)
+        out["env"] = dict(self.env)
+        out["training"]["options"] = dict(self.training.options)
+        return out
+
+    def config_hash(self) -> str:
+        """Stable hash of everything that changes results (the executor does not)."""
+        data = self.to_dict()
+        data.pop("executor")
+        return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+# ----------------------------------------------------------------------------- validation helpers
+
+
+def _unknown(table: dict, allowed: set[str], where: str) -> None:
+    extra = sorted(set(table) - allowed)
+    if extra:
+        raise LoiError(f"unknown config key {where}{extra[0]!r}; valid keys: {', '.join(sorted(allowed))}")
+
+
+def _int(value: Any, key: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise LoiError(f"{key} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _number(value: Any, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise LoiError(f"{key} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _str(value: Any, key: str, choices: tuple[str, ...] | None = None) -> str:
+    if not isinstance(value, str) or not value:
+        raise LoiError(f"{key} must be a non-empty string, got {value!r}")
+    if choices is not None and value not in choices:
+        raise LoiError(f"unknown {key} {value!r}; valid: {', '.join(choices)}")
+    return value
+
+
+def _names(value: Any, key: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+        raise LoiError(f"{key} must be a non-empty list of names, got {value!r}")
+    if len(set(value)) != len(value):
+        raise LoiError(f"{key} lists a name twice: {value!r}")
+    return tuple(value)
+
+
+def _table(doc: dict, key: str) -> dict:
+    value = doc.get(key, {})
+    if not isinstance(value, dict):
+        raise LoiError(f"[{key}] must be a table, got {value!r}")
+    return value
+
+
+# ----------------------------------------------------------------------------- sections
+
+
+def _menu(doc: dict) -> tuple[tuple[str, float], ...]:
+    from loi.training.config import parse_regime
+
+    raw = _table(doc, "menu") or DEFAULT_MENU
+    menu: dict[str, float] = {}
+    for name, cost in raw.items():
+        regime = str(parse_regime(name))  # LoiError for an unknown regime name
+        if regime in menu:
+            raise LoiError(f"menu lists regime {regime!r} twice")
+        value = _number(cost, f"menu.{name}")
+        if value < 0:
+            raise LoiError(f"menu.{name} must be >= 0, got {cost!r}")
+        menu[regime] = value
+    if "sp" not in menu:
+        # Stage 1 trains SP everywhere (LoI co-players); it is the reference of the normalised scores.
+        raise LoiError("the menu must include 'sp' (the self-play reference every scenario trains)")
+    return tuple(sorted(menu.items(), key=lambda item: (item[1], item[0])))
+
+
+def _training(doc: dict) -> TrainingSettings:
+    raw = _table(doc, "training")
+    _unknown(raw, _TRAINING_KEYS | _TRAIN_CONFIG_PASSTHROUGH, "training.")
+    defaults = TrainingSettings()
+    options = {k: raw[k] for k in sorted(_TRAIN_CONFIG_PASSTHROUGH & set(raw))}
+    for k, v in options.items():
+        if isinstance(v, list):
+            options[k] = tuple(v)
+    return TrainingSettings(
+        steps=_int(raw.get("steps", defaults.steps), "training.steps", 1),
+        generations=_int(raw.get("generations", defaults.generations), "training.generations", 1),
+        sp_seeds=_int(raw.get("sp_seeds", defaults.sp_seeds), "training.sp_seeds", 2),
+        seeds=_int(raw.get("seeds", defaults.seeds), "training.seeds", 1),
+        network=_str(raw.get("network", defaults.network), "training.network", ("mlp", "cnn")),
+        options=tuple(options.items()),
+    )
+
+
+def _heldout(doc: dict, generations: int) -> HeldoutSettings:
+    raw = _table(doc, "heldout")
+    _unknown(raw, {"seeds", "stages"}, "heldout.")
+    out = HeldoutSettings(seeds=_int(raw.get("seeds", HeldoutSettings.seeds), "heldout.seeds", 1),
+                          stages=_int(raw.get("stages", HeldoutSettings.stages), "heldout.stages", 1))
+    if out.stages > generations:
+        raise LoiError(f"heldout.stages ({out.stages}) exceeds training.generations ({generations})")
+    return out
+
+
+def _evaluation(doc: dict, base: Path | None) -> EvaluationSettings:
+    from loi.metrics import ESTIMATORS
+
+    raw = _table(doc, "evaluation")
+    d = EvaluationSettings()
+    _unknown(raw, set(asdict(d)), "evaluation.")
+    confidence = _number(raw.get("confidence", d.confidence), "evaluation.confidence")
+    if not 0 < confidence < 1:
+        raise LoiError(f"evaluation.confidence must be in (0, 1), got {confidence}")
+    greedy_from = raw.get("greedy_from")
+    if greedy_from is not None:
+        path = Path(_str(greedy_from, "evaluation.greedy_from")).expanduser()
+        if base is not None and not path.is_absolute():
+            path = base / path
+        if not (path / "tables" / "scores.parquet").is_file():
+            raise LoiError(f"evaluation.greedy_from: {path} is not a finished loi run (no tables/scores.parquet)")
+        greedy_from = str(path.resolve())
+    return EvaluationSettings(
+        episodes=_int(raw.get("episodes", d.episodes), "evaluation.episodes", 2),
+        ego_checkpoints=_int(raw.get("ego_checkpoints", d.ego_checkpoints), "evaluation.ego_checkpoints", 1),
+        tournament_episodes=_int(raw.get("tournament_episodes", d.tournament_episodes),
+                                 "evaluation.tournament_episodes", 1),
+        estimator=_str(raw.get("estimator", d.estimator), "evaluation.estimator", ESTIMATORS),
+        permutations=_int(raw.get("permutations", d.permutations), "evaluation.permutations", 0),
+        bootstrap=_int(raw.get("bootstrap", d.bootstrap), "evaluation.bootstrap", 0),
+        confidence=confidence,
+        top=_int(raw.get("top", d.top), "evaluation.top", 2),
+        greedy_from=greedy_from,
+    )
+
+
+def _definitions(doc: dict, base: Path | None) -> str | None:
+    if "definitions" not in doc:
+        return None
+    path = Path(_str(doc["definitions"], "definitions")).expanduser()
+    if base is not None and not path.is_absolute():
+        path = base / path
+    from loi.envs import load_definitions
+
+    load_definitions(path, register_them=False)  # validates; LoiError names the file and the problem
+    return path.read_text(encoding="utf-8")
+
+
+def register_definitions(text: str | None) -> None:
+    """Register a config's user games/layouts in this process (idempotent)."""
+    if not text:
+        return
+    import tempfile
+
+    from loi.envs import load_definitions
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "definitions.toml"
+        path.write_text(text, encoding="utf-8")
+        load_definitions(path)
+
+
+def _check_scenarios(games: tuple[str, ...], layouts: tuple[str, ...], env: dict[str, Any]) -> None:
+    import loi.envs
+
+    known_games, known_layouts = loi.envs.games(), loi.envs.layouts()
+    for g in games:
+        if g not in known_games:
+            raise LoiError(f"unknown game {g!r}; valid games: {', '.join(sorted(known_games))}")
+    for lay in layouts:
+        if lay != "matrix" and lay not in known_layouts:
+            raise LoiError(f"unknown layout {lay!r}; valid layouts: {', '.join(sorted(known_layouts))}, matrix")
+    for g in games:
+        for lay in layouts:
+            try:
+                loi.envs.make(f"{g}/{lay}", **env)
+            except LoiError as err:
+                raise LoiError(f"[env] for {g}/{lay}: {err}") from None
+
+
+def _budget(doc: dict, menu: dict[str, float], uniform: str, n_layouts: int) -> float:
+    if "budget" not in doc:
+        return menu[uniform] * n_layouts
+    budget = _number(doc["budget"], "budget")
+    cheapest = min(menu.values()) * n_layouts
+    if budget < cheapest - 1e-9:
+        raise LoiError(f"budget {budget:g} is smaller than the cheapest allocation ({cheapest:g}: the cheapest "
+                       f"regime in all {n_layouts} layouts of a game)")
+    return budget
+
+
+def _check_allocator(allocator: str, menu: dict[str, float], evaluation: EvaluationSettings) -> None:
+    if allocator == "one_sigma":
+        costs = sorted(menu.values())
+        if len(costs) != 3 or not math.isclose(costs[1] - costs[0], costs[2] - costs[1]):
+            raise LoiError("allocator one_sigma needs a menu of three regimes with evenly spaced costs "
+                           f"(like sp=1, pp3=3, pp5=5), got {menu}")
+    if allocator == "greedy" and evaluation.greedy_from is None:
+        raise LoiError("allocator greedy fits its benefit-vs-LoI curve on a previous run: set "
+                       "evaluation.greedy_from = RUN_DIR (or use one_sigma / proportional)")
+
+
+def study_config(doc: dict[str, Any], *, base: Path | None = None, source: str | None = None) -> StudyConfig:
+    """Validate a parsed TOML document (``base``: directory relative paths start from)."""
+    if not isinstance(doc, dict):
+        raise LoiError("the config must be a TOML table")
+    _unknown(doc, TOP_KEYS, "")
+    name = _str(doc.get("name", "study"), "name")
+    if not all(c.isalnum() or c in "-_." for c in name):
+        raise LoiError(f"name must use letters, digits, '-', '_' or '.', got {name!r}")
+    seed = _int(doc.get("seed", 0), "seed", 0)
+    definitions = _definitions(doc, base)
+    register_definitions(definitions)
+    games = _names(doc.get("games"), "games")
+    layouts = _names(doc.get("layouts"), "layouts")
+    env = _table(doc, "env")
+    _check_scenarios(games, layouts, env)
+    menu = dict(_menu(doc))
+    uniform = str(doc.get("uniform", "pp3"))
+    if uniform not in menu:
+        raise LoiError(f"uniform regime {uniform!r} is not in the menu ({', '.join(menu)})")
+    allocator = _str(doc.get("allocator", "one_sigma"), "allocator", ALLOCATORS)
+    training = _training(doc)
+    evaluation = _evaluation(doc, base)
+    if evaluation.ego_checkpoints > training.generations:
+        raise LoiError(f"evaluation.ego_checkpoints ({evaluation.ego_checkpoints}) exceeds training.generations "
+                       f"({training.generations})")
+    _check_allocator(allocator, menu, evaluation)
+    config = StudyConfig(
+        name=name,
+        seed=seed,
+        games=games,
+        layouts=layouts,
+        menu=tuple(menu.items()),
+        allocator=allocator,
+        uniform=uniform,
+        budget=_budget(doc, menu, uniform, len(layouts)),
+        train=_str(doc.get("train", "menu"), "train", TRAIN_MODES),
+        executor=_str(doc.get("executor", "local"), "executor", EXECUTORS),
+        training=training,
+        env=tuple(sorted(env.items())),
+        heldout=_heldout(doc, training.generations),
+        evaluation=evaluation,
+        definitions=definitions,
+        source=source,
+    )
+    # Build every training config once so that its own checks (e.g. steps too small for one
+    # update per generation) fail now, before anything is written.
+    from loi.pipeline.plan import train_config
+
+    for scenario in config.scenarios:
+        for regime in config.menu_costs:
+            train_config(config, scenario, regime, 1)
+    return config
+
+
+def load_config(path: str | Path | None = None) -> StudyConfig:
+    """Read and validate a study TOML file; ``None``: the embedded quick study."""
+    if path is None:
+        from importlib.resources import files
+
+        text, source, base = (files("loi.pipeline") / "quick.toml").read_text(encoding="utf-8"), "quick.toml", None
+    else:
+        path = Path(path)
+        if not path.is_file():
+            raise LoiError(f"config file not found: {path}")
+        text, source, base = path.read_text(encoding="utf-8"), str(path), path.resolve().parent
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise LoiError(f"{source}: not valid TOML ({err})") from None
+    return study_config(doc, base=base, source=source)
+
+
+def study_from_dict(data: dict[str, Any]) -> StudyConfig:
+    """Rebuild a validated config from :meth:`StudyConfig.to_dict` (what jobs receive)."""
+    data = dict(data)
+    training = dict(data["training"])
+    training["options"] = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in training["options"].items())
+    evaluation = dict(data["evaluation"])
+    return StudyConfig(
+        name=data["name"], seed=data["seed"], games=tuple(data["games"]), layouts=tuple(data["layouts"]),
+        menu=tuple(data["menu"].items()), allocator=data["allocator"], uniform=data["uniform"],
+        budget=data["budget"], train=data["train"], executor=data["executor"],
+        training=TrainingSettings(**training), env=tuple(sorted(data["env"].items())),
+        heldout=HeldoutSettings(**data["heldout"]), evaluation=EvaluationSettings(**evaluation),
+        definitions=data.get("definitions"),
+    )

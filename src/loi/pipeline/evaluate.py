@@ -1,0 +1,46 @@
+"""The pipeline's two evaluations as reward tables, on top of ``loi.evaluation``.
+
+- :func:`loi_crossplay_table`: the paper's LoI protocol on one scenario's SP
+  seeds (late checkpoints of every seed as egos, the other seeds' checkpoints
+  at the paper's training stages as co-players).
+- :func:`tournament_table`: the final ego of every seed and member of every
+  regime against the scenario's held-out Bobs.
+
+Policy names are relative to the run directory (``sp/seed_0/member_0/gen_004``),
+so two run directories of the same study hold identical tables.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jax
+import pandas as pd
+
+
+def _env(scenario: str, env: dict[str, Any]):
+    import loi.envs
+
+    return loi.envs.make(scenario, **env)
+
+
+def loi_crossplay_table(scenario: str, sp_dir: Path, *, env: dict[str, Any], episodes: int, ego_checkpoints: int,
+                        seed: int, chunk_size: int = 256) -> pd.DataFrame:
+    """Reward table of the paper's LoI protocol on the SP run in ``sp_dir``."""
+    from loi.evaluation import protocol_policies, protocol_table
+
+    egos, coplayers = protocol_policies([sp_dir], ego_checkpoints=ego_checkpoints)
+    return protocol_table(_env(scenario, env), egos, coplayers, episodes=episodes, key=jax.random.PRNGKey(seed),
+                          chunk_size=chunk_size)
+
+
+def tournament_table(scenario: str, regime_dirs: dict[str, Path], heldout_dir: Path, *, env: dict[str, Any],
+                     bob_stages: int, episodes: int, seed: int, chunk_size: int = 256) -> pd.DataFrame:
+    """Reward table (with a ``regime`` column) of every final ego vs the held-out Bobs."""
+    from loi.evaluation import fixed_bob_tournament, held_out_bobs, tournament_egos
+
+    egos = tournament_egos([regime_dirs[r] for r in regime_dirs])
+    bobs = held_out_bobs([heldout_dir], stages=bob_stages)
+    return fixed_bob_tournament(_env(scenario, env), egos, bobs, episodes=episodes, key=jax.random.PRNGKey(seed),
+                                chunk_size=chunk_size)

@@ -1,0 +1,64 @@
+"""Where independent jobs run: the Executor interface and the local backend.
+
+A :class:`Job` names a pure function by its import path plus plain-data
+arguments, so it pickles and can run in another process or on another machine
+(a Ray backend, issue 7, implements the same two methods). A job writes its
+outputs into the run directory atomically and returns a small JSON-able
+summary; running it twice gives the same files (finished outputs are reused).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Job:
+    """``function`` ("module:name") called with ``kwargs``; ``label`` is for progress."""
+
+    function: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    label: str = ""
+
+    def __call__(self) -> Any:
+        module, _, name = self.function.partition(":")
+        return getattr(importlib.import_module(module), name)(**self.kwargs)
+
+
+class Executor(Protocol):
+    def submit(self, job: Job) -> Future: ...
+
+    def map(self, jobs: Iterable[Job], on_done: Callable[[Job, Any], None] | None = None) -> list[Any]: ...
+
+
+class LocalExecutor:
+    """Runs jobs one after another in this process (JAX already uses every core)."""
+
+    def submit(self, job: Job) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(job())
+        except BaseException as err:  # the caller sees it through future.result()
+            future.set_exception(err)
+        return future
+
+    def map(self, jobs: Iterable[Job], on_done: Callable[[Job, Any], None] | None = None) -> list[Any]:
+        results = []
+        for job in jobs:
+            result = job()  # errors propagate at once: later jobs would fail the same way
+            results.append(result)
+            if on_done is not None:
+                on_done(job, result)
+        return results
+
+
+def make_executor(name: str) -> Executor:
+    from loi.errors import LoiError
+
+    if name == "local":
+        return LocalExecutor()
+    raise LoiError(f"unknown executor {name!r}; available: local")

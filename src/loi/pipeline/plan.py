@@ -1,0 +1,80 @@
+"""What a study trains and where it lives: run-directory paths, per-job seeds,
+and the :class:`~loi.training.TrainConfig` of every training job.
+
+Run directory layout (``loi run --out RUN``):
+
+    RUN/study.json                       config (normalised), config hash, versions
+    RUN/definitions.toml                 the user games/layouts the config named (if any)
+    RUN/stages/{stage}.json              completion marker of each finished stage
+    RUN/train/{game}/{layout}/{role}/    one training run (see loi.training.run); role is
+                                         sp, heldout, or a menu regime (pp3, pp5, fcp3, ...)
+    RUN/jobs/crossplay/{game}__{layout}.parquet    LoI cross-play table of one scenario
+    RUN/jobs/tournament/{game}__{layout}.parquet   fixed-Bob tournament table of one scenario
+    RUN/tables/*.parquet                 stage outputs (loi, allocation, tournament, scores, statistics)
+    RUN/report.html                      the report
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from loi.pipeline.config import StudyConfig
+    from loi.training.config import TrainConfig
+
+SP = "sp"
+HELDOUT = "heldout"
+
+
+def derived_seed(base: int, *labels: str) -> int:
+    """A 31-bit seed that depends only on ``base`` and ``labels`` (stable across
+    processes and independent of which other jobs exist)."""
+    digest = hashlib.blake2b("|".join(labels).encode("utf-8"), digest_size=8).digest()
+    state = np.random.SeedSequence([int(base), int.from_bytes(digest, "little")]).generate_state(1)
+    return int(state[0] & 0x7FFFFFFF)
+
+
+def scenario_slug(scenario: str) -> str:
+    return scenario.replace("/", "__")
+
+
+def train_dir(run_dir: Path, scenario: str, role: str) -> Path:
+    return Path(run_dir) / "train" / scenario / role
+
+
+def train_config(config: "StudyConfig", scenario: str, regime: str, num_seeds: int) -> "TrainConfig":
+    """The training config of one (scenario, regime) job of the study."""
+    from loi.agents.networks import NetworkConfig
+    from loi.training.config import TrainConfig
+
+    options = dict(config.training.options)
+    network = {"kind": config.training.network}
+    for key in ("hidden", "activation"):
+        if key in options:
+            network[key] = options.pop(key)
+    return TrainConfig(
+        scenario=scenario,
+        regime=regime,
+        num_seeds=num_seeds,
+        total_steps=config.training.steps,
+        num_generations=config.training.generations,
+        network=NetworkConfig(**network),
+        env_overrides=config.env,
+        **options,
+    )
+
+
+def trained_regimes(config: "StudyConfig", allocated: dict[str, str]) -> dict[str, list[str]]:
+    """Scenario -> regimes stage 4 trains (SP comes from stage 1 and is not listed)."""
+    out = {}
+    for scenario in config.scenarios:
+        if config.train == "menu":
+            wanted = list(config.menu_costs)
+        else:
+            wanted = [config.uniform, allocated[scenario]]
+        out[scenario] = [r for r in dict.fromkeys(wanted) if r != SP]
+    return out

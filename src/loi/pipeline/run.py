@@ -1,0 +1,324 @@
+"""``run_study``: the seven stages of a study, resumable at any moment.
+
+Each stage writes its outputs into the run directory (see
+:mod:`loi.pipeline.plan` for the layout), every file atomically, and then its
+completion marker ``stages/{stage}.json``. A re-run of the same config skips
+the stages with a marker; inside an unfinished stage, finished jobs reuse their
+outputs and an interrupted training resumes from its last generation, so the
+tables end identical to an uninterrupted run. Independent jobs (training runs,
+cross-play and tournament blocks) go through an :class:`Executor`.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from loi.errors import LoiError
+from loi.pipeline.config import StudyConfig, register_definitions
+from loi.pipeline.executor import Executor, Job, make_executor
+from loi.pipeline.jobs import job
+from loi.pipeline.plan import HELDOUT, SP, trained_regimes
+from loi.tables.io import atomic_write
+
+STAGES: tuple[tuple[str, str], ...] = (
+    ("train_sp", "train SP seeds and held-out Bobs"),
+    ("loi", "cross-play -> LoI per scenario"),
+    ("allocate", "allocate the budget"),
+    ("train_allocated", "train the allocated and uniform regimes"),
+    ("tournament", "fixed-Bob tournaments"),
+    ("statistics", "statistics"),
+    ("report", "report"),
+)
+STUDY_FILE = "study.json"
+
+
+@dataclass(frozen=True)
+class StageEvent:
+    """Progress report: ``kind`` is "start" (``total`` jobs), "job" (one done),
+    "done" or "skip" (already finished in an earlier run)."""
+
+    stage: str
+    index: int
+    kind: str
+    total: int = 0
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class StudyResult:
+    run_dir: Path
+    report: Path
+    seconds: float
+    summary: dict[str, Any]
+
+
+def versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version()}
+    for package in ("loi", "jax", "numpy", "scipy", "pandas", "flax", "optax"):
+        try:
+            out[package] = md.version(package)
+        except md.PackageNotFoundError:
+            out[package] = "not installed"
+    return out
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    with atomic_write(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    with atomic_write(path) as tmp:
+        frame.to_parquet(tmp, index=False)
+
+
+def marker(run_dir: Path, stage: str) -> Path:
+    return Path(run_dir) / "stages" / f"{stage}.json"
+
+
+def open_run_dir(config: StudyConfig, run_dir: Path) -> None:
+    """Create ``run_dir`` for ``config`` or check it holds the same study."""
+    run_dir = Path(run_dir)
+    study_file = run_dir / STUDY_FILE
+    if study_file.is_file():
+        try:
+            record = json.loads(study_file.read_text())
+        except (OSError, json.JSONDecodeError) as err:
+            raise LoiError(f"cannot read {study_file}: {err}") from None
+        if record.get("config_hash") != config.config_hash():
+            raise LoiError(f"{run_dir} holds a different study (config hash {record.get('config_hash')}, this "
+                           f"config {config.config_hash()}); use another --out directory")
+        return
+    if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
+        raise LoiError(f"--out {run_dir} exists and is not an empty directory or a loi run")
+    (run_dir / "stages").mkdir(parents=True, exist_ok=True)
+    if config.definitions:
+        with atomic_write(run_dir / "definitions.toml") as tmp:
+            tmp.write_text(config.definitions, encoding="utf-8")
+    _write_json(study_file, {"name": config.name, "config_hash": config.config_hash(), "config": config.to_dict(),
+                             "source": config.source, "versions": versions()})
+
+
+def read_study(run_dir: str | Path) -> dict[str, Any]:
+    """The ``study.json`` of a run directory (LoiError if it is not one)."""
+    path = Path(run_dir) / STUDY_FILE
+    if not path.is_file():
+        raise LoiError(f"{run_dir} is not a loi run directory (no {STUDY_FILE})")
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise LoiError(f"cannot read {path}: {err}") from None
+
+
+def study_status(run_dir: str | Path) -> list[dict[str, Any]]:
+    """Per stage: name, description, ``done`` and its marker's summary."""
+    read_study(run_dir)
+    out = []
+    for stage, description in STAGES:
+        path = marker(Path(run_dir), stage)
+        info = json.loads(path.read_text()) if path.is_file() else None
+        out.append({"stage": stage, "description": description, "done": info is not None, "summary": info})
+    return out
+
+
+# ----------------------------------------------------------------------------- stages
+
+
+class _Context:
+    def __init__(self, config: StudyConfig, run_dir: Path, executor: Executor,
+                 on_event: Callable[[StageEvent], None] | None):
+        self.config, self.run_dir, self.executor = config, run_dir, executor
+        self.config_dict = config.to_dict()
+        self.on_event = on_event or (lambda event: None)
+        self.stage, self.index = "", 0
+
+    def table(self, name: str) -> Path:
+        return self.run_dir / "tables" / f"{name}.parquet"
+
+    def run_jobs(self, jobs: list[Job]) -> list[Any]:
+        self.on_event(StageEvent(self.stage, self.index, "start", total=len(jobs)))
+        return self.executor.map(
+            jobs, lambda j, _: self.on_event(StageEvent(self.stage, self.index, "job", label=j.label)))
+
+    def job(self, function: str, label: str, **kwargs: Any) -> Job:
+        return job(function, label, config=self.config_dict, run_dir=str(self.run_dir), **kwargs)
+
+
+def _stage_train_sp(ctx: _Context) -> dict[str, Any]:
+    jobs = [ctx.job("train_job", f"{s} {role}", scenario=s, role=role)
+            for s in ctx.config.scenarios for role in (SP, HELDOUT)]
+    results = ctx.run_jobs(jobs)
+    return {"runs": len(results), "env_steps": int(sum(r["env_steps"] for r in results))}
+
+
+def _concat(paths: list[str]) -> pd.DataFrame:
+    return pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True)
+
+
+def _stage_loi(ctx: _Context) -> dict[str, Any]:
+    from loi.metrics.table import measure_table
+
+    ev = ctx.config.evaluation
+    results = ctx.run_jobs([ctx.job("crossplay_job", s, scenario=s) for s in ctx.config.scenarios])
+    table = _concat([r["table"] for r in results])
+    _write_parquet(table, ctx.table("crossplay"))
+    measured = measure_table(table, estimator=ev.estimator, permutations=ev.permutations, bootstrap=ev.bootstrap,
+                             confidence=ev.confidence, seed=ctx.config.seed)
+    rows = []
+    for scenario, r in measured.items():
+        game, layout = scenario.split("/")
+        rows.append({"scenario": scenario, "game": game, "layout": layout, "estimator": r.estimator,
+                     "loi": r.statistic, "ci_low": r.confidence_interval.low, "ci_high": r.confidence_interval.high,
+                     "null_mean": r.null_mean, "corrected": r.corrected,
+                     "corrected_ci_low": r.corrected_confidence_interval.low,
+                     "corrected_ci_high": r.corrected_confidence_interval.high,
+                     "p_value": r.pvalue, "episodes": r.n_episodes, "blocks": r.n_blocks})
+    _write_parquet(pd.DataFrame(rows), ctx.table("loi"))
+    return {"scenarios": len(rows), "episodes": int(len(table))}
+
+
+def _stage_allocate(ctx: _Context) -> dict[str, Any]:
+    from loi.pipeline.allocate import LOI_COLUMN, allocation_table
+
+    c = ctx.config
+    loi = pd.read_parquet(ctx.table("loi")).set_index("scenario")[LOI_COLUMN].to_dict()
+    table = allocation_table(loi, menu=c.menu_costs, budget=c.budget, uniform=c.uniform, chosen=c.allocator,
+                             greedy_from=c.evaluation.greedy_from)
+    _write_parquet(table, ctx.table("allocation"))
+    chosen = table[table["chosen"]]
+    return {"allocation": dict(zip(chosen["scenario"], chosen["regime"]))}
+
+
+def _allocated(ctx: _Context) -> dict[str, str]:
+    table = pd.read_parquet(ctx.table("allocation"))
+    chosen = table[table["chosen"]]
+    return dict(zip(chosen["scenario"], chosen["regime"]))
+
+
+def _stage_train_allocated(ctx: _Context) -> dict[str, Any]:
+    plan = trained_regimes(ctx.config, _allocated(ctx))
+    jobs = [ctx.job("train_job", f"{s} {r}", scenario=s, role=r) for s in ctx.config.scenarios for r in plan[s]]
+    results = ctx.run_jobs(jobs)
+    return {"runs": len(results), "env_steps": int(sum(r["env_steps"] for r in results))}
+
+
+def _stage_tournament(ctx: _Context) -> dict[str, Any]:
+    from loi.tables import fixed_bob_scores
+
+    plan = trained_regimes(ctx.config, _allocated(ctx))
+    results = ctx.run_jobs([ctx.job("tournament_job", s, scenario=s, regimes=[SP, *plan[s]])
+                            for s in ctx.config.scenarios])
+    table = _concat([r["table"] for r in results])
+    _write_parquet(table, ctx.table("tournament"))
+    _write_parquet(fixed_bob_scores(table), ctx.table("scores"))
+    return {"episodes": int(len(table))}
+
+
+def _stage_statistics(ctx: _Context) -> dict[str, Any]:
+    from loi.pipeline.allocate import LOI_COLUMN
+    from loi.pipeline.statistics import anova_table, benefit_table, comparison_table, correlation_table
+
+    c = ctx.config
+    scores = pd.read_parquet(ctx.table("scores"))
+    loi = pd.read_parquet(ctx.table("loi")).set_index("scenario")[LOI_COLUMN].to_dict()
+    _write_parquet(anova_table(scores), ctx.table("anova"))
+    benefit = benefit_table(scores, loi, c.menu_costs)
+    _write_parquet(benefit, ctx.table("benefit"))
+    _write_parquet(correlation_table(benefit), ctx.table("correlation"))
+    comparison = comparison_table(scores, pd.read_parquet(ctx.table("allocation")), uniform=c.uniform,
+                                  top=c.evaluation.top, confidence=c.evaluation.confidence, seed=c.seed)
+    _write_parquet(comparison, ctx.table("comparison"))
+    return {"comparisons": int(len(comparison))}
+
+
+def _stage_report(ctx: _Context) -> dict[str, Any]:
+    from loi.report import write_report
+
+    path = write_report(ctx.run_dir)
+    return {"report": str(path)}
+
+
+_STAGE_FUNCTIONS = {
+    "train_sp": _stage_train_sp,
+    "loi": _stage_loi,
+    "allocate": _stage_allocate,
+    "train_allocated": _stage_train_allocated,
+    "tournament": _stage_tournament,
+    "statistics": _stage_statistics,
+    "report": _stage_report,
+}
+
+
+def run_study(config: StudyConfig, run_dir: str | Path, *, executor: Executor | None = None,
+              on_event: Callable[[StageEvent], None] | None = None, stop_after: str | None = None) -> StudyResult:
+    """Run (or resume) every stage of ``config`` into ``run_dir``.
+
+    ``stop_after`` (a stage name) ends after that stage, for tests and staged runs.
+    """
+    if stop_after is not None and stop_after not in _STAGE_FUNCTIONS:
+        raise LoiError(f"unknown stage {stop_after!r}; stages: {', '.join(_STAGE_FUNCTIONS)}")
+    start = time.perf_counter()
+    run_dir = Path(run_dir)
+    register_definitions(config.definitions)
+    open_run_dir(config, run_dir)
+    (run_dir / "tables").mkdir(exist_ok=True)
+    ctx = _Context(config, run_dir, executor or make_executor(config.executor), on_event)
+    for index, (stage, _) in enumerate(STAGES, start=1):
+        ctx.stage, ctx.index = stage, index
+        if marker(run_dir, stage).is_file():
+            ctx.on_event(StageEvent(stage, index, "skip"))
+        else:
+            t0 = time.perf_counter()
+            summary = _STAGE_FUNCTIONS[stage](ctx)
+            summary["seconds"] = round(time.perf_counter() - t0, 3)
+            _write_json(marker(run_dir, stage), summary)
+            ctx.on_event(StageEvent(stage, index, "done"))
+        if stage == stop_after:
+            break
+    return StudyResult(run_dir, run_dir / "report.html", time.perf_counter() - start, summarize(run_dir))
+
+
+def _num(value: Any) -> float | None:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if value == value and abs(value) != float("inf") else None
+
+
+def summarize(run_dir: str | Path) -> dict[str, Any]:
+    """The ``--json`` summary of whatever stages are finished."""
+    run_dir = Path(run_dir)
+    tables = run_dir / "tables"
+    scenarios: dict[str, Any] = {}
+    if (tables / "loi.parquet").is_file():
+        for row in pd.read_parquet(tables / "loi.parquet").itertuples(index=False):
+            scenarios[row.scenario] = {"loi": _num(row.loi), "ci": [_num(row.ci_low), _num(row.ci_high)],
+                                       "corrected": _num(row.corrected), "p_value": _num(row.p_value),
+                                       "allocated": None}
+    if (tables / "allocation.parquet").is_file():
+        allocation = pd.read_parquet(tables / "allocation.parquet")
+        for row in allocation[allocation["chosen"]].itertuples(index=False):
+            scenarios.setdefault(row.scenario, {})["allocated"] = row.regime
+    comparison = None
+    if (tables / "comparison.parquet").is_file():
+        table = pd.read_parquet(tables / "comparison.parquet")
+        allocation = pd.read_parquet(tables / "allocation.parquet")
+        chosen = str(allocation.loc[allocation["chosen"], "allocator"].iloc[0])
+        row = table[(table["allocator"] == chosen) & (table["group"] == "all") & (table["protocol"] == "all")]
+        if len(row):
+            r = row.iloc[0]
+            comparison = {"allocator": chosen, "uniform": _num(r["uniform"]), "heuristic": _num(r["heuristic"]),
+                          "effect_size": _num(r["effect_size"]), "ci": [_num(r["ci_low"]), _num(r["ci_high"])],
+                          "p_value": _num(r["p_value"])}
+    return {"scenarios": scenarios, "comparison": comparison}

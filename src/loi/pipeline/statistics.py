@@ -1,0 +1,129 @@
+"""Stage 6: the study's statistics from its tables (numpy/scipy/pandas only).
+
+- ANOVA of the fixed-Bob scores across the trained regimes, per scenario;
+- benefit of population play per scenario, (mean of the most expensive
+  regime - mean SP) / 2 on SP-normalised scores (the paper: (PP5 - SP5) / 2),
+  and its Pearson correlation with the LoI across the scenarios of each game;
+- every allocation vs the uniform one, on ALL evaluations (Welch, Hedges' g,
+  bootstrap CIs), and the paper's truncated top-k protocol as a labelled extra.
+
+A statistic that is undefined on the data (e.g. constant scores, fewer than 3
+scenarios for a correlation) is reported as NaN with the reason in ``note``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from loi.allocation import compare_allocations, normalised_scores
+from loi.errors import LoiError
+from loi.metrics.stats import one_way_anova, pearson
+from loi.tables.schema import REGIME, SCENARIO
+from loi.tables.scores import SCORE
+
+NAN = float("nan")
+
+
+def anova_table(scores: pd.DataFrame) -> pd.DataFrame:
+    """One row per scenario: F, p and degrees of freedom across its regimes."""
+    rows = []
+    for scenario, group in scores.groupby(SCENARIO, sort=True):
+        regimes = sorted(group[REGIME].unique())
+        row = {"scenario": scenario, "regimes": ",".join(regimes), "f": NAN, "p_value": NAN,
+               "df_between": -1, "df_within": -1, "note": ""}
+        try:
+            result = one_way_anova(*[group.loc[group[REGIME] == r, SCORE].to_numpy() for r in regimes])
+            row.update(f=result.statistic, p_value=result.pvalue, df_between=result.df_between,
+                       df_within=result.df_within)
+        except LoiError as err:
+            row["note"] = str(err)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def benefit_table(scores: pd.DataFrame, loi: Mapping[str, float], menu: Mapping[str, float],
+                  reference: str = "sp") -> pd.DataFrame:
+    """Per scenario: LoI, mean SP-normalised score of every regime, and the
+    population-play benefit (most expensive trained regime - reference) / 2."""
+    rows = []
+    try:
+        normalised = normalised_scores(scores, reference)
+    except LoiError as err:
+        normalised, note = None, str(err)
+    for scenario in sorted(scores[SCENARIO].unique()):
+        row = {"scenario": scenario, "game": scenario.split("/")[0], "loi": float(loi[scenario]),
+               "regime": "", "benefit": NAN, "note": ""}
+        if normalised is None:
+            row["note"] = note
+        else:
+            group = normalised[normalised[SCENARIO] == scenario]
+            means = group.groupby(REGIME)[SCORE].mean()
+            others = [r for r in means.index if r != reference]
+            if others:
+                top = max(others, key=lambda r: (menu.get(r, math.inf), r))
+                row.update(regime=top, benefit=float(means[top] - means[reference]) / 2)
+            else:
+                row["note"] = "only the reference regime was trained"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def correlation_table(benefit: pd.DataFrame) -> pd.DataFrame:
+    """Pearson r(LoI, benefit) across the scenarios of each game."""
+    rows = []
+    for game, group in benefit.groupby("game", sort=True):
+        group = group[np.isfinite(group["benefit"])]
+        row = {"game": game, "r": NAN, "p_value": NAN, "ci_low": NAN, "ci_high": NAN, "n": len(group), "note": ""}
+        try:
+            result = pearson(group["loi"].to_numpy(), group["benefit"].to_numpy())
+            row.update(r=result.statistic, p_value=result.pvalue, ci_low=result.confidence_interval.low,
+                       ci_high=result.confidence_interval.high)
+        except LoiError as err:
+            row["note"] = str(err)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def comparison_table(scores: pd.DataFrame, allocations: pd.DataFrame, *, uniform: str, top: int,
+                     confidence: float, seed: int, resamples: int = 2000, reference: str = "sp") -> pd.DataFrame:
+    """Every allocator's allocation vs ``uniform``, pooled over all scenarios
+    (group ``all``) and per game; protocol ``all`` (default) and ``top{k}``."""
+    rows = []
+    trained = set(zip(scores[SCENARIO], scores[REGIME]))
+    for allocator, chosen in allocations[allocations["allocator"] != "uniform"].groupby("allocator", sort=True):
+        mapping = dict(zip(chosen["scenario"], chosen["regime"]))
+        groups = {"all": mapping}
+        for game in sorted({s.split("/")[0] for s in mapping}):
+            groups[game] = {s: r for s, r in mapping.items() if s.split("/")[0] == game}
+        for group, allocation in groups.items():
+            for protocol_top in (None, top):
+                row = {"allocator": allocator, "group": group,
+                       "protocol": "all" if protocol_top is None else f"top{protocol_top}",
+                       "uniform": NAN, "heuristic": NAN, "difference": NAN, "difference_ci_low": NAN,
+                       "difference_ci_high": NAN, "effect_size": NAN, "ci_low": NAN, "ci_high": NAN,
+                       "p_value": NAN, "n_heuristic": 0, "n_uniform": 0, "note": ""}
+                missing = [f"{s}:{r}" for s, r in allocation.items() if (s, r) not in trained]
+                if missing:
+                    row["note"] = f"not trained: {', '.join(missing)}"
+                    rows.append(row)
+                    continue
+                subset = scores[scores[SCENARIO].isin(list(allocation))]
+                try:
+                    c = compare_allocations(subset, allocation, uniform=uniform, reference=reference,
+                                            top=protocol_top, confidence=confidence, resamples=resamples,
+                                            seed=seed)
+                    row.update(uniform=c.uniform_mean, heuristic=c.heuristic_mean,
+                               difference=c.difference.statistic,
+                               difference_ci_low=c.difference.confidence_interval.low,
+                               difference_ci_high=c.difference.confidence_interval.high,
+                               effect_size=c.hedges_g.statistic, ci_low=c.hedges_g.confidence_interval.low,
+                               ci_high=c.hedges_g.confidence_interval.high, p_value=c.pvalue,
+                               n_heuristic=c.n_heuristic, n_uniform=c.n_uniform)
+                except LoiError as err:
+                    row["note"] = str(err)
+                rows.append(row)
+    return pd.DataFrame(rows)

@@ -1,0 +1,169 @@
+"""The validated, frozen training configuration and the regime names."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from loi.agents.networks import NetworkConfig
+from loi.errors import LoiError
+
+_REGIME = re.compile(r"^(sp|pp|fcp)(\d*)$")
+
+
+@dataclass(frozen=True)
+class Regime:
+    """``kind`` is ``"sp"``, ``"pp"`` or ``"fcp"``; ``size`` the population (pp)
+    or frozen-pool (fcp) size, 1 for sp."""
+
+    kind: str
+    size: int
+
+    @property
+    def num_members(self) -> int:
+        """Trained parameter sets per seed: the population for pp, else one."""
+        return self.size if self.kind == "pp" else 1
+
+    def __str__(self) -> str:
+        return "sp" if self.kind == "sp" else f"{self.kind}{self.size}"
+
+
+def parse_regime(name: str) -> Regime:
+    """``"sp"`` -> SP; ``"pp3"`` -> population of 3; ``"fcp5"`` -> pool of 5."""
+    match = _REGIME.match(str(name).strip().lower())
+    if match is None:
+        raise LoiError(f"unknown regime {name!r}: expected sp, ppN or fcpN (e.g. pp3, fcp5)")
+    kind, digits = match.groups()
+    if kind == "sp":
+        if digits:
+            raise LoiError(f"unknown regime {name!r}: self-play takes no size (use 'sp')")
+        return Regime("sp", 1)
+    if not digits or int(digits) < 1:
+        raise LoiError(f"regime {name!r} needs a size >= 1, e.g. {kind}3")
+    return Regime(kind, int(digits))
+
+
+def _positive_int(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise LoiError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _in_range(name: str, value: Any, low: float, high: float, *, low_open: bool = False) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+    ok = ok and (value > low if low_open else value >= low) and value <= high
+    if not ok:
+        left = "(" if low_open else "["
+        raise LoiError(f"{name} must be a number in {left}{low}, {high}], got {value!r}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a training run (besides the RNG seed).
+
+    ``total_steps`` counts environment steps per trained member per seed; it is
+    rounded to a whole number of updates per generation
+    (``num_generations * updates_per_generation * num_envs * rollout_length``).
+    Defaults are PureJaxRL's PPO settings, which learn on every built-in game.
+    """
+
+    scenario: str
+    regime: str = "sp"
+    num_seeds: int = 1
+    total_steps: int = 1_000_000
+    num_generations: int = 10
+    num_envs: int = 64
+    rollout_length: int = 128
+    update_epochs: int = 4
+    num_minibatches: int = 4
+    learning_rate: float = 1e-3
+    anneal_lr: bool = True
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip_eps: float = 0.2
+    ent_coef: float = 0.01
+    vf_coef: float = 0.5
+    max_grad_norm: float = 0.5
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    env_overrides: tuple[tuple[str, Any], ...] = ()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.scenario, str) or not self.scenario:
+            raise LoiError(f"scenario must be a name like 'prisoners_dilemma/small', got {self.scenario!r}")
+        parse_regime(self.regime)
+        for name in ("num_seeds", "total_steps", "num_generations", "num_envs", "rollout_length",
+                     "update_epochs", "num_minibatches"):
+            _positive_int(name, getattr(self, name))
+        _in_range("learning_rate", self.learning_rate, 0.0, 1.0, low_open=True)
+        for name in ("gamma", "gae_lambda"):
+            _in_range(name, getattr(self, name), 0.0, 1.0)
+        _in_range("clip_eps", self.clip_eps, 0.0, 1.0, low_open=True)
+        for name in ("ent_coef", "vf_coef"):
+            _in_range(name, getattr(self, name), 0.0, 1e3)
+        _in_range("max_grad_norm", self.max_grad_norm, 0.0, 1e6, low_open=True)
+        if not isinstance(self.anneal_lr, bool):
+            raise LoiError(f"anneal_lr must be true or false, got {self.anneal_lr!r}")
+        if isinstance(self.network, dict):
+            object.__setattr__(self, "network", NetworkConfig(**self.network))
+        if not isinstance(self.network, NetworkConfig):
+            raise LoiError(f"network must be a NetworkConfig, got {type(self.network).__name__}")
+        if isinstance(self.env_overrides, dict):
+            object.__setattr__(self, "env_overrides", tuple(sorted(self.env_overrides.items())))
+        if (self.num_envs * self.rollout_length) % self.num_minibatches:
+            raise LoiError(
+                f"num_minibatches ({self.num_minibatches}) must divide num_envs * rollout_length "
+                f"({self.num_envs * self.rollout_length})"
+            )
+        if self.total_steps < self.steps_per_update * self.num_generations:
+            raise LoiError(
+                f"total_steps ({self.total_steps}) is less than one update per generation: need at least "
+                f"num_generations * num_envs * rollout_length = {self.steps_per_update * self.num_generations}"
+            )
+
+    @property
+    def regime_spec(self) -> Regime:
+        return parse_regime(self.regime)
+
+    @property
+    def steps_per_update(self) -> int:
+        return self.num_envs * self.rollout_length
+
+    @property
+    def updates_per_generation(self) -> int:
+        return max(1, round(self.total_steps / (self.steps_per_update * self.num_generations)))
+
+    @property
+    def num_updates(self) -> int:
+        return self.updates_per_generation * self.num_generations
+
+    @property
+    def steps_per_generation(self) -> int:
+        """Environment steps per member per seed in one generation."""
+        return self.updates_per_generation * self.steps_per_update
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["network"] = {k: list(v) if isinstance(v, tuple) else v for k, v in out["network"].items()}
+        out["env_overrides"] = {k: v for k, v in self.env_overrides}
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise LoiError(f"unknown training config keys: {', '.join(unknown)}")
+        data = dict(data)
+        if "network" in data:
+            data["network"] = NetworkConfig(**data["network"])
+        if "env_overrides" in data:
+            data["env_overrides"] = tuple(sorted(dict(data["env_overrides"]).items()))
+        return cls(**data)
+
+    def config_hash(self) -> str:
+        """Short, stable hash of the whole config (stored in checkpoint metadata)."""
+        blob = json.dumps(self.to_dict(), sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]

@@ -1,0 +1,50 @@
+"""The frozen partner pool for fictitious co-play (``fcpN``)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from loi.agents.checkpoint import load_checkpoint
+from loi.errors import LoiError
+from loi.training.ppo import PartnerPool
+
+
+def policy_checkpoints(run_dir: str | os.PathLike) -> list[Path]:
+    """Every policy checkpoint of a training run directory, sorted by
+    (seed, member, generation)."""
+    return sorted(Path(run_dir).glob("seed_*/member_*/gen_*.msgpack"))
+
+
+def select_pool(run_dir: str | os.PathLike, size: int) -> list[Path]:
+    """``size`` checkpoints of a self-play run spread over training stages and
+    seeds: all checkpoints ordered by (generation, seed, member), then picked at
+    evenly spaced positions (earliest and latest stage included)."""
+    paths = policy_checkpoints(run_dir)
+    if not paths:
+        raise LoiError(f"no policy checkpoints (seed_*/member_*/gen_*.msgpack) under {run_dir}")
+    if len(paths) < size:
+        raise LoiError(f"fcp{size} needs {size} checkpoints, {run_dir} has {len(paths)}")
+    paths.sort(key=lambda p: (p.name, p.parent.parent.name, p.parent.name))
+    picks = np.unique(np.round(np.linspace(0, len(paths) - 1, size)).astype(int))
+    return [paths[i] for i in picks]
+
+
+def load_pool(paths: list[str | os.PathLike], scenario: str | None = None) -> PartnerPool:
+    """Stack the checkpoints' params (they must share one network) into a pool."""
+    checkpoints = [load_checkpoint(p) for p in paths]
+    if not checkpoints:
+        raise LoiError("the fcp pool is empty")
+    first = checkpoints[0]
+    for path, ckpt in zip(paths, checkpoints):
+        if ckpt.network_config != first.network_config:
+            raise LoiError(f"fcp pool checkpoint {path} has a different network from {paths[0]}")
+        trained_on = ckpt.metadata.get("scenario")
+        if scenario is not None and trained_on is not None and trained_on != scenario:
+            raise LoiError(f"fcp pool checkpoint {path} was trained on {trained_on}, not {scenario}")
+    params = jax.tree_util.tree_map(lambda *xs: jnp.stack([jnp.asarray(x) for x in xs]), *[c.params for c in checkpoints])
+    return PartnerPool(network=first.network, params=params)

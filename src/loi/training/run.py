@@ -1,0 +1,227 @@
+"""Training driver: generations, checkpoints, exact resume, learning curves.
+
+Run directory layout (``--out DIR``; evaluation globs it):
+
+    DIR/run.json                                  config, config hash, base seed, fcp pool
+    DIR/train_state.msgpack                       full state after the last finished generation
+    DIR/curves.parquet                            learning curves, one row per (seed, member, update)
+    DIR/seed_{s}/member_{m}/gen_{g:03d}.msgpack   policy checkpoint after generation g (0-based)
+
+``s`` indexes the seeds of the run (``--seeds K`` -> 0..K-1, drawn from
+``--seed``), ``m`` the population member (0 for sp/fcp). Each policy checkpoint's
+metadata holds scenario, regime, member, seed, base_seed, generation,
+num_generations, step (env steps per member) and config_hash.
+
+Per generation the files are written in that order (checkpoints, curves, then
+the snapshot), each atomically, so after a crash the snapshot names the last
+complete generation and a re-run with the same ``DIR`` resumes from it; the
+result is bit-identical to an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import jax
+import numpy as np
+import pandas as pd
+
+from loi.agents.checkpoint import save_checkpoint
+from loi.errors import LoiError
+from loi.tables.io import atomic_write
+from loi.training.config import TrainConfig
+from loi.training.curves import curves_frame, final_performance
+from loi.training.pool import load_pool, select_pool
+from loi.training.ppo import make_env, make_train
+from loi.training.snapshot import load_state, save_state
+
+RUN_FILE = "run.json"
+STATE_FILE = "train_state.msgpack"
+CURVES_FILE = "curves.parquet"
+
+
+def checkpoint_path(out: Path, seed: int, member: int, generation: int) -> Path:
+    return out / f"seed_{seed}" / f"member_{member}" / f"gen_{generation:03d}.msgpack"
+
+
+@dataclass(frozen=True)
+class GenerationDone:
+    """Progress report passed to ``on_generation`` after every generation."""
+
+    generation: int  # 0-based index of the generation just finished
+    num_generations: int
+    env_steps: int  # env steps simulated so far by this process (all seeds, members)
+    total_env_steps: int  # env steps of the whole run
+    seconds: float  # wall time of this process's generations so far (compile excluded)
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    out: Path
+    env_steps: int  # env steps of the generations done so far (all seeds and members)
+    seconds: float  # wall time of the generations run by this call (compile excluded)
+    compile_seconds: float
+    resumed_from: int  # generations already done when this call started
+    members: list[dict[str, Any]] = field(default_factory=list)
+    curves: pd.DataFrame | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "env_steps": self.env_steps,
+            "seconds": round(self.seconds, 3),
+            "compile_seconds": round(self.compile_seconds, 3),
+            "members": self.members,
+        }
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    with atomic_write(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def _run_record(config: TrainConfig, seed: int, pool_paths: list[Path]) -> dict[str, Any]:
+    return {
+        "config": config.to_dict(),
+        "config_hash": config.config_hash(),
+        "base_seed": seed,
+        "pool": [str(p) for p in pool_paths],
+    }
+
+
+def train_run(
+    config: TrainConfig,
+    out: str | os.PathLike,
+    *,
+    seed: int = 0,
+    pool_dir: str | os.PathLike | None = None,
+    stop_after: int | None = None,
+    on_generation: Callable[[GenerationDone], None] | None = None,
+    on_compiled: Callable[[float], None] | None = None,
+) -> TrainingResult:
+    """Train ``config`` into ``out``, resuming if ``out`` holds an unfinished run
+    of the same config and seed. ``stop_after`` ends after that many generations
+    in total (for tests of resume); ``pool_dir`` is the SP run an fcpN learner
+    trains against."""
+    out = Path(out)
+    regime = config.regime_spec
+    if regime.kind == "fcp" and pool_dir is None:
+        raise LoiError(f"regime {regime} needs --pool DIR: a self-play run directory to draw partners from")
+    if regime.kind != "fcp" and pool_dir is not None:
+        raise LoiError(f"--pool is only for fcpN regimes, not {regime}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise LoiError(f"seed must be a non-negative integer, got {seed!r}")
+
+    env = make_env(config)  # an unknown scenario fails before anything is written
+    run_file = out / RUN_FILE
+    if run_file.is_file():
+        try:
+            record = json.loads(run_file.read_text())
+        except (OSError, json.JSONDecodeError) as err:
+            raise LoiError(f"cannot read {run_file}: {err}") from None
+        expected = _run_record(config, seed, [])
+        if record.get("config_hash") != expected["config_hash"] or record.get("base_seed") != seed:
+            raise LoiError(
+                f"{out} already holds a different training run (config hash {record.get('config_hash')}, "
+                f"seed {record.get('base_seed')}); use another --out directory"
+            )
+        pool_paths = [Path(p) for p in record.get("pool", [])]
+    else:
+        if out.exists() and not out.is_dir():
+            raise LoiError(f"--out {out} exists and is not a directory")
+        pool_paths = select_pool(pool_dir, regime.size) if regime.kind == "fcp" else []
+        out.mkdir(parents=True, exist_ok=True)
+        _write_json(run_file, _run_record(config, seed, pool_paths))
+
+    pool = load_pool(pool_paths, config.scenario) if pool_paths else None
+    trainer = make_train(config, pool=pool, env=env)
+    key = jax.random.PRNGKey(seed)
+    state_file = out / STATE_FILE
+    start = 0
+    curves = pd.DataFrame()
+    if state_file.is_file():
+        template = jax.eval_shape(trainer.init, key)
+        state, info = load_state(state_file, template)
+        start = int(info["generations_done"])
+        if (out / CURVES_FILE).is_file():
+            curves = pd.read_parquet(out / CURVES_FILE)
+            curves = curves[curves["generation"] < start]
+    else:
+        state = jax.jit(trainer.init)(key)
+
+    stop = config.num_generations if stop_after is None else min(stop_after, config.num_generations)
+    num_members, num_seeds = regime.num_members, config.num_seeds
+    steps_per_generation = config.steps_per_generation * num_members * num_seeds
+    total_env_steps = config.num_updates * config.steps_per_update * num_members * num_seeds
+
+    compile_seconds = 0.0
+    if start < stop:
+        t0 = time.perf_counter()
+        generation = jax.jit(trainer.generation).lower(state).compile()
+        compile_seconds = time.perf_counter() - t0
+        if on_compiled is not None:
+            on_compiled(compile_seconds)
+
+    frames = [curves] if len(curves) else []
+    seconds = 0.0
+    network_description = trainer.network.describe()
+    for g in range(start, stop):
+        t0 = time.perf_counter()
+        state, metrics = generation(state)
+        state, metrics = jax.device_get((state, metrics))
+        seconds += time.perf_counter() - t0
+        step = (g + 1) * config.steps_per_generation
+        for s in range(num_seeds):
+            for m in range(num_members):
+                params = jax.tree_util.tree_map(lambda x: x[s, m], state.params)
+                metadata = {
+                    "scenario": config.scenario,
+                    "regime": str(regime),
+                    "member": m,
+                    "seed": s,
+                    "base_seed": seed,
+                    "generation": g,
+                    "num_generations": config.num_generations,
+                    "step": step,
+                    "config_hash": config.config_hash(),
+                }
+                path = checkpoint_path(out, s, m, g)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                save_checkpoint(path, params, metadata, network_description)
+        frames.append(curves_frame(metrics, config, g))
+        curves = pd.concat(frames, ignore_index=True)
+        frames = [curves]
+        with atomic_write(out / CURVES_FILE) as tmp:
+            curves.to_parquet(tmp, index=False)
+        save_state(state_file, state, {"generations_done": g + 1, "config_hash": config.config_hash()})
+        if on_generation is not None:
+            on_generation(GenerationDone(g, config.num_generations, (g + 1 - start) * steps_per_generation,
+                                         total_env_steps, seconds))
+
+    if not len(curves) and (out / CURVES_FILE).is_file():
+        curves = pd.read_parquet(out / CURVES_FILE)
+    members = []
+    if len(curves):
+        done = int(curves["generation"].max()) + 1
+        summary = final_performance(curves)
+        for row in summary.itertuples(index=False):
+            members.append({
+                "seed": int(row.seed),
+                "member": int(row.member),
+                "mean_episode_return": None if np.isnan(row.mean_episode_return) else float(row.mean_episode_return),
+                "mean_return_per_step": float(row.mean_return_per_step),
+                "checkpoints": [str(checkpoint_path(out, int(row.seed), int(row.member), g)) for g in range(done)],
+            })
+    return TrainingResult(
+        out=out,
+        env_steps=max(start, stop) * steps_per_generation,
+        seconds=seconds,
+        compile_seconds=compile_seconds,
+        resumed_from=start,
+        members=members,
+        curves=curves,
+    )

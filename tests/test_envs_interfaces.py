@@ -1,0 +1,91 @@
+"""PettingZoo adapter, RGB rendering and the ``loi envs`` / ``loi render`` commands."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import loi.envs
+from pathlib import Path
+
+from conftest import run_cli
+
+EXAMPLE = str(Path(__file__).resolve().parents[1] / "examples" / "custom_game.toml")
+
+
+@pytest.mark.parametrize("name", ["prisoners_dilemma/small", "matrix/chicken"])
+def test_pettingzoo_parallel_api(name):
+    from pettingzoo.test import parallel_api_test
+
+    overrides = {"min_steps": 30} | ({} if name.startswith("matrix") else {"end_interval": 10})
+    parallel_api_test(loi.envs.to_pettingzoo(name, **overrides), num_cycles=100)
+
+
+def test_pettingzoo_episode_ends_and_matches_the_jax_env():
+    pz = loi.envs.to_pettingzoo("matrix/stag_hunt", min_steps=3)
+    obs, _ = pz.reset(seed=0)
+    assert pz.agents == ["agent_0", "agent_1"] and obs["agent_0"].shape == (5,)
+    for t in range(3):
+        obs, rewards, terms, truncs, _ = pz.step({"agent_0": 0, "agent_1": 1})
+        assert rewards == {"agent_0": 0.0, "agent_1": 2.0}  # stag vs hare: A[0,1]=0, B[0,1]=A[1,0]=2
+        assert all(terms.values()) == (t == 2) and not any(truncs.values())
+    assert pz.agents == []
+
+
+def test_render_rgb_draws_walls_resources_and_players():
+    env = loi.envs.make("stag_hunt/small")
+    _, state = env.reset(jax.random.key(0))
+    state = state.replace(
+        position=jnp.array([env.position(1, 1), env.position(4, 4)], jnp.int32),
+        orientation=jnp.array([0, 2], jnp.int32),
+    )
+    img = loi.envs.render_rgb(env, state, cell=10)
+    assert img.shape == (60, 60, 3) and img.dtype == np.uint8
+    centre = lambda r, c: tuple(img[r * 10 + 5, c * 10 + 5])  # noqa: E731
+    assert centre(0, 0) == (110, 110, 110)  # wall
+    assert centre(2, 2) == (225, 30, 70)  # small row 2 "W 21 W": type 2 red at (2, 2)
+    assert centre(2, 3) == (30, 225, 185)  # type 1 green
+    assert centre(1, 1) == (50, 100, 230) and centre(4, 4) == (230, 120, 40)
+    # A removed player is not drawn.
+    gone = loi.envs.render_rgb(env, state.replace(timeout=jnp.int32(1)), cell=10)
+    assert tuple(gone[1 * 10 + 5, 1 * 10 + 5]) == (20, 20, 24)
+
+
+def test_cli_envs_lists_names_including_definitions():
+    res = run_cli("envs", "--json", "--definitions", EXAMPLE)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert "stag_hunt/obstacle" in out["names"] and "matrix/pure_coordination" in out["names"]
+    assert "rock_paper_scissors/arena" in out["names"]
+    assert out["games"]["chicken"]["row_payoff"] == [[3, 2], [5, 0]]
+
+
+def test_cli_render_writes_a_gif(tmp_path):
+    from PIL import Image
+
+    out = tmp_path / "episode.gif"
+    res = run_cli("render", "chicken/small", "--steps", "30", "--out", out, "--seed", "1", "--json")
+    assert res.returncode == 0, res.stderr
+    summary = json.loads(res.stdout)
+    assert summary["frames"] == 31 and summary["out"] == str(out)
+    with Image.open(out) as im:
+        assert im.size == (6 * 12, 6 * 12) and im.n_frames > 1
+    assert [p.name for p in tmp_path.iterdir()] == ["episode.gif"]  # no temp files left
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("render", "matrix/chicken"), "matrix game"),
+        (("render", "chicken/nowhere"), "unknown layout"),
+        (("render", "chicken/small", "--policy", "ppo"), "unknown policy"),
+        (("envs", "--definitions", "missing.toml"), "not found"),
+    ],
+)
+def test_cli_bad_input_exits_2_with_one_line(args, message, tmp_path):
+    res = run_cli(*args, "--out", tmp_path / "x.gif") if args[0] == "render" else run_cli(*args)
+    assert res.returncode == 2
+    assert res.stderr.startswith("loi: error:") and message in res.stderr
+    assert "Traceback" not in res.stderr

@@ -1,0 +1,138 @@
+"""`loi paper`: the paper's analysis, checked against the data README's reference values."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from loi.errors import LoiError
+from loi.pipeline.paper import analyse_paper_data, discover_cross_play
+
+from conftest import run_cli
+
+# /work/shared/paper-data/README.md, layouts S, M, L, O.
+REFERENCE_LOI = {
+    "chicken": [1.291, 1.364, 1.438, 1.227],
+    "prisoners_dilemma": [1.377, 1.385, 1.180, 1.100],
+    "pure_coordination": [1.117, 1.071, 0.975, 0.976],
+}
+REFERENCE_ALLOCATION = {
+    "chicken": ["PP3", "PP3", "PP5", "SP5"],
+    "prisoners_dilemma": ["PP3", "PP5", "PP3", "SP5"],
+    "pure_coordination": ["PP5", "PP3", "SP5", "PP3"],
+}
+PD_ANOVA_F = [72.48, 288.7, 75.46, 43.89]
+PD_BENEFIT = [7.05, 9.47, 3.79, 3.24]
+
+
+@pytest.fixture(scope="module")
+def paper_json(paper_data):
+    proc = run_cli("paper", paper_data, "--json", "--permutations", "200", "--bootstrap", "0")
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_reproduces_the_reference_values(paper_json):
+    games = paper_json["games"]
+    assert sorted(games) == sorted(REFERENCE_LOI)
+    assert {g: v["run"] for g, v in games.items()} == {
+        "chicken": "5M_2", "prisoners_dilemma": "5M_2", "pure_coordination": "5M"}
+    for game, expected in REFERENCE_LOI.items():
+        layouts = games[game]["layouts"]
+        assert list(layouts) == ["S", "M", "L", "O"]
+        assert [round(layouts[l]["loi"], 3) for l in "SMLO"] == expected, game
+        assert [games[game]["allocation"][l] for l in "SMLO"] == REFERENCE_ALLOCATION[game], game
+    pd_ = games["prisoners_dilemma"]
+    f = [pd_["layouts"][l]["anova_f"] for l in "SMLO"]
+    assert [round(v, 2) for v in f[:1] + f[2:]] == PD_ANOVA_F[:1] + PD_ANOVA_F[2:]
+    assert round(f[1], 1) == PD_ANOVA_F[1]
+    assert [round(pd_["layouts"][l]["benefit"], 2) for l in "SMLO"] == PD_BENEFIT
+    assert round(pd_["pearson_r"], 3) == 0.939 and round(pd_["pearson_p"], 3) == 0.061
+
+
+def test_null_correction_and_comparisons(paper_json):
+    for game in paper_json["games"].values():
+        for layout in game["layouts"].values():
+            # the plug-in's own bias is most of the reported LoI (SPEC section 2)
+            assert 0.5 < layout["loi_null"] < layout["loi"]
+            assert layout["loi_corrected"] == pytest.approx(layout["loi"] - layout["loi_null"])
+            assert layout["anova_p"] < 0.01
+        comparison = game["comparison"]
+        assert set(comparison) == {"all", "top30", "all_scenario_weighted"}
+        assert comparison["all"]["n_uniform"] == 120 and comparison["top30"]["n_uniform"] == 120
+        assert comparison["all"]["n_heuristic"] > 120 and comparison["top30"]["n_heuristic"] == 120
+        # the finding: truncating to the top 30 is what makes the heuristic look better
+        assert comparison["top30"]["p"] < comparison["all"]["p"]
+        assert comparison["all"]["p"] > 0.05
+
+
+# ---------------------------------------------------------------- any game, any layout names
+
+def write_game(root: Path, game: str, layouts=("A", "B", "C"), runs=("1M", "2M"), tournament=True,
+               bad_run: str | None = None) -> None:
+    rng = np.random.default_rng(0)
+    (root / "cross_play").mkdir(parents=True, exist_ok=True)
+    (root / "tournament").mkdir(exist_ok=True)
+    for i, layout in enumerate(layouts):
+        for run in runs:
+            shape = (1, 2, 3, 4, 6, 2)
+            if run == bad_run:
+                rewards = np.zeros((2, 2))  # wrong shape: fails loudly if ever selected
+            else:
+                mu = 30 + (i + 1) * 8 * np.arange(4)[None, None, None, :, None, None]
+                rewards = np.clip(rng.normal(mu, 4, size=shape), 0, 100)
+            np.savez(root / "cross_play" / f"{game}_{layout}_{run}.npz", rewards=rewards,
+                     checkpoints=np.array([0, 4, 8, 12]))
+        if tournament:
+            for regime, (n_ego, n_ep, shift) in {"SP5": (5, 20, 0), "PP3": (3, 10, 2), "PP5": (5, 10, 3 * i)}.items():
+                np.savez(root / "tournament" / f"{game}_{layout}_{regime}.npz",
+                         rewards=rng.normal(50 + shift, 3, size=(n_ego, 4, n_ep)))
+
+
+def test_any_game_and_the_last_run_by_default(tmp_path):
+    write_game(tmp_path, "stag_hunt", bad_run="1M")
+    analysis = analyse_paper_data(tmp_path, permutations=20, bootstrap=0, resamples=200)
+    game = analysis.games["stag_hunt"]
+    assert game.run == "2M" and list(game.layouts) == ["A", "B", "C"]
+    # benefit = (mean PP5 - mean SP5) / 2 by construction grows with the layout index
+    benefits = [game.layouts[l].benefit for l in "ABC"]
+    assert benefits == sorted(benefits)
+    scores = np.load(tmp_path / "tournament" / "stag_hunt_B_PP5.npz")["rewards"].mean(axis=1)
+    assert game.layouts["B"].regime_means["PP5"] == pytest.approx(scores.mean())
+    assert game.correlation is not None and set(game.comparisons) == {"all", "top30", "all_scenario_weighted"}
+    again = analyse_paper_data(tmp_path, permutations=20, bootstrap=0, resamples=200)
+    assert json.dumps(again.to_json()) == json.dumps(analysis.to_json())  # same seed, same numbers
+
+
+def test_manifest_selects_the_run(tmp_path):
+    write_game(tmp_path, "stag_hunt", bad_run="2M")
+    (tmp_path / "manifest.toml").write_text('[cross_play_run]\nstag_hunt = "1M"\n')
+    assert discover_cross_play(tmp_path)["stag_hunt"][0] == "1M"
+    assert analyse_paper_data(tmp_path, permutations=5, bootstrap=0, resamples=100).games["stag_hunt"].run == "1M"
+    (tmp_path / "manifest.toml").write_text('[cross_play_run]\nstag_hunt = "9M"\n')
+    with pytest.raises(LoiError, match="selects run '9M' for stag_hunt"):
+        discover_cross_play(tmp_path)
+    (tmp_path / "manifest.toml").write_text("[cross_play_run\n")
+    with pytest.raises(LoiError, match="manifest.toml"):
+        discover_cross_play(tmp_path)
+
+
+def test_without_tournaments_only_loi(tmp_path):
+    write_game(tmp_path, "g", tournament=False, runs=("1M",))
+    result = analyse_paper_data(tmp_path, permutations=5, bootstrap=0).to_json()["games"]["g"]
+    assert result["comparison"] == {} and result["pearson_r"] is None
+    assert all(v["anova_f"] is None and v["loi"] > 0 for v in result["layouts"].values())
+
+
+def test_bad_data_dir(tmp_path):
+    for path, message in [(tmp_path / "absent", "is not a directory"), (tmp_path, "no cross_play/")]:
+        proc = run_cli("paper", path, "--json")
+        assert proc.returncode == 2 and proc.stdout == ""
+        assert proc.stderr.count("\n") == 1 and message in proc.stderr
+    write_game(tmp_path, "g", runs=("1M",), bad_run="1M")
+    proc = run_cli("paper", tmp_path)
+    assert proc.returncode == 2 and proc.stderr.startswith("loi: error: ") and proc.stderr.count("\n") == 1
+    assert "g_A_1M.npz" in proc.stderr
