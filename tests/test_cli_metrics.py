@@ -122,6 +122,17 @@ def test_unknown_estimator(tmp_path):
     assert_one_line_error(proc, "unknown estimator 'kde'", "knn")
 
 
+def test_estimator_options(tmp_path):
+    table = write_csv(tmp_path / "t.csv")
+    base = ("measure", table, "--estimator", "paper", "--permutations", "0", "--bootstrap", "0", "--json")
+    wide = json.loads(run_cli(*base, "-O", "value_range=-20,80", "-O", "bins=10").stdout)["scenarios"]["s1"]
+    narrow = json.loads(run_cli(*base, "-O", "value_range=-20,40", "-O", "bins=10").stdout)["scenarios"]["s1"]
+    # returns ~ N(0|20|40, 3): a range of [-20, 40] drops about half of c2's 20 episodes
+    assert wide["episodes"] == 60 and 40 < narrow["episodes"] < 60
+    assert_one_line_error(run_cli(*base, "-O", "nokey"), "KEY=VALUE")
+    assert_one_line_error(run_cli(*base, "-O", "k=3"), "unknown option")
+
+
 def test_help_lists_the_commands():
     proc = run_cli("--help")
     assert proc.returncode == 0 and "measure" in proc.stdout and "paper" in proc.stdout

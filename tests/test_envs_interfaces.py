@@ -1,6 +1,7 @@
 """PettingZoo adapter, RGB rendering and the ``loi envs`` / ``loi render`` commands."""
 
 import json
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -8,8 +9,6 @@ import numpy as np
 import pytest
 
 import loi.envs
-from pathlib import Path
-
 from conftest import run_cli
 
 EXAMPLE = str(Path(__file__).resolve().parents[1] / "examples" / "custom_game.toml")

@@ -15,33 +15,41 @@ TABLE = count_table(COPLAYER, BINS, 4, 5)
 DRAWS = 20000
 
 
+def explicit_label_shuffles(rng, size):
+    """The definition: shuffle the co-player labels of the rows, then count."""
+    tables = np.zeros((size, 4, 5), dtype=np.int64)
+    for draw in range(size):
+        tables[draw] = count_table(rng.permutation(COPLAYER), BINS, 4, 5)
+    return tables
+
+
 def row_null_tables(rng, size):
-    labels = resampling.permuted_labels(rng, COPLAYER, size)
-    return resampling.tables_from_rows(labels, np.broadcast_to(BINS, labels.shape), 4, 5)
+    return resampling.shuffled_row_tables(rng, COPLAYER, BINS, 4, 5, size)
 
 
 def row_bootstrap_tables(rng, size):
     sizes = np.bincount(COPLAYER)
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    index = resampling.bootstrap_indices(rng, starts[COPLAYER], sizes[COPLAYER], size)
-    return resampling.tables_from_rows(np.broadcast_to(COPLAYER, index.shape), BINS[index], 4, 5)
+    return resampling.resampled_row_tables(rng, COPLAYER, BINS, starts[COPLAYER], sizes[COPLAYER], 4, 5, size)
 
 
 def test_hypergeometric_tables_keep_margins_and_match_row_shuffling():
     rng = np.random.default_rng(0)
     tables = resampling.hypergeometric_tables(rng, TABLE.sum(1), TABLE.sum(0), DRAWS)
     rows = row_null_tables(rng, DRAWS)
-    for sample in (tables, rows):
+    explicit = explicit_label_shuffles(rng, DRAWS)
+    for sample in (tables, rows, explicit):
         assert (sample.sum(2) == TABLE.sum(1)).all() and (sample.sum(1) == TABLE.sum(0)).all()
     # Closed form: E x_cb = n_c m_b / N; Var = n_c (m_b/N)(1 - m_b/N)(N - n_c)/(N - 1).
     n, m, total = TABLE.sum(1)[:, None], TABLE.sum(0)[None, :], TABLE.sum()
     mean = n * m / total
     var = n * (m / total) * (1 - m / total) * (total - n) / (total - 1)
-    for sample in (tables, rows):
+    for sample in (tables, rows, explicit):
         assert np.allclose(sample.mean(0), mean, atol=4 * np.sqrt(var / DRAWS).max())
         assert np.allclose(sample.var(0), var, rtol=0.06)
-    # The statistic has the same distribution either way.
-    assert stats.ks_2samp(paper_statistic(tables), paper_statistic(rows)).pvalue > 0.001
+    # The statistic has the same distribution whichever way the tables are drawn.
+    assert stats.ks_2samp(paper_statistic(tables), paper_statistic(explicit)).pvalue > 0.001
+    assert stats.ks_2samp(paper_statistic(rows), paper_statistic(explicit)).pvalue > 0.001
 
 
 def test_multinomial_tables_match_row_bootstrap():
@@ -66,6 +74,14 @@ def test_permuted_labels_are_uniform_permutations():
     _, counts = np.unique(draws, axis=0, return_counts=True)
     assert len(counts) == 12
     assert stats.chisquare(counts).pvalue > 0.001
+
+
+def test_unequal_groups_bootstrap_indices_uniform_within_group():
+    rng = np.random.default_rng(4)
+    starts, sizes = np.array([0, 0, 2, 2, 2]), np.array([2, 2, 3, 3, 3])
+    index = resampling.bootstrap_indices(rng, starts, sizes, 30000)
+    assert ((index[:, :2] >= 0) & (index[:, :2] < 2)).all() and ((index[:, 2:] >= 2) & (index[:, 2:] < 5)).all()
+    assert np.bincount(index[:, 2].ravel(), minlength=5)[2:] / 30000 == pytest.approx([1 / 3] * 3, abs=0.015)
 
 
 def test_bootstrap_weights_stay_within_groups():

@@ -77,12 +77,10 @@ def test_blocks_are_ego_by_coplayer_seed():
 
 def test_scenario_seed_is_stable_across_processes():
     code = "from loi.metrics.table import scenario_seed; print(scenario_seed(3, 'prisoners_dilemma/M'))"
-    values = {
-        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                       env={**os.environ, "PYTHONHASHSEED": h}).stdout.strip()
-        for h in ("1", "2")
-    }
-    assert values == {str(scenario_seed(3, "prisoners_dilemma/M"))}
+    # a fresh interpreter with its own string-hash seed derives the same scenario seed
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": "12345"}).stdout.strip()
+    assert other == str(scenario_seed(3, "prisoners_dilemma/M"))
     assert len({scenario_seed(3, s) for s in ("a", "b", "c")} | {scenario_seed(4, "a")}) == 4
     with pytest.raises(LoiError, match="seed must be >= 0"):
         scenario_seed(-1, "a")

@@ -128,10 +128,11 @@ def test_without_tournaments_only_loi(tmp_path):
 
 
 def test_bad_data_dir(tmp_path):
-    for path, message in [(tmp_path / "absent", "is not a directory"), (tmp_path, "no cross_play/")]:
-        proc = run_cli("paper", path, "--json")
-        assert proc.returncode == 2 and proc.stdout == ""
-        assert proc.stderr.count("\n") == 1 and message in proc.stderr
+    with pytest.raises(LoiError, match="is not a directory"):
+        discover_cross_play(tmp_path / "absent")
+    proc = run_cli("paper", tmp_path, "--json")
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and "no cross_play/" in proc.stderr
     write_game(tmp_path, "g", runs=("1M",), bad_run="1M")
     proc = run_cli("paper", tmp_path)
     assert proc.returncode == 2 and proc.stderr.startswith("loi: error: ") and proc.stderr.count("\n") == 1

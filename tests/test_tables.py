@@ -209,7 +209,8 @@ def test_tournament_rows_and_bob_average(tmp_path):
     rng = np.random.default_rng(1)
     rewards = rng.uniform(0, 100, size=(3, 4, 10))
     np.savez(tmp_path / "stag_hunt_S_PP3.npz", rewards=rewards)
-    table = read_npz(tmp_path / "stag_hunt_S_PP3.npz")
+    table = read_npz(tmp_path / "stag_hunt_S_PP3.npz")  # told apart from cross_play by its 3 axes
+    pd.testing.assert_frame_equal(table, tournament_table(tmp_path / "stag_hunt_S_PP3.npz"))
     assert set(table.regime) == {"PP3"} and set(table.scenario) == {"stag_hunt/S"}
     assert table[(table.ego == "ego2") & (table.coplayer == "bob3") & (table.episode == 7)].ego_return.item() == rewards[2, 3, 7]
     scores = fixed_bob_scores(table)

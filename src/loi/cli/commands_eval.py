@@ -57,16 +57,9 @@ def evaluate(
 ) -> None:
     """Play every ego against every co-player and write the long-format reward table
     (then: ``loi measure TABLE``)."""
-    import jax
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from loi.cli.commands_train import _parse_override
     from loi.errors import LoiError
-    from loi.evaluation import cross_play, policies_env, resolve_policies
-    from loi.evaluation.policies import BASELINE_PREFIX
-    from loi.tables import write_table
 
+    # Cheap checks first, before JAX is imported.
     if out.suffix.lower() not in (".parquet", ".pq", ".csv"):
         raise LoiError(f"cannot write {out}: expected a .parquet or .csv file name")
     if not out.parent.is_dir() and str(out.parent):
@@ -74,8 +67,23 @@ def evaluate(
     ego_specs, cop_specs = _split(egos), _split(coplayers)
     if not ego_specs or not cop_specs:
         raise LoiError("--egos and --coplayers each need at least one policy")
+    for spec in ego_specs + cop_specs:
+        if not spec.startswith("baseline:") and not Path(spec).exists():
+            raise LoiError(f"{spec}: not a run directory, checkpoint file or baseline:NAME")
+    if scenario is None and all(s.startswith("baseline:") for s in ego_specs + cop_specs):
+        raise LoiError("baselines need an environment: give --scenario NAME (e.g. stag_hunt/small)")
     gens = _generations(generations)
     ego_gens = _generations(ego_generations) if ego_generations is not None else gens
+
+    import jax
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from loi.cli.commands_train import _parse_override
+    from loi.evaluation import cross_play, policies_env, resolve_policies
+    from loi.evaluation.policies import BASELINE_PREFIX
+    from loi.tables import write_table
+
     overrides = dict(_parse_override(o) for o in env_option)
 
     trained = resolve_policies([s for s in ego_specs if not s.startswith(BASELINE_PREFIX)], generations=ego_gens,

@@ -30,6 +30,28 @@ def _fmt_p(value: float | None) -> str:
     return f"{value:.2e}" if value < 1e-3 else f"{value:.3f}"
 
 
+def _parse_options(pairs: list[str]) -> dict:
+    """``["k=5", "value_range=0,100"]`` -> ``{"k": 5, "value_range": (0.0, 100.0)}``."""
+    from loi.errors import LoiError
+
+    def scalar(text: str):
+        for kind in (int, float):
+            try:
+                return kind(text)
+            except ValueError:
+                pass
+        return text
+
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise LoiError(f"--option expects KEY=VALUE, got {pair!r}")
+        key = key.strip().replace("-", "_")
+        options[key] = tuple(float(scalar(v)) for v in value.split(",")) if "," in value else scalar(value.strip())
+    return options
+
+
 def _console():
     import sys
 
@@ -51,6 +73,9 @@ def measure(
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same result)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o",
                                           help="Also write the per-scenario results to this .parquet/.csv file."),
+    option: Optional[list[str]] = typer.Option(None, "--option", "-O", metavar="KEY=VALUE",
+                                               help="Estimator option KEY=VALUE, repeatable: e.g. k=5 (knn), "
+                                                    "bins=50 or value_range=0,100 (paper, miller-madow)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object to stdout."),
 ) -> None:
     """LoI of every scenario of a reward table, with CI, null mean, corrected LoI and p-value."""
@@ -62,10 +87,11 @@ def measure(
     from loi.tables import atomic_write, read_table
 
     name = estimator or DEFAULT_ESTIMATOR
+    options = _parse_options(option or [])
     if output is not None and output.suffix.lower() not in (".parquet", ".pq", ".csv"):
         raise LoiError(f"cannot write {output}: expected a .parquet or .csv file name")
     results = measure_table(read_table(table), estimator=name, permutations=permutations,
-                            bootstrap=bootstrap, confidence=confidence, seed=seed)
+                            bootstrap=bootstrap, confidence=confidence, seed=seed, **options)
     rows = {
         scenario: {
             "loi": _num(r.statistic),

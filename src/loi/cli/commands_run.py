@@ -30,11 +30,12 @@ def run(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from loi.pipeline.config import load_config
-    from loi.pipeline.run import STAGES, run_study
+    from loi.pipeline.run import STAGES, enable_compilation_cache, run_study
 
     start = time.perf_counter()
     study = load_config(config)  # every config error surfaces here, before anything is written
     run_dir = out if out is not None else Path("runs") / study.name
+    enable_compilation_cache()
     console = Console(stderr=True)  # progress on stderr: --json keeps stdout to the one object
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.fields[job]}"), TimeElapsedColumn(), console=console, transient=as_json)
@@ -46,13 +47,12 @@ def run(
             progress.add_task(f"{name} (done earlier)", total=1, completed=1, job="")
         elif event.kind == "start":
             tasks[event.stage] = progress.add_task(name, total=max(event.total, 1), job="")
+            if event.total == 0:
+                progress.update(tasks[event.stage], completed=1)
         elif event.kind == "job":
             progress.update(tasks[event.stage], advance=1, job=event.label)
         elif event.kind == "done":
-            if event.stage in tasks:
-                progress.update(tasks[event.stage], completed=progress.tasks[tasks[event.stage]].total, job="")
-            else:
-                progress.add_task(name, total=1, completed=1, job="")
+            progress.update(tasks[event.stage], completed=progress.tasks[tasks[event.stage]].total, job="")
 
     with progress:
         result = run_study(study, run_dir, on_event=on_event)
@@ -70,11 +70,13 @@ def run(
     for scenario, s in summary["scenarios"].items():
         table.add_row(scenario, _fmt(s.get("loi")), f"[{_fmt(s['ci'][0])}, {_fmt(s['ci'][1])}]",
                       _fmt(s.get("corrected")), _fmt(s.get("p_value")), str(s.get("allocated")))
-    out_console = Console()
+    import sys
+
+    out_console = Console(width=None if sys.stdout.isatty() else 132)  # piped: wide enough for the table
     out_console.print(table)
     c = summary["comparison"]
     if c:
-        out_console.print(f"{c['allocator']} vs uniform (scores / SP mean, all evaluations): "
+        out_console.print(f"{study.allocator} vs uniform (scores / SP mean, all evaluations): "
                           f"{_fmt(c['heuristic'])} vs {_fmt(c['uniform'])}, Hedges' g {_fmt(c['effect_size'], 2)} "
                           f"[{_fmt(c['ci'][0], 2)}, {_fmt(c['ci'][1], 2)}], one-sided p = {_fmt(c['p_value'])}")
     out_console.print(f"report: {result.report}  ({seconds:.0f} s)")

@@ -239,7 +239,7 @@ def resolve_policies(specs: Sequence[str], env=None, *, generations: Sequence[in
     for spec in specs:
         if spec.startswith(BASELINE_PREFIX):
             if env is None:
-                raise LoiError(f"{spec}: baselines need an environment (give --env or a trained run)")
+                raise LoiError(f"{spec}: baselines need an environment (give --scenario or a trained run)")
             policies.append(baseline_policy(spec, env))
         elif Path(spec).is_file():
             policies.append(checkpoint_policy(spec, greedy=greedy))
@@ -259,7 +259,7 @@ def policies_env(policies: Sequence[Policy], env_name: str | None = None, **over
     scenarios = {p.info["scenario"] for p in policies if "scenario" in p.info}
     if env_name is None:
         if not scenarios:
-            raise LoiError("cannot tell the environment: no trained checkpoint given (use --env NAME)")
+            raise LoiError("cannot tell the environment: no trained checkpoint given (use --scenario NAME)")
         if len(scenarios) > 1:
             raise LoiError(f"checkpoints come from different scenarios: {', '.join(sorted(scenarios))}")
         env_name = scenarios.pop()

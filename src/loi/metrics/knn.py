@@ -50,6 +50,42 @@ def _shift(array: np.ndarray, offset: int, fill) -> np.ndarray:
     return out
 
 
+def _kth_neighbour(left, right, left_cum, right_cum, k_eff, k):
+    """Distance to the k_eff-th (weighted) nearest candidate, and its signed slot offset.
+
+    ``left[s]``/``right[s]``: distance to the s-th nearest candidate on each side (``[0]`` = 0,
+    inf where a side runs out); ``*_cum[s]``: their cumulative weight. The answer is the best
+    split of the neighbours between the sides, min over a of max(left[a], right[b(a)]), b(a)
+    the fewest right candidates completing the weight -- no sort. Gathers are chains of
+    ``where`` (much faster than fancy indexing on these shapes).
+    """
+    shape = k_eff.shape
+    radius = np.full(shape, np.inf)
+    offset = np.zeros(shape, dtype=np.int64)
+    for taken in range(k + 1):
+        need = k_eff - left_cum[taken]
+        fewest = np.zeros(shape, dtype=np.int64)
+        for step in range(k + 1):
+            fewest += right_cum[step] < need
+        right_pick = np.full(shape, np.inf)
+        for step in range(k, -1, -1):
+            right_pick = np.where(fewest == step, right[step], right_pick)
+        from_right = right_pick >= left[taken]
+        candidate = np.where(from_right, right_pick, left[taken])
+        better = candidate < radius
+        radius = np.where(better, candidate, radius)
+        offset = np.where(better, np.where(from_right, fewest, -taken), offset)
+    return radius, offset
+
+
+def _weight_within(side_dist, side_cum, reach, k):
+    """Cumulative weight of the candidates of one side within ``reach`` (sides are sorted)."""
+    total = np.zeros(reach.shape, dtype=np.int64)
+    for step in range(1, k + 1):
+        total = np.where(side_dist[step] <= reach, side_cum[step], total)
+    return total
+
+
 def knn_mutual_information(
     values: np.ndarray,
     labels: np.ndarray,
@@ -103,18 +139,9 @@ def knn_mutual_information(
     # The k-th (weighted) nearest distance: the best split of the k neighbours between the two
     # sorted sides, min over a of max(left[a], right[b(a)]), b(a) the fewest right points that
     # complete the weight. No sort needed. Also remember where that neighbour sits.
-    right_padded = np.concatenate([right, np.full((1, batch, n), np.inf)])
-    radius = np.full((batch, n), np.inf)
-    neighbour_slot = np.zeros((batch, n), dtype=np.int64)
+    radius, neighbour_offset = _kth_neighbour(left, right, left_cum, right_cum, k_eff, k)
     slots = np.arange(n)
-    for taken in range(k + 1):
-        fewest = (right_cum < (k_eff - left_cum[taken])[None]).sum(0)
-        right_pick = np.take_along_axis(right_padded, fewest[None], 0)[0]
-        from_right = right_pick >= left[taken]
-        candidate = np.where(from_right, right_pick, left[taken])
-        better = candidate < radius
-        radius = np.where(better, candidate, radius)
-        neighbour_slot = np.where(better, np.where(from_right, slots + fewest, slots - taken), neighbour_slot)
+    neighbour_slot = slots + neighbour_offset
     radius = np.where(valid, radius, 0.0)
     reach = radius + _RELATIVE_SLACK * (np.abs(value_g) + radius)
 
@@ -140,10 +167,7 @@ def knn_mutual_information(
         # No ties: the same-label weight within the radius is that of the candidates within
         # it, and on the k-th neighbour's side everything up to it is within the radius, so
         # one binary search (the other side) gives m.
-        k_tilde = np.zeros((batch, n), dtype=np.int64)
-        for side_dist, side_cum in ((left, left_cum), (right, right_cum)):
-            steps = (side_dist[1:] <= reach[None]).sum(0)
-            k_tilde += np.take_along_axis(side_cum, steps[None], 0)[0]
+        k_tilde = _weight_within(left, left_cum, reach, k) + _weight_within(right, right_cum, reach, k)
         position = order
         neighbour = order.ravel()[np.clip(np.where(valid, neighbour_slot, slots), 0, n - 1) + rows * n]
         on_right = neighbour > position
@@ -229,4 +253,5 @@ def knn_permutation_null(
     used = int(class_sizes[class_sizes > 1].sum())
     constant = psi[used] - (psi[class_sizes[slot_class]] - psi[np.maximum(k_slot, 1)])[valid].sum() / used
     return constant - psi[m][:, valid].sum(1) / used
+
 

@@ -40,10 +40,11 @@ def benefit_curve_from_run(run_dir: str | Path, reference: str = "sp"):
                              per_regime[SCORE].to_numpy())
 
 
-def allocation_table(loi: Mapping[str, float], *, menu: Mapping[str, float], budget: float, uniform: str,
+def allocation_table(loi: Mapping[str, float], *, games: Mapping[str, str], menu: Mapping[str, float], budget: float, uniform: str,
                      chosen: str, greedy_from: str | None = None) -> pd.DataFrame:
     """Rows (game, scenario, loi, allocator, regime, cost, chosen) for every
-    allocator; allocation is per game, each game with ``budget``."""
+    allocator; allocation is per game (``games``: scenario -> game), each game
+    with ``budget``."""
     costs = sorted(menu.values())
     allocators = {"uniform": lambda values: {s: uniform for s in values},
                   "proportional": lambda values: proportional(values, budget, menu)}
@@ -59,7 +60,9 @@ def allocation_table(loi: Mapping[str, float], *, menu: Mapping[str, float], bud
         raise LoiError(f"allocator {chosen!r} is not available for this menu")
     by_game: dict[str, dict[str, float]] = {}
     for scenario, value in loi.items():
-        by_game.setdefault(scenario.split("/")[0], {})[scenario] = float(value)
+        if scenario not in games:
+            raise LoiError(f"scenario {scenario!r} has no game")
+        by_game.setdefault(games[scenario], {})[scenario] = float(value)
     rows = []
     for game in sorted(by_game):
         for name in sorted(allocators):

@@ -48,6 +48,11 @@ _TRAIN_CONFIG_PASSTHROUGH = {"num_envs", "rollout_length", "update_epochs", "num
                              "max_grad_norm", "hidden", "activation"}
 
 
+def scenario_name(game: str, layout: str) -> str:
+    """The environment name of a game on a layout (``matrix/GAME`` for the matrix layout)."""
+    return f"matrix/{game}" if layout == "matrix" else f"{game}/{layout}"
+
+
 @dataclass(frozen=True)
 class TrainingSettings:
     steps: int = 200_000  # env steps per trained member per seed
@@ -100,7 +105,12 @@ class StudyConfig:
 
     @property
     def scenarios(self) -> tuple[str, ...]:
-        return tuple(f"{g}/{lay}" for g in self.games for lay in self.layouts)
+        return tuple(scenario_name(g, lay) for g in self.games for lay in self.layouts)
+
+    @property
+    def game_of(self) -> dict[str, str]:
+        """Scenario -> its game (allocation and correlations are per game)."""
+        return {scenario_name(g, lay): g for g in self.games for lay in self.layouts}
 
     @property
     def menu_costs(self) -> dict[str, float]:
@@ -287,9 +297,9 @@ def _check_scenarios(games: tuple[str, ...], layouts: tuple[str, ...], env: dict
     for g in games:
         for lay in layouts:
             try:
-                loi.envs.make(f"{g}/{lay}", **env)
+                loi.envs.make(scenario_name(g, lay), **env)
             except LoiError as err:
-                raise LoiError(f"[env] for {g}/{lay}: {err}") from None
+                raise LoiError(f"[env] for {scenario_name(g, lay)}: {err}") from None
 
 
 def _budget(doc: dict, menu: dict[str, float], uniform: str, n_layouts: int) -> float:

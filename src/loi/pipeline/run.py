@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import platform
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -176,8 +177,7 @@ def _stage_loi(ctx: _Context) -> dict[str, Any]:
                              confidence=ev.confidence, seed=ctx.config.seed)
     rows = []
     for scenario, r in measured.items():
-        game, layout = scenario.split("/")
-        rows.append({"scenario": scenario, "game": game, "layout": layout, "estimator": r.estimator,
+        rows.append({"scenario": scenario, "game": ctx.config.game_of[scenario], "estimator": r.estimator,
                      "loi": r.statistic, "ci_low": r.confidence_interval.low, "ci_high": r.confidence_interval.high,
                      "null_mean": r.null_mean, "corrected": r.corrected,
                      "corrected_ci_low": r.corrected_confidence_interval.low,
@@ -192,7 +192,7 @@ def _stage_allocate(ctx: _Context) -> dict[str, Any]:
 
     c = ctx.config
     loi = pd.read_parquet(ctx.table("loi")).set_index("scenario")[LOI_COLUMN].to_dict()
-    table = allocation_table(loi, menu=c.menu_costs, budget=c.budget, uniform=c.uniform, chosen=c.allocator,
+    table = allocation_table(loi, games=c.game_of, menu=c.menu_costs, budget=c.budget, uniform=c.uniform, chosen=c.allocator,
                              greedy_from=c.evaluation.greedy_from)
     _write_parquet(table, ctx.table("allocation"))
     chosen = table[table["chosen"]]
@@ -232,10 +232,10 @@ def _stage_statistics(ctx: _Context) -> dict[str, Any]:
     scores = pd.read_parquet(ctx.table("scores"))
     loi = pd.read_parquet(ctx.table("loi")).set_index("scenario")[LOI_COLUMN].to_dict()
     _write_parquet(anova_table(scores), ctx.table("anova"))
-    benefit = benefit_table(scores, loi, c.menu_costs)
+    benefit = benefit_table(scores, loi, c.game_of, c.menu_costs)
     _write_parquet(benefit, ctx.table("benefit"))
     _write_parquet(correlation_table(benefit), ctx.table("correlation"))
-    comparison = comparison_table(scores, pd.read_parquet(ctx.table("allocation")), uniform=c.uniform,
+    comparison = comparison_table(scores, pd.read_parquet(ctx.table("allocation")), c.game_of, uniform=c.uniform,
                                   top=c.evaluation.top, confidence=c.evaluation.confidence, seed=c.seed)
     _write_parquet(comparison, ctx.table("comparison"))
     return {"comparisons": int(len(comparison))}
@@ -248,6 +248,7 @@ def _stage_report(ctx: _Context) -> dict[str, Any]:
     return {"report": str(path)}
 
 
+_JOB_STAGES = ("train_sp", "loi", "train_allocated", "tournament")
 _STAGE_FUNCTIONS = {
     "train_sp": _stage_train_sp,
     "loi": _stage_loi,
@@ -257,6 +258,30 @@ _STAGE_FUNCTIONS = {
     "statistics": _stage_statistics,
     "report": _stage_report,
 }
+
+
+def enable_compilation_cache(directory: str | Path | None = None) -> Path | None:
+    """Turn on JAX's persistent compilation cache (unless one is already set):
+    every training and evaluation program is compiled once per machine, not
+    once per job and again on every resume. Default directory:
+    ``$LOI_CACHE_DIR`` or ``~/.cache/loi/jax`` (``$XDG_CACHE_HOME`` honoured).
+    The cache changes compile time only, never results."""
+    import os
+
+    import jax
+
+    if jax.config.jax_compilation_cache_dir:
+        return Path(jax.config.jax_compilation_cache_dir)
+    if directory is None:
+        base = os.environ.get("LOI_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "loi"
+        directory = Path(base) / "jax"
+    directory = Path(directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None  # an unwritable cache only costs compile time
+    jax.config.update("jax_compilation_cache_dir", str(directory))
+    return directory
 
 
 def run_study(config: StudyConfig, run_dir: str | Path, *, executor: Executor | None = None,
@@ -279,7 +304,14 @@ def run_study(config: StudyConfig, run_dir: str | Path, *, executor: Executor | 
             ctx.on_event(StageEvent(stage, index, "skip"))
         else:
             t0 = time.perf_counter()
-            summary = _STAGE_FUNCTIONS[stage](ctx)
+            if stage not in _JOB_STAGES:
+                ctx.on_event(StageEvent(stage, index, "start", total=1))
+            with warnings.catch_warnings():
+                if stage in ("loi", "statistics"):
+                    # Degenerate data (e.g. constant scores after very short training) gives NaN
+                    # statistics, recorded with a note; scipy's warnings about it are noise here.
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                summary = _STAGE_FUNCTIONS[stage](ctx)
             summary["seconds"] = round(time.perf_counter() - t0, 3)
             _write_json(marker(run_dir, stage), summary)
             ctx.on_event(StageEvent(stage, index, "done"))
@@ -318,7 +350,7 @@ def summarize(run_dir: str | Path) -> dict[str, Any]:
         row = table[(table["allocator"] == chosen) & (table["group"] == "all") & (table["protocol"] == "all")]
         if len(row):
             r = row.iloc[0]
-            comparison = {"allocator": chosen, "uniform": _num(r["uniform"]), "heuristic": _num(r["heuristic"]),
+            comparison = {"uniform": _num(r["uniform"]), "heuristic": _num(r["heuristic"]),
                           "effect_size": _num(r["effect_size"]), "ci": [_num(r["ci_low"]), _num(r["ci_high"])],
                           "p_value": _num(r["p_value"])}
     return {"scenarios": scenarios, "comparison": comparison}

@@ -45,8 +45,8 @@ def anova_table(scores: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def benefit_table(scores: pd.DataFrame, loi: Mapping[str, float], menu: Mapping[str, float],
-                  reference: str = "sp") -> pd.DataFrame:
+def benefit_table(scores: pd.DataFrame, loi: Mapping[str, float], games: Mapping[str, str],
+                  menu: Mapping[str, float], reference: str = "sp") -> pd.DataFrame:
     """Per scenario: LoI, mean SP-normalised score of every regime, and the
     population-play benefit (most expensive trained regime - reference) / 2."""
     rows = []
@@ -55,7 +55,7 @@ def benefit_table(scores: pd.DataFrame, loi: Mapping[str, float], menu: Mapping[
     except LoiError as err:
         normalised, note = None, str(err)
     for scenario in sorted(scores[SCENARIO].unique()):
-        row = {"scenario": scenario, "game": scenario.split("/")[0], "loi": float(loi[scenario]),
+        row = {"scenario": scenario, "game": games[scenario], "loi": float(loi[scenario]),
                "regime": "", "benefit": NAN, "note": ""}
         if normalised is None:
             row["note"] = note
@@ -73,9 +73,13 @@ def benefit_table(scores: pd.DataFrame, loi: Mapping[str, float], menu: Mapping[
 
 
 def correlation_table(benefit: pd.DataFrame) -> pd.DataFrame:
-    """Pearson r(LoI, benefit) across the scenarios of each game."""
+    """Pearson r(LoI, benefit) across the scenarios of each game, and pooled
+    over every scenario (game ``all``)."""
     rows = []
-    for game, group in benefit.groupby("game", sort=True):
+    groups = [(game, group) for game, group in benefit.groupby("game", sort=True)]
+    if len(groups) > 1:
+        groups.append(("all", benefit))
+    for game, group in groups:
         group = group[np.isfinite(group["benefit"])]
         row = {"game": game, "r": NAN, "p_value": NAN, "ci_low": NAN, "ci_high": NAN, "n": len(group), "note": ""}
         try:
@@ -88,7 +92,8 @@ def correlation_table(benefit: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def comparison_table(scores: pd.DataFrame, allocations: pd.DataFrame, *, uniform: str, top: int,
+def comparison_table(scores: pd.DataFrame, allocations: pd.DataFrame, games: Mapping[str, str], *, uniform: str,
+                     top: int,
                      confidence: float, seed: int, resamples: int = 2000, reference: str = "sp") -> pd.DataFrame:
     """Every allocator's allocation vs ``uniform``, pooled over all scenarios
     (group ``all``) and per game; protocol ``all`` (default) and ``top{k}``."""
@@ -97,8 +102,8 @@ def comparison_table(scores: pd.DataFrame, allocations: pd.DataFrame, *, uniform
     for allocator, chosen in allocations[allocations["allocator"] != "uniform"].groupby("allocator", sort=True):
         mapping = dict(zip(chosen["scenario"], chosen["regime"]))
         groups = {"all": mapping}
-        for game in sorted({s.split("/")[0] for s in mapping}):
-            groups[game] = {s: r for s, r in mapping.items() if s.split("/")[0] == game}
+        for game in sorted({games[s] for s in mapping}):
+            groups[game] = {s: r for s, r in mapping.items() if games[s] == game}
         for group, allocation in groups.items():
             for protocol_top in (None, top):
                 row = {"allocator": allocator, "group": group,

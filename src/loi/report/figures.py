@@ -45,9 +45,10 @@ def loi_figure(loi: pd.DataFrame) -> bytes:
     loi = loi.sort_values("scenario")
     y = np.arange(len(loi))
     fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(loi) + 1.4))
-    err = np.vstack([loi["loi"] - loi["ci_low"], loi["ci_high"] - loi["loi"]])
-    err = np.where(np.isfinite(err), err, 0.0)
-    ax.errorbar(loi["loi"], y, xerr=err, fmt="o", color="#4c72b0", capsize=3, label="LoI (95% CI)")
+    # The CI is drawn as a segment, not an error bar: a percentile bootstrap interval of a
+    # biased estimator need not contain the point estimate.
+    ax.hlines(y, loi["ci_low"], loi["ci_high"], color="#4c72b0", lw=2, alpha=0.6, label="95% bootstrap CI")
+    ax.scatter(loi["loi"], y, marker="o", color="#4c72b0", zorder=3, label="LoI")
     ax.scatter(loi["null_mean"], y, marker="|", s=200, color="#c44e52", label="permutation null mean")
     ax.scatter(loi["corrected"], y, marker="D", s=25, color="#55a868", label="corrected (LoI - null)")
     ax.axvline(0, color="grey", lw=0.8)

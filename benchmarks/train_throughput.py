@@ -1,0 +1,175 @@
+"""PPO training throughput: env-steps/s (compile separate), peak RSS, and the
+wall time of one scenario's full training set, against baselines in the same run.
+
+    python benchmarks/train_throughput.py                 # default: 2 generations x 131k steps per member
+    python benchmarks/train_throughput.py --steps 262144 --generations 2
+
+Each configuration runs in its own subprocess (so peak RSS is its own); the
+throughput of a configuration is measured over its generations after an
+explicit ahead-of-time compile. Baselines measured in the same run:
+
+- the same trainer on ``matrix/prisoners_dilemma`` (the cheapest environment:
+  what the trainer alone costs),
+- the same trainer on JaxMARL's 2-player STORM (prisoner's dilemma payoffs),
+  through a small adapter, when ``jaxmarl`` imports (optional ``bench`` extra).
+
+The full-set wall time (SP x5 seeds, PP3, PP5, 4 held-out Bob seeds, at
+``--full-steps`` env steps per agent) is EXTRAPOLATED from the measured
+throughput of each run plus its measured compile time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+SCENARIO = "prisoners_dilemma/medium"
+
+
+def storm_env():
+    """JaxMARL STORM (2 players, PD payoffs) adapted to the loi env contract."""
+    import jax
+    import jax.numpy as jnp
+    from jaxmarl import make  # noqa: F401  (optional dependency)
+
+    base = make("storm_2p")
+
+    class _Space:
+        def __init__(self, shape=None, n=None):
+            self.shape, self.n = shape, n
+
+    class StormAdapter:
+        agents = ("agent_0", "agent_1")
+        num_agents = 2
+        num_strategies = 2
+        view_shape = None
+
+        def __hash__(self):
+            return 0
+
+        def observation_space(self, agent):
+            shape = base.observation_space(base.agents[0]).shape
+            return _Space(shape=(int(jnp.prod(jnp.array(shape))),))
+
+        def action_space(self, agent):
+            return _Space(n=int(base.action_space(base.agents[0]).n))
+
+        def _obs(self, obs):
+            return {a: jnp.asarray(o, jnp.float32).reshape(-1) for a, o in zip(self.agents, obs.values())}
+
+        def reset(self, key):
+            obs, state = base.reset(key)
+            return self._obs(obs), state
+
+        def step(self, key, state, actions):
+            acts = {b: actions[a] for a, b in zip(self.agents, base.agents)}
+            obs, state, rew, done, info = base.step(key, state, acts)
+            rewards = {a: jnp.asarray(rew[b], jnp.float32) for a, b in zip(self.agents, base.agents)}
+            done_all = jnp.asarray(done["__all__"])
+            k = 2
+            infos = {"interacted": jnp.bool_(False), "row_strategy": jnp.zeros(k), "col_strategy": jnp.zeros(k),
+                     "episode_step": jnp.int32(0)}
+            return self._obs(obs), state, rewards, {"agent_0": done_all, "agent_1": done_all, "__all__": done_all}, infos
+
+    return StormAdapter()
+
+
+def run_one(scenario: str, regime: str, seeds: int, steps: int, generations: int) -> dict:
+    import jax
+
+    from loi.training import TrainConfig, make_train
+
+    config = TrainConfig(scenario if scenario != "storm" else "matrix/prisoners_dilemma", regime=regime,
+                         num_seeds=seeds, total_steps=steps, num_generations=generations)
+    env = storm_env() if scenario == "storm" else None
+    trainer = make_train(config, env=env)
+    t0 = time.perf_counter()
+    state = jax.jit(trainer.init)(jax.random.PRNGKey(0))
+    jax.block_until_ready(state)
+    generation = jax.jit(trainer.generation).lower(state).compile()
+    compile_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for _ in range(generations):
+        state, metrics = generation(state)
+        jax.block_until_ready((state, metrics))
+    seconds = time.perf_counter() - t0
+    env_steps = config.num_updates * config.steps_per_update * config.regime_spec.num_members * seeds
+    return {
+        "scenario": scenario,
+        "regime": regime,
+        "seeds": seeds,
+        "env_steps": env_steps,
+        "seconds": seconds,
+        "steps_per_s": env_steps / seconds,
+        "compile_s": compile_s,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def spawn(scenario: str, regime: str, seeds: int, steps: int, generations: int) -> dict | None:
+    cmd = [sys.executable, __file__, "--one", scenario, regime, str(seeds), "--steps", str(steps),
+           "--generations", str(generations)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        print(f"  {scenario} {regime}: failed\n{proc.stderr[-2000:]}", file=sys.stderr)
+        return None
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=131072 * 2, help="env steps per member per seed")
+    parser.add_argument("--generations", type=int, default=2)
+    parser.add_argument("--full-steps", type=int, default=1_000_000, help="steps per agent for the full-set estimate")
+    parser.add_argument("--one", nargs=3, metavar=("SCENARIO", "REGIME", "SEEDS"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        scenario, regime, seeds = args.one
+        print(json.dumps(run_one(scenario, regime, int(seeds), args.steps, args.generations)))
+        return
+
+    print(f"load average before: {os.getloadavg()[0]:.2f}  (cores: {os.cpu_count()})")
+    runs = [
+        ("matrix/prisoners_dilemma", "sp", 1),  # baseline: the trainer on the cheapest env
+        (SCENARIO, "sp", 1),
+        (SCENARIO, "pp5", 1),
+        (SCENARIO, "sp", 5),  # SP x5 and the 4 Bobs as vmapped seeds
+        (SCENARIO, "sp", 4),
+        (SCENARIO, "pp3", 1),
+    ]
+    try:
+        import jaxmarl  # noqa: F401
+
+        runs.insert(1, ("storm", "sp", 1))
+    except Exception as err:  # optional extra; any import failure means skip
+        print(f"JaxMARL STORM baseline skipped: jaxmarl does not import ({type(err).__name__}: {err})")
+    results = {}
+    for run in runs:
+        result = spawn(*run, args.steps, args.generations)
+        if result is not None:
+            results[run] = result
+    base = results.get(("matrix/prisoners_dilemma", "sp", 1))
+    print(f"\n{'scenario':28} {'regime':6} {'seeds':>5} {'env-steps/s':>12} {'vs matrix':>9} {'compile s':>9} {'peak RSS MB':>11}")
+    for (scenario, regime, seeds), r in results.items():
+        ratio = r["steps_per_s"] / base["steps_per_s"] if base else float("nan")
+        print(f"{scenario:28} {regime:6} {seeds:>5} {r['steps_per_s']:>12,.0f} {ratio:>9.2f} {r['compile_s']:>9.1f} "
+              f"{r['peak_rss_mb']:>11,.0f}")
+    full = [(SCENARIO, "sp", 5), (SCENARIO, "pp3", 1), (SCENARIO, "pp5", 1), (SCENARIO, "sp", 4)]
+    if all(run in results for run in full):
+        total = 0.0
+        for run in full:
+            r = results[run]
+            members = int(run[1][2:]) if run[1].startswith("pp") else 1
+            total += r["compile_s"] + args.full_steps * members * run[2] / r["steps_per_s"]
+        print(f"\nfull set (SP x5, PP3, PP5, 4 Bobs) at {args.full_steps:,} steps per agent on {SCENARIO}: "
+              f"{total:,.0f} s = {total / 60:.1f} min (extrapolated from the throughput measured above)")
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,136 @@
+"""Stages 3 and 6 of the pipeline on hand-made tables: allocation and statistics."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.stats
+
+from loi.errors import LoiError
+from loi.pipeline.allocate import allocation_table
+from loi.pipeline.executor import Job, LocalExecutor
+from loi.pipeline.statistics import anova_table, benefit_table, comparison_table, correlation_table
+
+MENU = {"sp": 1.0, "pp3": 3.0, "pp5": 5.0}
+GAMES = {"g/a": "g", "g/b": "g", "g/c": "g", "g/d": "g", "h/a": "h", "h/b": "h"}
+
+
+def _scores(means: dict[tuple[str, str], float], n: int = 6, spread: float = 0.5) -> pd.DataFrame:
+    """n scores per (scenario, regime) with exactly the given mean."""
+    offsets = np.linspace(-spread, spread, n)
+    rows = [{"scenario": s, "regime": r, "ego": f"{r}/e{i}", "episode": i, "score": m + offsets[i]}
+            for (s, r), m in means.items() for i in range(n)]
+    return pd.DataFrame(rows)
+
+
+def _rows(table: pd.DataFrame, allocator: str) -> dict[str, str]:
+    part = table[table["allocator"] == allocator]
+    return dict(zip(part["scenario"], part["regime"]))
+
+
+def test_one_sigma_maps_the_paper_rule_onto_the_menu_per_game() -> None:
+    # Game g: LoI 0, 1, 1, 2 -> mean 1, std 0.707: 0 -> cheapest, 2 -> most expensive.
+    loi = {"g/a": 0.0, "g/b": 1.0, "g/c": 1.0, "g/d": 2.0, "h/a": 0.3, "h/b": 0.1}
+    menu = {"sp": 1.0, "pp2": 2.0, "pp3": 3.0}
+    table = allocation_table(loi, games=GAMES, menu=menu, budget=8.0, uniform="pp2", chosen="one_sigma")
+    assert _rows(table, "one_sigma") == {"g/a": "sp", "g/b": "pp2", "g/c": "pp2", "g/d": "pp3",
+                                         "h/a": "pp2", "h/b": "pp2"}
+    assert _rows(table, "uniform") == {s: "pp2" for s in loi}
+    chosen = table[table["chosen"]]
+    assert set(chosen["allocator"]) == {"one_sigma"} and len(chosen) == len(loi)
+    # Every allocator stays within each game's budget of 8.
+    for (_, game), part in table.groupby(["allocator", "game"]):
+        budget = 8.0
+        assert part["cost"].sum() <= budget + 1e-9, (game, part)
+
+
+def test_proportional_gives_the_budget_to_the_influential_scenario() -> None:
+    loi = {"g/a": 0.0, "g/b": 0.0, "g/c": 0.0, "g/d": 1.0}
+    table = allocation_table(loi, games=GAMES, menu=MENU, budget=12.0, uniform="pp3", chosen="proportional")
+    assert _rows(table, "proportional")["g/d"] == "pp5"
+    assert table[table["allocator"] == "proportional"]["cost"].sum() <= 12.0
+
+
+def test_one_sigma_needs_evenly_spaced_costs_and_greedy_needs_a_curve() -> None:
+    loi = {"g/a": 0.0, "g/b": 1.0}
+    with pytest.raises(LoiError, match="one_sigma"):
+        allocation_table(loi, games=GAMES, menu={"sp": 1, "pp2": 2, "pp5": 5}, budget=6, uniform="pp2",
+                         chosen="one_sigma")
+    with pytest.raises(LoiError, match="greedy"):
+        allocation_table(loi, games=GAMES, menu=MENU, budget=6, uniform="pp3", chosen="greedy")
+
+
+def test_benefit_is_half_the_normalised_gain_of_the_most_expensive_regime() -> None:
+    scores = _scores({("g/a", "sp"): 2.0, ("g/a", "pp3"): 3.0, ("g/a", "pp5"): 4.0,
+                      ("g/b", "sp"): 4.0, ("g/b", "pp3"): 4.0})
+    table = benefit_table(scores, {"g/a": 0.5, "g/b": 0.1}, GAMES, MENU).set_index("scenario")
+    # Normalised by the SP mean: g/a PP5 = 4 / 2 = 2, SP = 1 -> (2 - 1) / 2.
+    assert table.loc["g/a", "regime"] == "pp5" and table.loc["g/a", "benefit"] == pytest.approx(0.5)
+    assert table.loc["g/b", "regime"] == "pp3" and table.loc["g/b", "benefit"] == pytest.approx(0.0)
+
+
+def test_anova_matches_scipy_and_degenerate_data_is_a_note_not_a_crash() -> None:
+    scores = _scores({("g/a", "sp"): 1.0, ("g/a", "pp3"): 2.0, ("g/a", "pp5"): 2.5})
+    constant = pd.DataFrame({"scenario": "g/b", "regime": ["sp", "sp", "pp3", "pp3"], "ego": "e",
+                             "episode": [0, 1, 0, 1], "score": 1.0})
+    table = anova_table(pd.concat([scores, constant])).set_index("scenario")
+    groups = [scores.loc[scores["regime"] == r, "score"] for r in ("pp3", "pp5", "sp")]
+    expected = scipy.stats.f_oneway(*groups)
+    assert table.loc["g/a", "f"] == pytest.approx(expected.statistic)
+    assert table.loc["g/a", "p_value"] == pytest.approx(expected.pvalue)
+    assert (table.loc["g/a", "df_between"], table.loc["g/a", "df_within"]) == (2, 15)
+    assert np.isnan(table.loc["g/b", "f"]) and "constant" in table.loc["g/b", "note"]
+
+
+def test_correlation_per_game_and_pooled() -> None:
+    benefit = pd.DataFrame({"scenario": ["g/a", "g/b", "g/c", "g/d", "h/a", "h/b"],
+                            "game": ["g", "g", "g", "g", "h", "h"],
+                            "loi": [0.1, 0.5, 0.2, 0.9, 0.4, 0.3],
+                            "benefit": [0.0, 0.3, 0.2, 0.5, -0.1, 0.4]})
+    table = correlation_table(benefit).set_index("game")
+    g = benefit[benefit["game"] == "g"]
+    assert table.loc["g", "r"] == pytest.approx(np.corrcoef(g["loi"], g["benefit"])[0, 1])
+    assert table.loc["all", "r"] == pytest.approx(np.corrcoef(benefit["loi"], benefit["benefit"])[0, 1])
+    assert table.loc["all", "n"] == 6
+    assert np.isnan(table.loc["h", "r"]) and "at least 3" in table.loc["h", "note"]
+
+
+def test_comparison_of_allocations_on_all_evaluations_and_top_k() -> None:
+    # The heuristic puts g/b on pp5, which scores 1.5x SP there; uniform pp3 scores 1x SP.
+    scores = _scores({("g/a", "sp"): 2.0, ("g/a", "pp3"): 2.0, ("g/b", "sp"): 2.0, ("g/b", "pp3"): 2.0,
+                      ("g/b", "pp5"): 3.0})
+    allocations = pd.DataFrame({"game": "g", "scenario": ["g/a", "g/b", "g/a", "g/b"],
+                                "allocator": ["one_sigma", "one_sigma", "uniform", "uniform"],
+                                "regime": ["pp3", "pp5", "pp3", "pp3"], "loi": 0.0, "cost": 0.0,
+                                "chosen": [True, True, False, False]})
+    table = comparison_table(scores, allocations, GAMES, uniform="pp3", top=3, confidence=0.95, seed=0,
+                             resamples=200)
+    row = table.set_index(["group", "protocol"]).loc[("all", "all")]
+    assert row["uniform"] == pytest.approx(1.0) and row["heuristic"] == pytest.approx(1.25)
+    assert row["difference"] == pytest.approx(0.25) and row["effect_size"] > 0 and row["p_value"] < 0.05
+    assert (row["n_heuristic"], row["n_uniform"]) == (12, 12)
+    assert set(table["protocol"]) == {"all", "top3"}
+    top = table.set_index(["group", "protocol"]).loc[("all", "top3")]
+    assert top["n_heuristic"] == 6
+    # A regime that was never trained is reported, not guessed.
+    missing = comparison_table(scores[scores["regime"] != "pp5"], allocations, GAMES, uniform="pp3", top=3,
+                               confidence=0.95, seed=0, resamples=50)
+    assert missing["note"].str.contains("not trained: g/b:pp5").all()
+
+
+def _double(x: int) -> int:
+    return 2 * x
+
+
+def test_local_executor_runs_jobs_in_order_and_jobs_pickle() -> None:
+    jobs = [Job("test_pipeline_stats:_double", {"x": i}, f"job {i}") for i in range(4)]
+    seen = []
+    assert LocalExecutor().map(jobs, lambda job, result: seen.append((job.label, result))) == [0, 2, 4, 6]
+    assert seen == [(f"job {i}", 2 * i) for i in range(4)]
+    assert pickle.loads(pickle.dumps(jobs[1]))() == 2
+    failing = LocalExecutor().submit(Job("loi.pipeline.config:load_config", {"path": "/nonexistent.toml"}))
+    with pytest.raises(LoiError, match="config file not found"):
+        failing.result()
