@@ -302,6 +302,14 @@ def test_other_player_and_its_relative_facing_in_view():
     other, facing = env.num_strategies + 1, env.num_strategies + 2
     assert view[1, 2, other] == 1.0 and view[..., other].sum() == 1.0
     np.testing.assert_array_equal(view[1, 2, facing:], [0, 0, 1, 0])  # relative facing: opposite
+    # Other faces east while I face north: it faces my right (one quarter turn clockwise).
+    view = _view(env, env._observe(state.replace(orientation=jnp.array([N, E], jnp.int32)))["agent_0"])
+    np.testing.assert_array_equal(view[1, 2, facing:], [0, 1, 0, 0])
+    # Seen from agent_1 (facing east, at (1, 1)): agent_0 at (3, 1) is two cells to its right, facing
+    # north = three quarter turns clockwise from east.
+    view = _view(env, env._observe(state.replace(orientation=jnp.array([N, E], jnp.int32)))["agent_1"])
+    assert view[3, 4, other] == 1.0
+    np.testing.assert_array_equal(view[3, 4, facing:], [0, 0, 0, 1])
 
 
 # ------------------------------------------------------ episodes ---
@@ -346,8 +354,8 @@ def _random_rollout(env, key, steps):
 def test_same_key_same_trajectory_and_vmap_equals_loop():
     env = _env("prisoners_dilemma/small", min_steps=20, end_interval=5, end_probability=0.5,
                freeze_steps=3, removal_steps=2)
-    rollout = jax.jit(lambda k: _random_rollout(env, k, 120))
-    keys = jax.random.split(jax.random.key(7), 4)
+    rollout = jax.jit(lambda k: _random_rollout(env, k, 80))
+    keys = jax.random.split(jax.random.key(7), 3)
     single = [rollout(k) for k in keys]
     again = rollout(keys[0])
     jax.tree.map(np.testing.assert_array_equal, single[0], again)
@@ -373,3 +381,51 @@ def test_random_cells_draw_each_type_with_equal_probability():
     assert stats.chi2_contingency(table).pvalue > 0.001
     fixed = env._tables.resource_fixed_type >= 0
     assert np.all(all_types[:, fixed] == env._tables.resource_fixed_type[fixed])
+
+
+def test_invariants_and_delayed_payoffs_over_random_rollouts():
+    env = loi.envs.make("chicken/medium", min_steps=150, end_interval=50, end_probability=0.5)
+    batch, steps = 16, 400
+
+    def body(state, key):
+        ka, ks = jax.random.split(key)
+        a = jax.random.randint(ka, (2, batch), 0, 8)
+        _, state, rewards, dones, infos = jax.vmap(env.step)(
+            jax.random.split(ks, batch), state, {"agent_0": a[0], "agent_1": a[1]}
+        )
+        return state, (state, rewards, dones["__all__"], infos)
+
+    _, state = jax.vmap(env.reset)(jax.random.split(jax.random.key(5), batch))
+    _, (states, rewards, done, infos) = jax.jit(
+        lambda s: jax.lax.scan(body, s, jax.random.split(jax.random.key(6), steps))
+    )(state)
+    pos, timeout, inv = np.asarray(states.position), np.asarray(states.timeout), np.asarray(states.inventory)
+    assert not env._tables.wall[pos].any()  # never inside a wall
+    assert np.all(pos[..., 0] != pos[..., 1])  # never on the same cell
+    assert np.all((timeout >= 0) & (timeout <= env.freeze_steps + env.removal_steps))
+    assert np.all(np.asarray(states.resource_timer) >= 0) and np.all(inv >= 0)
+    # Inventories grow by at most one resource per step, except when emptied at respawn / reset.
+    growth = inv[1:].sum(-1) - inv[:-1].sum(-1)
+    assert np.all((growth <= 1) | (inv[1:].sum(-1) == 0))
+
+    # Every payment equals x A y, x B y of the interaction 16 steps earlier in the same episode.
+    A = np.array(env.game.row_payoff)
+    B = np.array(env.game.col_payoff)
+    x, y = np.asarray(infos["row_strategy"]), np.asarray(infos["col_strategy"])
+    interacted, done = np.asarray(infos["interacted"]), np.asarray(done)
+    r0, r1 = np.asarray(rewards["agent_0"]), np.asarray(rewards["agent_1"])
+    paid = 0
+    for t, e in zip(*np.nonzero(interacted)):
+        pay_at = t + env.freeze_steps
+        if pay_at >= steps or done[t:pay_at, e].any():
+            continue  # episode ended during the freeze: nothing is paid
+        np.testing.assert_allclose(r0[pay_at, e], x[t, e] @ A @ y[t, e], rtol=1e-5)
+        np.testing.assert_allclose(r1[pay_at, e], x[t, e] @ B @ y[t, e], rtol=1e-5)
+        paid += 1
+    assert paid >= 10
+    # No reward at any other step.
+    expected_nonzero = np.zeros_like(interacted)
+    for t, e in zip(*np.nonzero(interacted)):
+        if t + env.freeze_steps < steps and not done[t:t + env.freeze_steps, e].any():
+            expected_nonzero[t + env.freeze_steps, e] = True
+    assert np.all((r0 == 0) | expected_nonzero) and np.all((r1 == 0) | expected_nonzero)

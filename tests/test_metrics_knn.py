@@ -110,7 +110,8 @@ def test_bootstrap_interval_is_not_shifted_by_duplicates(seed):
     assert result.confidence_interval.low < result.statistic < result.confidence_interval.high
 
 
-def test_converges_to_numerically_integrated_true_mi():
+@pytest.mark.parametrize("estimator", ["knn", "miller-madow"])
+def test_converges_to_numerically_integrated_true_mi(estimator):
     means, sigma = np.arange(8) * 0.8, 1.0
     truth = true_gaussian_mi(means, sigma)
     assert 0.3 < truth < np.log(8)
@@ -121,7 +122,7 @@ def test_converges_to_numerically_integrated_true_mi():
             rng = np.random.default_rng(seed)
             labels = np.repeat(np.arange(8), per_class)
             returns = rng.normal(means[labels], sigma)
-            errors.append(loi_point_estimate(returns, labels, estimator="knn") - truth)
+            errors.append(loi_point_estimate(returns, labels, estimator=estimator) - truth)
         return abs(np.mean(errors)), np.mean(np.abs(errors))
 
     small_bias, small_error = mean_abs_error(10, 20)

@@ -102,6 +102,16 @@ def test_tuple_blocks_and_string_coplayers():
     assert loi_point_estimate(returns, strings, tuples) == pytest.approx(loi_point_estimate(returns, coplayer, block))
 
 
+def test_categorical_coplayer_without_episodes_is_an_error():
+    import pandas as pd
+
+    coplayer = pd.Categorical(["a", "a", "b", "b"], categories=["a", "b", "c"])
+    with pytest.raises(LoiError, match="coplayer 'c' has no episodes"):
+        level_of_influence([1.0, 2.0, 3.0, 4.0], coplayer, permutations=0, bootstrap=0)
+    used = pd.Series(pd.Categorical(["a", "a", "b", "b"]))
+    assert loi_point_estimate([1.0, 2.0, 3.0, 4.0], used, estimator="paper") > 0
+
+
 def test_default_estimator_is_one_of_the_estimators():
     assert DEFAULT_ESTIMATOR in ESTIMATORS
     assert ConfidenceInterval(0.0, 1.0).high == 1.0

@@ -97,6 +97,12 @@ def _as_labels(labels: Any, n: int, what: str) -> np.ndarray:
 
 def _factorize(labels: Any, n: int, what: str, sort: bool) -> tuple[np.ndarray, list]:
     values = _as_labels(labels, n, what)
+    categorical = values.array if isinstance(values, pd.Series) else values
+    if isinstance(categorical, pd.Categorical):
+        # A declared category without rows: a co-player (or block) with no episodes at all.
+        unused = categorical.categories[~categorical.categories.isin(categorical.unique().dropna())]
+        if len(unused):
+            raise LoiError(f"{what} {unused[0]!r} has no episodes ({len(unused)} declared label(s) without rows)")
     try:
         codes, uniques = pd.factorize(values, sort=sort)
     except TypeError:  # labels of mutually incomparable types: keep order of appearance
@@ -321,6 +327,8 @@ def level_of_influence(
         plug-in) or ``"knn"`` (Ross 2014, consistent).
     permutations, bootstrap:
         Number of null permutations / bootstrap resamples; 0 skips them (fields become nan).
+        Both work on the rows the estimator uses (with a ``value_range``, out-of-range returns
+        are dropped first), within blocks; the bootstrap resamples within co-players.
     confidence:
         Level of the percentile bootstrap interval.
     seed:

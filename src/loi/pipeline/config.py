@@ -266,7 +266,10 @@ def _definitions(doc: dict, base: Path | None) -> str | None:
         path = base / path
     from loi.envs import load_definitions
 
-    load_definitions(path, register_them=False)  # validates; LoiError names the file and the problem
+    try:
+        load_definitions(path, register_them=False)  # validates every entry, registers nothing
+    except LoiError as err:
+        raise LoiError(err if str(path) in str(err) else f"definitions {path}: {err}") from None
     return path.read_text(encoding="utf-8")
 
 
@@ -374,7 +377,10 @@ def study_config(doc: dict[str, Any], *, base: Path | None = None, source: str |
 
     for scenario in config.scenarios:
         for regime in config.menu_costs:
-            train_config(config, scenario, regime, 1)
+            try:
+                train_config(config, scenario, regime, 1)
+            except LoiError as err:
+                raise LoiError(f"[training] for {scenario} {regime}: {err}") from None
     return config
 
 

@@ -29,10 +29,20 @@ def _png(fig) -> bytes:
 def _grid(n: int, width: float = 4.0, height: float = 3.0, cols: int = 4):
     cols = max(1, min(cols, n))
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False, layout="constrained")
     for ax in axes.ravel()[n:]:
         ax.set_visible(False)
     return fig, axes.ravel()
+
+
+def _short(policy: str) -> str:
+    """``sp/seed_1/member_0/gen_003`` -> ``sp s1 m0 g3`` (tick labels)."""
+    parts = str(policy).split("/")
+    out = [parts[0]]
+    for part in parts[1:]:
+        name, _, number = part.rpartition("_")
+        out.append(f"{name[:1]}{int(number)}" if number.isdigit() and name else part)
+    return " ".join(out)
 
 
 def regime_colour(regimes: list[str]) -> dict[str, str]:
@@ -44,7 +54,7 @@ def loi_figure(loi: pd.DataFrame) -> bytes:
     and the null-corrected value."""
     loi = loi.sort_values("scenario")
     y = np.arange(len(loi))
-    fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(loi) + 1.4))
+    fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(loi) + 1.4), layout="constrained")
     # The CI is drawn as a segment, not an error bar: a percentile bootstrap interval of a
     # biased estimator need not contain the point estimate.
     ax.hlines(y, loi["ci_low"], loi["ci_high"], color="#4c72b0", lw=2, alpha=0.6, label="95% bootstrap CI")
@@ -82,7 +92,7 @@ def ridge_figure(crossplay: pd.DataFrame, max_coplayers: int = 12) -> bytes:
             colour = plt.cm.viridis(i / max(len(coplayers) - 1, 1))
             ax.fill_between(centres, base, base + density, color=colour, alpha=0.75, step="mid")
             ax.plot(centres, base + density, color="black", lw=0.5, drawstyle="steps-mid")
-        ax.set_yticks(np.arange(len(coplayers))[::-1], [str(c)[-22:] for c in coplayers], fontsize=6)
+        ax.set_yticks(np.arange(len(coplayers))[::-1], [_short(c) for c in coplayers], fontsize=6)
         ax.set_xlabel("ego episode return")
         ax.set_title(scenario, fontsize=9)
     fig.suptitle("Ego return per co-player (LoI cross-play)")
@@ -98,7 +108,7 @@ def heatmap_figure(crossplay: pd.DataFrame) -> bytes:
         matrix = rows.pivot_table(index="ego", columns="coplayer", values="ego_return", aggfunc="mean")
         image = ax.imshow(matrix.to_numpy(), aspect="auto", cmap="magma")
         fig.colorbar(image, ax=ax, shrink=0.8)
-        ax.set_yticks(np.arange(len(matrix.index)), [str(e)[-18:] for e in matrix.index], fontsize=6)
+        ax.set_yticks(np.arange(len(matrix.index)), [_short(e) for e in matrix.index], fontsize=6)
         ax.set_xticks([])
         ax.set_xlabel(f"{matrix.shape[1]} co-player checkpoints")
         ax.set_title(scenario, fontsize=9)

@@ -1,0 +1,136 @@
+"""`loi run` end to end on the tiny study; kill -9 mid-stage and resume.
+
+Both runs share one JAX compilation cache (LOI_CACHE_DIR), so the second pays
+no compile time; the cache never changes results.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import run_cli
+from test_report import check_in_chromium
+
+CONFIG = Path(__file__).parent / "data" / "pipeline_tiny.toml"
+SCENARIOS = {"matrix/prisoners_dilemma", "prisoners_dilemma/tiny"}
+
+
+@pytest.fixture(scope="module")
+def cache_env(tmp_path_factory) -> dict[str, str]:
+    return {**os.environ, "LOI_CACHE_DIR": str(tmp_path_factory.mktemp("jax-cache"))}
+
+
+def _loi(*args, env: dict[str, str], timeout: float = 900) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "loi.cli.main", *map(str, args)], capture_output=True, text=True,
+                          env=env, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory, cache_env) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("uninterrupted") / "run"
+    result = _loi("run", CONFIG, "--out", out, "--json", env=cache_env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out, json.loads(result.stdout)
+
+
+def _tables(run_dir: Path) -> dict[str, pd.DataFrame]:
+    paths = sorted((run_dir / "tables").glob("*.parquet")) + sorted((run_dir / "jobs").glob("*/*.parquet"))
+    paths += sorted((run_dir / "train").glob("*/*/*/curves.parquet"))
+    return {str(p.relative_to(run_dir)): pd.read_parquet(p) for p in paths}
+
+
+def test_json_summary_has_the_issue_shape(finished) -> None:
+    out, summary = finished
+    assert set(summary) == {"run_dir", "report", "seconds", "scenarios", "comparison"}
+    assert summary["run_dir"] == str(out) and Path(summary["report"]) == out / "report.html"
+    assert set(summary["scenarios"]) == SCENARIOS
+    allocation = pd.read_parquet(out / "tables" / "allocation.parquet")
+    chosen = allocation[allocation["chosen"]].set_index("scenario")["regime"].to_dict()
+    loi = pd.read_parquet(out / "tables" / "loi.parquet").set_index("scenario")
+    for scenario, s in summary["scenarios"].items():
+        assert set(s) == {"loi", "ci", "corrected", "p_value", "allocated"}
+        assert s["allocated"] == chosen[scenario] and s["allocated"] in ("sp", "pp2")
+        assert s["loi"] == pytest.approx(loi.loc[scenario, "loi"])
+        assert s["corrected"] == pytest.approx(loi.loc[scenario, "loi"] - loi.loc[scenario, "null_mean"])
+        assert 0 < s["p_value"] <= 1 and len(s["ci"]) == 2
+    assert set(summary["comparison"]) == {"uniform", "heuristic", "effect_size", "ci", "p_value"}
+    # The budget (pp2 in both layouts) is respected by the chosen allocation.
+    assert sum({"sp": 1, "pp2": 2}[r] for r in chosen.values()) <= 4
+
+
+def test_every_stage_wrote_its_tables(finished) -> None:
+    out, _ = finished
+    status = run_cli("status", out, "--json")
+    assert status.returncode == 0, status.stderr
+    assert [s["done"] for s in json.loads(status.stdout)["stages"]] == [True] * 7
+    crossplay = pd.read_parquet(out / "tables" / "crossplay.parquet")
+    # The paper's protocol: egos never meet a co-player of their own seed; 3 episodes per pair and seat.
+    assert set(crossplay["scenario"]) == SCENARIOS
+    ego_seed = crossplay["ego"].str.extract(r"seed_(\d+)")[0]
+    cop_seed = crossplay["coplayer"].str.extract(r"seed_(\d+)")[0]
+    assert (ego_seed != cop_seed).all()
+    scores = pd.read_parquet(out / "tables" / "scores.parquet")
+    # menu training: sp (2 seeds) and pp2 (1 seed, 2 members) everywhere; 4 Bobs never used as egos.
+    egos = scores.groupby(["scenario", "regime"])["ego"].nunique().to_dict()
+    assert egos == {(s, r): 2 for s in SCENARIOS for r in ("sp", "pp2")}
+    tournament = pd.read_parquet(out / "tables" / "tournament.parquet")
+    assert tournament["coplayer"].str.startswith("heldout/").all()
+    assert tournament.groupby("scenario")["coplayer"].nunique().to_dict() == {s: 4 for s in SCENARIOS}
+    anova = pd.read_parquet(out / "tables" / "anova.parquet")
+    assert set(anova["scenario"]) == SCENARIOS and (anova["regimes"] == "pp2,sp").all()
+    comparison = pd.read_parquet(out / "tables" / "comparison.parquet")
+    assert {"all", "top2"} <= set(comparison["protocol"])
+
+
+def test_report_of_the_run_opens_in_chromium(finished, tmp_path: Path) -> None:
+    out, summary = finished
+    html = Path(summary["report"]).read_text()
+    assert html.count("<img ") == 6 and "could not be drawn" not in html
+    result = check_in_chromium(Path(summary["report"]), tmp_path)
+    assert result["images"] == 6
+
+
+def test_rerunning_a_finished_run_skips_every_stage(finished, cache_env) -> None:
+    out, summary = finished
+    before = {p: p.stat().st_mtime_ns for p in (out / "tables").glob("*.parquet")}
+    again = _loi("run", CONFIG, "--out", out, "--json", env=cache_env)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert json.loads(again.stdout)["scenarios"] == summary["scenarios"]
+    assert {p: p.stat().st_mtime_ns for p in (out / "tables").glob("*.parquet")} == before
+
+
+def test_kill_9_mid_stage_then_rerun_gives_identical_tables(finished, cache_env, tmp_path: Path) -> None:
+    reference, _ = finished
+    out = tmp_path / "run"
+    # Stage 4 has started: the first generation of the first pp2 training is on disk.
+    target = out / "train" / "matrix" / "prisoners_dilemma" / "pp2" / "seed_0" / "member_0" / "gen_000.msgpack"
+    process = subprocess.Popen([sys.executable, "-m", "loi.cli.main", "run", str(CONFIG), "--out", str(out)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=cache_env)
+    try:
+        deadline = time.monotonic() + 600
+        while not target.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    assert target.exists(), "the run ended or timed out before the stage to interrupt started"
+    status = json.loads(run_cli("status", out, "--json").stdout)
+    done = {s["stage"]: s["done"] for s in status["stages"]}
+    assert done["allocate"] and not done["train_allocated"] and not done["report"]
+
+    resumed = _loi("run", CONFIG, "--out", out, "--json", env=cache_env)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    expected, actual = _tables(reference), _tables(out)
+    assert sorted(actual) == sorted(expected)
+    for name, frame in expected.items():
+        pd.testing.assert_frame_equal(actual[name], frame, check_exact=True, obj=name)
