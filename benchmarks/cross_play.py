@@ -76,11 +76,11 @@ def main(argv: list[str] | None = None) -> dict:
 
     def compile_seconds(ne: int, nc: int) -> float:
         program = _block_program(env, egos[0].act, coplayers[0].act, ne, nc, (0,), min(args.streams, args.episodes),
-                                 args.episodes, None, env.num_strategies)
+                                 args.episodes, env.num_strategies)
         stack = lambda pols: jax.tree_util.tree_map(lambda *x: jax.numpy.stack(x), *[p.params for p in pols])
         start = time.perf_counter()
         program.lower(stack(egos[:ne]), stack(coplayers[:nc]), jax.numpy.arange(ne), jax.numpy.arange(nc),
-                      key).compile()
+                      key, jax.numpy.int32(2**31 - 1)).compile()
         return time.perf_counter() - start
 
     nc = min(args.coplayers, args.chunk_size)

@@ -218,9 +218,12 @@ def test_same_key_same_table_and_chunking_does_not_matter(stochastic_policies):
 
 
 def test_max_episode_steps_truncates(stochastic_policies):
-    env, _, coplayers = stochastic_policies
-    result = cross_play(env, coplayers[-1:], coplayers[-1:], 3, jax.random.PRNGKey(0), max_episode_steps=3)
+    env, egos, coplayers = stochastic_policies
+    # min_steps is 4: a cap of 3 cuts every episode.
+    result = cross_play(env, egos[:1], coplayers[-1:], 2, jax.random.PRNGKey(0), max_episode_steps=3,
+                        chunk_size=1, streams=2)
     assert (result.length == 3).all() and result.truncated.all()
+    assert (result.to_table().truncated).all()
 
 
 # ----------------------------------------------------------------------------- bad input
@@ -228,10 +231,10 @@ def test_max_episode_steps_truncates(stochastic_policies):
 
 def test_bad_input_raises_loi_error(short_stag_hunt):
     env = short_stag_hunt
-    matrix = loi.envs.make("matrix/chicken")
     good = baseline_policy("random", env)
+    wrong = Policy("matrix_policy", good.act, good.params, obs_dim=5)
     with pytest.raises(LoiError, match="observations of size"):
-        cross_play(env, [good], _network_policies(matrix, 1, seed=0), 1, jax.random.PRNGKey(0))
+        cross_play(env, [good], [wrong], 1, jax.random.PRNGKey(0))
     with pytest.raises(LoiError, match="unique"):
         cross_play(env, [good], [good, good], 1, jax.random.PRNGKey(0))
     with pytest.raises(LoiError, match="episodes"):

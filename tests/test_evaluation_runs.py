@@ -136,19 +136,19 @@ def test_fixed_bob_tournament_from_runs(runs):
 
 def test_cli_evaluate_then_measure(runs, tmp_path, cli):
     out = tmp_path / "table.parquet"
-    done = cli("evaluate", "--egos", str(runs["sp"]), "--coplayers", f"{runs['bobs']},baseline:random",
+    done = cli("evaluate", "--egos", str(runs["sp"]), "--coplayers", str(runs["bobs"]),
                "--generations", "0,-1", "--episodes", "3", "--seed", "3", "--out", out, "--json")
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
-    assert summary["egos"] == 6 and summary["coplayers"] == 5 and summary["rows"] == 6 * 5 * 3
+    assert summary["egos"] == 6 and summary["coplayers"] == 4 and summary["rows"] == 6 * 4 * 3
     table = read_table(out)
-    assert len(table) == 90 and set(table.coplayer) >= {"baseline:random"}
+    assert len(table) == 72 and set(table.ego_checkpoint) == {0, 4} and set(table.coplayer_checkpoint) == {0, 4}
     assert summary["env_steps"] == int(table.episode_length.sum())
     assert (table.episode_length >= 3).all()  # the training run's min_steps override was applied
     measured = cli("measure", out, "--json", "--permutations", "20", "--bootstrap", "0")
     assert measured.returncode == 0, measured.stderr
     result = json.loads(measured.stdout)["scenarios"][SCENARIO]
-    assert result["episodes"] == 90 and np.isfinite(result["loi"])
+    assert result["episodes"] == 72 and np.isfinite(result["loi"])
 
 
 def test_cli_evaluate_bad_input(tmp_path, cli):
@@ -160,5 +160,8 @@ def test_cli_evaluate_bad_input(tmp_path, cli):
     assert no_env.returncode == 2 and "--scenario" in no_env.stderr
     missing = cli("evaluate", "--egos", str(tmp_path / "nothing"), "--coplayers", "baseline:random",
                   "--scenario", "matrix/chicken", "--out", out)
-    assert missing.returncode == 2 and "loi: error:" in missing.stderr
+    assert missing.returncode == 2 and "not a run directory" in missing.stderr
+    suffix = cli("evaluate", "--egos", "baseline:random", "--coplayers", "baseline:random",
+                 "--scenario", "matrix/chicken", "--out", tmp_path / "t.txt")
+    assert suffix.returncode == 2 and ".parquet or .csv" in suffix.stderr
     assert not out.exists()

@@ -122,7 +122,7 @@ def test_cli_rejects_a_run_dir_of_another_study(tmp_path: Path) -> None:
     shutil.copy(DATA / "pipeline_tiny_layouts.toml", tmp_path)
     result = run_cli("run", tmp_path / "pipeline_tiny.toml", "--out", out)
     assert result.returncode == 2 and "holds a different study" in result.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["stages", "study.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["study.json"]
 
 
 def test_toml_examples_parse() -> None:

@@ -134,3 +134,16 @@ def test_local_executor_runs_jobs_in_order_and_jobs_pickle() -> None:
     failing = LocalExecutor().submit(Job("loi.pipeline.config:load_config", {"path": "/nonexistent.toml"}))
     with pytest.raises(LoiError, match="config file not found"):
         failing.result()
+
+
+def test_greedy_fits_its_benefit_curve_on_a_previous_run(tmp_path) -> None:
+    from test_report import synthetic_run  # a finished run whose scores grow with cost x LoI
+
+    previous = synthetic_run(tmp_path / "previous")
+    loi = {"g/a": 0.0, "g/b": 1.0, "g/c": 0.2}
+    table = allocation_table(loi, games=GAMES, menu=MENU, budget=9.0, uniform="pp3", chosen="greedy",
+                             greedy_from=str(previous))
+    greedy = table[table["allocator"] == "greedy"]
+    assert greedy["chosen"].all() and greedy["cost"].sum() <= 9.0
+    assert _rows(table, "greedy")["g/b"] == "pp5"
+    assert _rows(table, "greedy")["g/a"] == "sp"

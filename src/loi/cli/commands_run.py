@@ -31,6 +31,7 @@ def run(
 
     from loi.pipeline.config import load_config
     from loi.pipeline.run import STAGES, enable_compilation_cache, run_study
+    from loi.report import write_report
 
     start = time.perf_counter()
     study = load_config(config)  # every config error surfaces here, before anything is written
@@ -55,7 +56,7 @@ def run(
             progress.update(tasks[event.stage], completed=progress.tasks[tasks[event.stage]].total, job="")
 
     with progress:
-        result = run_study(study, run_dir, on_event=on_event)
+        result = run_study(study, run_dir, on_event=on_event, reporter=write_report)
     seconds = time.perf_counter() - start
     summary = {"run_dir": str(result.run_dir), "report": str(result.report), "seconds": round(seconds, 3),
                **result.summary}

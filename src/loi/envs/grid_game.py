@@ -50,9 +50,6 @@ _TURN = np.array([0, 0, 0, 0, 0, -1, 1, 0])
 # (d_row, d_col) of facing north, east, south, west.
 _DIRECTIONS = np.array([[-1, 0], [0, 1], [1, 0], [0, -1]])
 
-# Per-cell view code: a resource index 0..R-1, EMPTY = R, WALL = R + 1.
-
-
 @struct.dataclass
 class GridState:
     position: jax.Array  # i32[2] flat padded cell of each player
@@ -73,7 +70,7 @@ class _Tables(NamedTuple):
     padded_width: int
     wall: np.ndarray  # bool[cells]
     move_target: np.ndarray  # i32[cells * 4] cell reached moving in a direction, or the cell itself
-    view_code: np.ndarray  # i32[cells * 4, V] static view (resource index / EMPTY / WALL)
+    view_code: np.ndarray  # i32[cells * 4, V] static view: resource index 0..R-1, R empty, R+1 wall
     view_offset: np.ndarray  # i32[4, V] flat offset of every view cell, per orientation
     beam_cells: np.ndarray  # i32[cells * 4, B] cells the beam reaches (-1 pad)
     resource_cell: np.ndarray  # i32[R]
@@ -250,8 +247,8 @@ class GridGame:
         )
 
     # -- randomness -------------------------------------------------------
-    # Threefry is a large share of a step's cost, so each step draws a few 32-bit words
-    # and carves every random quantity it may need (including an auto-reset) out of them.
+    # Random bits are expensive next to the rest of a step, so each step draws only a few
+    # 32-bit words and carves every random quantity it may need (auto-reset included) from them.
     @cached_property
     def _random_cells(self) -> np.ndarray:
         """For each resource, its index among the 'a' cells (-1 for fixed types)."""

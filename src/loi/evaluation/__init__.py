@@ -1,10 +1,14 @@
 """Cross-play evaluation: checkpoints and baselines -> reward tables -> LoI.
 
->>> env = loi.envs.make("stag_hunt/small")                                        # doctest: +SKIP
->>> egos = [baseline_policy("collect1", env)]
->>> coplayers = [baseline_policy("collect1", env), baseline_policy("collect2", env)]
->>> result = cross_play(env, egos, coplayers, episodes=6, key=jax.random.PRNGKey(0))
->>> table = result.to_table()                  # long format, see loi.tables.schema
+    env = loi.envs.make("stag_hunt/small")
+    ego = baseline_policy("collect1", env)
+    coplayers = [baseline_policy("collect1", env), baseline_policy("collect2", env)]
+    result = cross_play(env, [ego], coplayers, episodes=6, key=jax.random.PRNGKey(0))
+    table = result.to_table()          # long format (loi.tables.schema) -> measure_table(table)
+
+Trained policies: ``run_policies(RUN_DIR, generations)`` / ``checkpoint_policy(path)``.
+The paper's LoI protocol: :func:`loi_protocol`; fixed-Bob tournaments:
+:func:`fixed_bob_tournament` and :func:`tournament_summary`.
 """
 
 from loi.evaluation.cross_play import CrossPlayResult, cross_play, episode_key, resolve_seats

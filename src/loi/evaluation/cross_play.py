@@ -106,7 +106,7 @@ def _agent_obs(obs: dict, agents: Sequence[str], seat: jax.Array) -> tuple[jax.A
 
 @functools.lru_cache(maxsize=64)
 def _block_program(env, ego_act, coplayer_act, num_egos: int, num_coplayers: int, seats: tuple[int, ...],
-                   streams: int, episodes: int, max_steps: int | None, num_strategies: int) -> Callable:
+                   streams: int, episodes: int, num_strategies: int) -> Callable:
     """The jitted program for one block shape (cached: blocks of a matrix reuse it)."""
     agents = tuple(env.agents)
     ns = len(seats)
@@ -119,7 +119,7 @@ def _block_program(env, ego_act, coplayer_act, num_egos: int, num_coplayers: int
     lane_seat = jnp.asarray(np.asarray(seats))[lane_seat_idx]
     lane_row = jnp.asarray((grid[0] * num_coplayers + grid[1]) * ns + grid[2])  # output row
 
-    def program(ego_params, coplayer_params, ego_ids, coplayer_ids, key):
+    def program(ego_params, coplayer_params, ego_ids, coplayer_ids, key, max_steps):
         pair_keys = jax.vmap(lambda e, c, s: _pair_key(key, e, c, s))(
             ego_ids[lane_ego], coplayer_ids[lane_cop], lane_seat)
 
@@ -167,7 +167,7 @@ def _block_program(env, ego_act, coplayer_act, num_egos: int, num_coplayers: int
             }
             t = t + 1
             ended = dones["__all__"]
-            truncated = jnp.zeros_like(ended) if max_steps is None else (t >= max_steps) & ~ended
+            truncated = (t >= max_steps) & ~ended
             ended = ended | truncated
             # Grid episodes end only at multiples of end_interval, so most steps skip this branch.
             return jax.lax.cond(jnp.any(ended), end_episodes, lambda c: c[:6],
@@ -315,6 +315,9 @@ def cross_play(env, egos: Sequence[Policy], coplayers: Sequence[Policy], episode
     for name in ("ego_strategy", "coplayer_strategy"):
         results[name] = np.zeros(shape + (k,), np.float32)
 
+    # A traced argument (not static), so every cap shares one compiled program.
+    cap = np.iinfo(np.int32).max
+    max_steps = jnp.int32(cap if max_episode_steps is None else min(int(max_episode_steps), cap))
     total, done = len(egos) * len(coplayers), 0
     for ego_family in _group(egos):
         ego_stack = _stack(egos, ego_family)
@@ -323,7 +326,7 @@ def cross_play(env, egos: Sequence[Policy], coplayers: Sequence[Policy], episode
             nc = min(len(cop_family), int(chunk_size))
             ne = max(1, min(len(ego_family), int(chunk_size) // nc))
             program = _block_program(env, egos[ego_family[0]].act, coplayers[cop_family[0]].act, ne, nc,
-                                     seat_tuple, streams, int(episodes), max_episode_steps, k)
+                                     seat_tuple, streams, int(episodes), k)
             for e0 in range(0, len(ego_family), ne):
                 for c0 in range(0, len(cop_family), nc):
                     # Pad a short last block by repeating its first policy (results dropped).
@@ -335,7 +338,8 @@ def cross_play(env, egos: Sequence[Policy], coplayers: Sequence[Policy], episode
                     cop_ids = np.asarray(cop_family)[c_pos]
                     out = program(jax.tree_util.tree_map(lambda x: x[e_pos], ego_stack),
                                   jax.tree_util.tree_map(lambda x: x[c_pos], cop_stack),
-                                  jnp.asarray(ego_ids, jnp.int32), jnp.asarray(cop_ids, jnp.int32), key)
+                                  jnp.asarray(ego_ids, jnp.int32), jnp.asarray(cop_ids, jnp.int32), key,
+                                  max_steps)
                     out = jax.device_get(out)
                     rows, cols = ego_ids[e_real], cop_ids[c_real]
                     for name, values in out.items():

@@ -24,8 +24,8 @@ class LoIResult:
     statistic:
         The LoI estimate in nats: the per-block estimates averaged over blocks with equal weights.
     confidence_interval:
-        Percentile bootstrap interval of ``statistic`` (episodes resampled with replacement within
-        each co-player and block). ``nan`` ends when ``bootstrap=0``.
+        Bootstrap interval of ``statistic``, built as ``ci_method`` says. ``nan`` ends when
+        ``bootstrap=0``.
     null_mean:
         Mean of the permutation null (co-player labels shuffled within each block): what the
         estimator reports when the return does not depend on the co-player at all, i.e. its bias
@@ -47,6 +47,9 @@ class LoIResult:
         Per-block estimates, in sorted block-label order (read-only array).
     block_labels:
         The block labels, in the same order.
+    ci_method:
+        How the interval was built: ``"blocks"`` (whole blocks resampled, bootstrap-t), ``"basic"``
+        (episodes resampled within co-player, reverse percentile) or ``"percentile"``.
     """
 
     statistic: float
@@ -60,3 +63,4 @@ class LoIResult:
     estimator: str
     block_statistics: np.ndarray = field(repr=False)
     block_labels: tuple = field(repr=False, default=())
+    ci_method: str = "basic"

@@ -100,14 +100,16 @@ def open_run_dir(config: StudyConfig, run_dir: Path) -> None:
             raise LoiError(f"{run_dir} holds a different study (config hash {record.get('config_hash')}, this "
                            f"config {config.config_hash()}); use another --out directory")
         return
-    if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
+    if run_dir.exists() and (not run_dir.is_dir() or any(not _is_temp(p) for p in run_dir.iterdir())):
         raise LoiError(f"--out {run_dir} exists and is not an empty directory or a loi run")
-    (run_dir / "stages").mkdir(parents=True, exist_ok=True)
-    if config.definitions:
-        with atomic_write(run_dir / "definitions.toml") as tmp:
-            tmp.write_text(config.definitions, encoding="utf-8")
+    # study.json first: a run killed right after it resumes; one killed before it left only temp files.
+    run_dir.mkdir(parents=True, exist_ok=True)
     _write_json(study_file, {"name": config.name, "config_hash": config.config_hash(), "config": config.to_dict(),
                              "source": config.source, "versions": versions()})
+
+
+def _is_temp(path: Path) -> bool:
+    return path.name.startswith(".") and path.name.endswith(".tmp")
 
 
 def read_study(run_dir: str | Path) -> dict[str, Any]:
@@ -141,6 +143,7 @@ class _Context:
         self.config, self.run_dir, self.executor = config, run_dir, executor
         self.config_dict = config.to_dict()
         self.on_event = on_event or (lambda event: None)
+        self.reporter: Callable[[Path], Path] | None = None
         self.stage, self.index = "", 0
 
     def table(self, name: str) -> Path:
@@ -242,9 +245,7 @@ def _stage_statistics(ctx: _Context) -> dict[str, Any]:
 
 
 def _stage_report(ctx: _Context) -> dict[str, Any]:
-    from loi.report import write_report
-
-    path = write_report(ctx.run_dir)
+    path = ctx.reporter(ctx.run_dir)
     return {"report": str(path)}
 
 
@@ -285,10 +286,14 @@ def enable_compilation_cache(directory: str | Path | None = None) -> Path | None
 
 
 def run_study(config: StudyConfig, run_dir: str | Path, *, executor: Executor | None = None,
-              on_event: Callable[[StageEvent], None] | None = None, stop_after: str | None = None) -> StudyResult:
+              on_event: Callable[[StageEvent], None] | None = None, stop_after: str | None = None,
+              reporter: Callable[[Path], Path] | None = None) -> StudyResult:
     """Run (or resume) every stage of ``config`` into ``run_dir``.
 
-    ``stop_after`` (a stage name) ends after that stage, for tests and staged runs.
+    ``reporter(run_dir) -> path`` writes the report (stage 7); the report layer
+    sits above this one, so callers pass it: ``reporter=loi.report.write_report``
+    (``loi run`` does). Without it the run stops before stage 7, which stays
+    pending. ``stop_after`` (a stage name) ends after that stage.
     """
     if stop_after is not None and stop_after not in _STAGE_FUNCTIONS:
         raise LoiError(f"unknown stage {stop_after!r}; stages: {', '.join(_STAGE_FUNCTIONS)}")
@@ -296,9 +301,16 @@ def run_study(config: StudyConfig, run_dir: str | Path, *, executor: Executor | 
     run_dir = Path(run_dir)
     register_definitions(config.definitions)
     open_run_dir(config, run_dir)
-    (run_dir / "tables").mkdir(exist_ok=True)
+    for sub in ("stages", "tables"):
+        (run_dir / sub).mkdir(exist_ok=True)
+    if config.definitions and not (run_dir / "definitions.toml").is_file():
+        with atomic_write(run_dir / "definitions.toml") as tmp:
+            tmp.write_text(config.definitions, encoding="utf-8")
     ctx = _Context(config, run_dir, executor or make_executor(config.executor), on_event)
+    ctx.reporter = reporter
     for index, (stage, _) in enumerate(STAGES, start=1):
+        if stage == "report" and reporter is None:
+            break
         ctx.stage, ctx.index = stage, index
         if marker(run_dir, stage).is_file():
             ctx.on_event(StageEvent(stage, index, "skip"))

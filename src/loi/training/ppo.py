@@ -284,7 +284,7 @@ def make_train(config: TrainConfig, pool: PartnerPool | None = None, env: Any = 
             return (advantage, t.value), advantage
 
         _, advantages = jax.lax.scan(
-            step, (jnp.zeros_like(last_value), last_value), traj, reverse=True, unroll=16
+            step, (jnp.zeros_like(last_value), last_value), traj, reverse=True
         )
         return advantages, advantages + traj.value
 

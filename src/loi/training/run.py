@@ -20,6 +20,7 @@ result is bit-identical to an uninterrupted run.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -37,7 +38,7 @@ from loi.tables.io import atomic_write
 from loi.training.config import TrainConfig
 from loi.training.curves import curves_frame, final_performance
 from loi.training.pool import load_pool, select_pool
-from loi.training.ppo import make_env, make_train
+from loi.training.ppo import Trainer, make_env, make_train
 from loi.training.snapshot import load_state, save_state
 
 RUN_FILE = "run.json"
@@ -93,6 +94,36 @@ def _run_record(config: TrainConfig, seed: int, pool_paths: list[Path]) -> dict[
     }
 
 
+def _pool_key(paths: list[Path]) -> tuple:
+    """Pool identity for the compile cache: paths plus file sizes and mtimes."""
+    out = []
+    for p in paths:
+        try:
+            st = p.stat()
+        except OSError:
+            raise LoiError(f"fcp pool checkpoint {p} (listed in run.json) is missing") from None
+        out.append((str(p), st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled(config: TrainConfig, pool_key: tuple) -> tuple[Trainer, Callable, Callable]:
+    """The trainer, its compiled ``init`` and a lazy compiled ``generation``,
+    memoised so that repeated runs of one config in a process (resume, a
+    pipeline's seeds, tests) compile once."""
+    pool = load_pool([Path(p) for p, _, _ in pool_key], config.scenario) if pool_key else None
+    trainer = make_train(config, pool=pool)
+    key = jax.random.PRNGKey(0)
+    # Init runs once per run: compile it without LLVM optimisation (seconds saved, nothing lost).
+    init = jax.jit(trainer.init).lower(key).compile(compiler_options={"xla_backend_optimization_level": 0})
+
+    @functools.lru_cache(maxsize=1)
+    def compile_generation():
+        return jax.jit(trainer.generation).lower(jax.eval_shape(trainer.init, key)).compile()
+
+    return trainer, init, compile_generation
+
+
 def train_run(
     config: TrainConfig,
     out: str | os.PathLike,
@@ -137,8 +168,7 @@ def train_run(
         out.mkdir(parents=True, exist_ok=True)
         _write_json(run_file, _run_record(config, seed, pool_paths))
 
-    pool = load_pool(pool_paths, config.scenario) if pool_paths else None
-    trainer = make_train(config, pool=pool, env=env)
+    trainer, init, compile_generation = _compiled(config, _pool_key(pool_paths))
     key = jax.random.PRNGKey(seed)
     state_file = out / STATE_FILE
     start = 0
@@ -151,7 +181,7 @@ def train_run(
             curves = pd.read_parquet(out / CURVES_FILE)
             curves = curves[curves["generation"] < start]
     else:
-        state = jax.jit(trainer.init)(key)
+        state = init(key)
 
     stop = config.num_generations if stop_after is None else min(stop_after, config.num_generations)
     num_members, num_seeds = regime.num_members, config.num_seeds
@@ -161,7 +191,7 @@ def train_run(
     compile_seconds = 0.0
     if start < stop:
         t0 = time.perf_counter()
-        generation = jax.jit(trainer.generation).lower(state).compile()
+        generation = compile_generation()
         compile_seconds = time.perf_counter() - t0
         if on_compiled is not None:
             on_compiled(compile_seconds)
