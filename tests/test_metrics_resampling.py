@@ -96,3 +96,22 @@ def test_bootstrap_weights_stay_within_groups():
 def test_chunks_cover_the_total():
     assert sum(resampling.chunk_sizes(1000, 3000)) == 1000
     assert max(resampling.chunk_sizes(1000, 3000)) * 3000 <= resampling.CHUNK_ELEMENTS
+
+
+def test_shared_shuffle_tables_are_null_tables_of_every_block():
+    rng = np.random.default_rng(5)
+    other_bins = np.array([4, 4, 3, 3, 2, 2, 1, 1, 0, 0, 0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 0, 1, 1])
+    blocks = np.stack([BINS, other_bins])
+    shared = resampling.shared_shuffle_tables(rng, COPLAYER, blocks, 4, 5, DRAWS)
+    assert shared.shape == (DRAWS, 2, 4, 5)
+    for index, bins in enumerate(blocks):
+        table = count_table(COPLAYER, bins, 4, 5)
+        sample = shared[:, index]
+        assert (sample.sum(2) == table.sum(1)).all() and (sample.sum(1) == table.sum(0)).all()
+        n, m, total = table.sum(1)[:, None], table.sum(0)[None, :], table.sum()
+        mean = n * m / total
+        var = n * (m / total) * (1 - m / total) * (total - n) / (total - 1)
+        assert np.allclose(sample.mean(0), mean, atol=4 * np.sqrt(var / DRAWS).max())
+        assert np.allclose(sample.var(0), var, rtol=0.06)
+        independent = resampling.shuffled_row_tables(rng, COPLAYER, bins, 4, 5, DRAWS)
+        assert stats.ks_2samp(paper_statistic(sample), paper_statistic(independent)).pvalue > 0.001

@@ -10,8 +10,15 @@ policy rather than one matrix-vector product per lane.
 
 Determinism: every episode's randomness comes from
 :func:`episode_key` ``(key, ego index, co-player index, seat, episode)`` and the
-step index inside it, never from the lane or block it ran in; so the result
-does not depend on ``chunk_size``, ``streams`` or on how policies are grouped.
+step index inside it, never from the lane or block it ran in; so the same key
+gives bitwise the same result, and ``chunk_size``, ``streams`` and the grouping
+of policies do not change which episodes are played. One caveat: XLA's CPU
+matmuls round the last bit differently for different batch sizes, so a
+network's logits (and the grid games' payoffs ``x·A·y``) can differ by an ulp
+between block shapes; a sampled action changes only if it sits within that
+ulp of a tie (of order 1e-8 per action), and returns then agree to float32
+rounding. Forcing fixed-size policy batches removes the first effect but
+halved throughput (measured), so it is not done.
 """
 
 from __future__ import annotations
@@ -29,7 +36,6 @@ from loi.errors import LoiError
 from loi.evaluation.policies import Policy
 
 SEAT_NAMES = ("row", "column")  # ego as agent_0 (row player) / agent_1 (column player)
-POLICY_BATCH = 8  # rows per policy call (see _grouped_act)
 
 
 def episode_key(key: jax.Array, ego: int, coplayer: int, seat: int, episode: int) -> jax.Array:
@@ -131,15 +137,15 @@ def _block_program(env, ego_act, coplayer_act, num_egos: int, num_coplayers: int
         def act(obs, step_keys):
             ego_obs, cop_obs = _agent_obs(obs, agents, lane_seat)
             dim = ego_obs.shape[-1]
-            ego_a = _grouped_act(ego_act, ego_params, ego_obs.reshape(num_egos, -1, dim),
-                                 step_keys[:, 1].reshape(num_egos, -1, *step_keys.shape[2:]))
+            ego_a = jax.vmap(ego_act)(ego_params, ego_obs.reshape(num_egos, -1, dim),
+                                      step_keys[:, 1].reshape(num_egos, -1, *step_keys.shape[2:]))
 
             # Co-player lanes regrouped per co-player: [co-player, ego, seat, stream].
             def by_coplayer(x):
                 x = x.reshape(num_egos, num_coplayers, ns * streams, *x.shape[1:])
                 return jnp.swapaxes(x, 0, 1).reshape(num_coplayers, num_egos * ns * streams, *x.shape[3:])
 
-            cop_a = _grouped_act(coplayer_act, coplayer_params, by_coplayer(cop_obs), by_coplayer(step_keys[:, 2]))
+            cop_a = jax.vmap(coplayer_act)(coplayer_params, by_coplayer(cop_obs), by_coplayer(step_keys[:, 2]))
             cop_a = jnp.swapaxes(cop_a.reshape(num_coplayers, num_egos, ns * streams), 0, 1).reshape(-1)
             ego_a = ego_a.reshape(-1)
             row = lane_seat == 0
@@ -210,24 +216,6 @@ def _block_program(env, ego_act, coplayer_act, num_egos: int, num_coplayers: int
                 for name, v in carry[5].items()}
 
     return jax.jit(program)
-
-
-def _grouped_act(act, params, obs, keys):
-    """``act`` for a stack of policies (``params`` [P, ...], ``obs`` [P, R, D],
-    ``keys`` [P, R, ...]) in micro-batches of exactly ``POLICY_BATCH`` rows.
-
-    XLA's CPU matmuls round differently for different batch sizes, so a lane's
-    logits (and, rarely, its sampled action) would depend on how many lanes
-    share its policy in a block, i.e. on ``chunk_size``. Fixed-size
-    micro-batches (padded by repeating the last row) make every row's result
-    independent of the block shape."""
-    n, rows = obs.shape[:2]
-    groups = -(-rows // POLICY_BATCH)
-    index = np.minimum(np.arange(groups * POLICY_BATCH), rows - 1)
-    group = lambda x: jnp.take(x, index, axis=1).reshape((n, groups, POLICY_BATCH) + x.shape[2:])
-    params = jax.tree_util.tree_map(lambda x: jnp.broadcast_to(x[:, None], (n, groups) + x.shape[1:]), params)
-    actions = jax.vmap(jax.vmap(act))(params, group(obs), group(keys))
-    return actions.reshape(n, groups * POLICY_BATCH)[:, :rows]
 
 
 def _pair_key(key, ego, coplayer, seat):

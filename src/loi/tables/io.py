@@ -24,6 +24,12 @@ CSV_SUFFIXES = (".csv",)
 NPZ_SUFFIXES = (".npz",)
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success move it onto ``path``.
@@ -43,6 +49,9 @@ def atomic_write(path: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        # mkstemp creates 0600 files; give the result the permissions of an
+        # ordinary file (0666 minus the umask), as ``open`` would.
+        os.chmod(tmp, 0o666 & ~_current_umask())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
