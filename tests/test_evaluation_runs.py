@@ -9,7 +9,6 @@ from pathlib import Path
 
 import jax
 import numpy as np
-import pandas as pd
 import pytest
 import scipy.stats
 

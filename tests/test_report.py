@@ -112,7 +112,8 @@ def synthetic_run(run_dir: Path) -> Path:
                             "ci_low": v - 0.05, "ci_high": v + 0.3, "null_mean": 0.1, "corrected": v,
                             "p_value": 0.01, "episodes": 96, "blocks": 4} for s, v in loi_values.items()]),
              tables / "loi.parquet")
-    crossplay = [{"scenario": s, "ego": f"sp/seed_{e}/member_0/gen_004", "coplayer": f"sp/seed_{c}/member_0/gen_{g:03d}",
+    crossplay = [{"scenario": s, "ego": f"sp/seed_{e}/member_0/gen_004",
+                  "coplayer": f"sp/seed_{c}/member_0/gen_{g:03d}",
                   "episode": k, "ego_return": float(rng.normal(10 + 5 * loi_values[s] * g, 2)), "coplayer_seed": c}
                  for s in SCENARIOS for e in range(3) for c in range(3) if c != e for g in range(5) for k in range(4)]
     _parquet(pd.DataFrame(crossplay), tables / "crossplay.parquet")

@@ -24,7 +24,6 @@ halved throughput (measured), so it is not done.
 from __future__ import annotations
 
 import functools
-import math
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 

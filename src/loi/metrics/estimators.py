@@ -42,9 +42,10 @@ _DEFAULT_OPTIONS: dict[str, dict[str, Any]] = {
 NAN_INTERVAL = ConfidenceInterval(float("nan"), float("nan"))
 
 CI_METHODS: tuple[str, ...] = ("auto", "blocks", "basic", "percentile")
-# "auto" uses the cluster (block) bootstrap from this many blocks on: enough independent
-# replicates for a bootstrap of their mean (coverage measured in benchmarks/interval_coverage.py).
-MIN_BLOCKS_FOR_CLUSTER_BOOTSTRAP = 10
+# "auto" uses the cluster (block) bootstrap from this many blocks on: its bootstrap-t interval
+# covers 90-95.5% with 5 blocks of 9 x 6 episodes (93-98% with 10), where the episode bootstrap
+# of the histogram estimators covers ~0% (benchmarks/interval_coverage.py, .notes/H7_findings.md).
+MIN_BLOCKS_FOR_CLUSTER_BOOTSTRAP = 5
 
 
 # ----------------------------------------------------------------------------- validation
@@ -245,16 +246,17 @@ def _null_over_blocks(blocks: list, rng: np.random.Generator, size: int) -> np.n
     total = np.zeros(size)
     groups: dict[tuple, list[_HistogramBlock]] = {}
     for b in blocks:
-        if isinstance(b, _HistogramBlock) and not b.null_tables:
+        if isinstance(b, _HistogramBlock):
             groups.setdefault(tuple(b.table.sum(1)), []).append(b)
         else:
             total += b.null(rng, size)
     for members in groups.values():
-        if len(members) == 1:
-            total += members[0].null(rng, size)
-            continue
         first = members[0]
         n_bins = max(b.n_bins for b in members)
+        if not resampling.shared_shuffles_are_cheaper(len(first.bins), len(members), first.n_coplayers, n_bins):
+            for b in members:
+                total += b.null(rng, size)
+            continue
         bin_codes = np.stack([b.bins for b in members])
         per_item = bin_codes.size + len(members) * first.n_coplayers * n_bins
         start = 0
@@ -425,7 +427,7 @@ def level_of_influence(
         ``[2 theta - q_hi, 2 theta - q_lo]``, which removes the resampling bias of the plug-in
         estimators to first order; ``"percentile"``: the same resamples, raw percentiles
         (shifted by that bias: for ``paper`` it can exclude the estimate). ``"auto"`` (default):
-        ``"blocks"`` with at least 10 blocks, else ``"basic"``; ``LoIResult.ci_method`` says
+        ``"blocks"`` with at least 5 blocks, else ``"basic"``; ``LoIResult.ci_method`` says
         which was used.
     seed:
         Seed of all random draws; the same seed gives identical results.

@@ -34,6 +34,14 @@ def null_tables_are_cheaper(n_rows: int, n_coplayers: int, n_occupied_bins: int)
     return 5 * (n_coplayers - 1) * (n_occupied_bins - 1) < n_rows
 
 
+def shared_shuffles_are_cheaper(n_rows: int, n_blocks: int, n_coplayers: int, n_bins: int) -> bool:
+    # One shuffle (~15 ns per row) shared by n_blocks blocks, plus ~4 ns per row and block to
+    # apply and count it, vs one hypergeometric draw (~100 ns) per inner cell of each block.
+    if n_blocks < 2:
+        return False
+    return n_rows * (15 / n_blocks + 4) < 100 * (n_coplayers - 1) * (n_bins - 1)
+
+
 def bootstrap_tables_are_cheaper(n_rows: int, n_coplayers: int, n_occupied_bins: int) -> bool:
     # One binomial draw per cell (~60 ns) vs ~15 ns per row.
     return 4 * n_coplayers * n_occupied_bins < n_rows

@@ -40,8 +40,8 @@ def benefit_curve_from_run(run_dir: str | Path, reference: str = "sp"):
                              per_regime[SCORE].to_numpy())
 
 
-def allocation_table(loi: Mapping[str, float], *, games: Mapping[str, str], menu: Mapping[str, float], budget: float, uniform: str,
-                     chosen: str, greedy_from: str | None = None) -> pd.DataFrame:
+def allocation_table(loi: Mapping[str, float], *, games: Mapping[str, str], menu: Mapping[str, float],
+                     budget: float, uniform: str, chosen: str, greedy_from: str | None = None) -> pd.DataFrame:
     """Rows (game, scenario, loi, allocator, regime, cost, chosen) for every
     allocator; allocation is per game (``games``: scenario -> game), each game
     with ``budget``."""

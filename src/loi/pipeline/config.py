@@ -16,7 +16,7 @@
     [env]         environment overrides for every scenario (e.g. min_steps = 100)
     [heldout]     seeds, stages: held-out Bobs = stages checkpoints of each of seeds separate SP seeds
     [evaluation]  episodes, ego_checkpoints, tournament_episodes, estimator, permutations, bootstrap,
-                  confidence, top, greedy_from
+                  confidence, ci_method, top, greedy_from
 
 Allocation is per game (the scenarios of one game share the game's budget), as
 in the paper. Every problem raises one ``LoiError`` line naming the key.
@@ -65,7 +65,7 @@ class TrainingSettings:
 
 @dataclass(frozen=True)
 class HeldoutSettings:
-    seeds: int = 2  # separate SP seeds, never seen in training
+    seeds: int = 5  # separate SP seeds, never seen in training (default: training.sp_seeds)
     stages: int = 2  # checkpoints per seed, spread over training
 
 
@@ -78,6 +78,7 @@ class EvaluationSettings:
     permutations: int = 500
     bootstrap: int = 500
     confidence: float = 0.95
+    ci_method: str = "auto"  # LoI bootstrap interval (loi.metrics.CI_METHODS)
     top: int = 30  # the paper's truncated comparison (labelled extra)
     greedy_from: str | None = None  # a previous run dir whose scores fit the greedy benefit curve
 
@@ -217,10 +218,12 @@ def _training(doc: dict) -> TrainingSettings:
     )
 
 
-def _heldout(doc: dict, generations: int) -> HeldoutSettings:
+def _heldout(doc: dict, generations: int, sp_seeds: int) -> HeldoutSettings:
     raw = _table(doc, "heldout")
     _unknown(raw, {"seeds", "stages"}, "heldout.")
-    out = HeldoutSettings(seeds=_int(raw.get("seeds", HeldoutSettings.seeds), "heldout.seeds", 1),
+    # Default: as many seeds as the SP run, so the held-out run is the same compiled program
+    # (one compile per scenario instead of two; the compile dominates short studies).
+    out = HeldoutSettings(seeds=_int(raw.get("seeds", sp_seeds), "heldout.seeds", 1),
                           stages=_int(raw.get("stages", HeldoutSettings.stages), "heldout.stages", 1))
     if out.stages > generations:
         raise LoiError(f"heldout.stages ({out.stages}) exceeds training.generations ({generations})")
@@ -228,7 +231,7 @@ def _heldout(doc: dict, generations: int) -> HeldoutSettings:
 
 
 def _evaluation(doc: dict, base: Path | None) -> EvaluationSettings:
-    from loi.metrics import ESTIMATORS
+    from loi.metrics import CI_METHODS, ESTIMATORS
 
     raw = _table(doc, "evaluation")
     d = EvaluationSettings()
@@ -250,9 +253,11 @@ def _evaluation(doc: dict, base: Path | None) -> EvaluationSettings:
         tournament_episodes=_int(raw.get("tournament_episodes", d.tournament_episodes),
                                  "evaluation.tournament_episodes", 1),
         estimator=_str(raw.get("estimator", d.estimator), "evaluation.estimator", ESTIMATORS),
-        permutations=_int(raw.get("permutations", d.permutations), "evaluation.permutations", 0),
+        # >= 1: the allocators read the null-corrected LoI, which needs the permutation null.
+        permutations=_int(raw.get("permutations", d.permutations), "evaluation.permutations", 1),
         bootstrap=_int(raw.get("bootstrap", d.bootstrap), "evaluation.bootstrap", 0),
         confidence=confidence,
+        ci_method=_str(raw.get("ci_method", d.ci_method), "evaluation.ci_method", CI_METHODS),
         top=_int(raw.get("top", d.top), "evaluation.top", 2),
         greedy_from=greedy_from,
     )
@@ -366,7 +371,7 @@ def study_config(doc: dict[str, Any], *, base: Path | None = None, source: str |
         executor=_str(doc.get("executor", "local"), "executor", EXECUTORS),
         training=training,
         env=tuple(sorted(env.items())),
-        heldout=_heldout(doc, training.generations),
+        heldout=_heldout(doc, training.generations, training.sp_seeds),
         evaluation=evaluation,
         definitions=definitions,
         source=source,

@@ -177,10 +177,11 @@ def _stage_loi(ctx: _Context) -> dict[str, Any]:
     table = _concat([r["table"] for r in results])
     _write_parquet(table, ctx.table("crossplay"))
     measured = measure_table(table, estimator=ev.estimator, permutations=ev.permutations, bootstrap=ev.bootstrap,
-                             confidence=ev.confidence, seed=ctx.config.seed)
+                             confidence=ev.confidence, seed=ctx.config.seed, ci_method=ev.ci_method)
     rows = []
     for scenario, r in measured.items():
         rows.append({"scenario": scenario, "game": ctx.config.game_of[scenario], "estimator": r.estimator,
+                     "ci_method": getattr(r, "ci_method", ev.ci_method),
                      "loi": r.statistic, "ci_low": r.confidence_interval.low, "ci_high": r.confidence_interval.high,
                      "null_mean": r.null_mean, "corrected": r.corrected,
                      "corrected_ci_low": r.corrected_confidence_interval.low,
@@ -195,8 +196,8 @@ def _stage_allocate(ctx: _Context) -> dict[str, Any]:
 
     c = ctx.config
     loi = pd.read_parquet(ctx.table("loi")).set_index("scenario")[LOI_COLUMN].to_dict()
-    table = allocation_table(loi, games=c.game_of, menu=c.menu_costs, budget=c.budget, uniform=c.uniform, chosen=c.allocator,
-                             greedy_from=c.evaluation.greedy_from)
+    table = allocation_table(loi, games=c.game_of, menu=c.menu_costs, budget=c.budget, uniform=c.uniform,
+                             chosen=c.allocator, greedy_from=c.evaluation.greedy_from)
     _write_parquet(table, ctx.table("allocation"))
     chosen = table[table["chosen"]]
     return {"allocation": dict(zip(chosen["scenario"], chosen["regime"]))}
@@ -274,7 +275,8 @@ def enable_compilation_cache(directory: str | Path | None = None) -> Path | None
     if jax.config.jax_compilation_cache_dir:
         return Path(jax.config.jax_compilation_cache_dir)
     if directory is None:
-        base = os.environ.get("LOI_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "loi"
+        xdg = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        base = os.environ.get("LOI_CACHE_DIR") or xdg / "loi"
         directory = Path(base) / "jax"
     directory = Path(directory)
     try:

@@ -116,8 +116,8 @@ def build_report(run_dir: str | Path) -> str:
                      "mean (the estimator's value when the co-player does not matter) and the corrected value "
                      "LoI − null. p: permutation p-value for LoI &gt; 0. Allocators use the corrected value.</p>")
         parts.append(_figure(lambda: figures.loi_figure(loi), "LoI per scenario"))
-        parts.append(_table(loi, ["scenario", "estimator", "loi", "ci_low", "ci_high", "null_mean", "corrected",
-                                  "p_value", "episodes", "blocks"]))
+        parts.append(_table(loi, ["scenario", "estimator", "ci_method", "loi", "ci_low", "ci_high", "null_mean",
+                                  "corrected", "p_value", "episodes", "blocks"]))
     parts.append("<h2>Ego returns per co-player</h2>")
     if crossplay is None:
         parts.append(_pending("cross-play"))
