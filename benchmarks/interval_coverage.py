@@ -58,7 +58,7 @@ def simulate(episodes: int, replicates: int, bootstrap: int, estimators, confide
     rows = []
     for name, (draw, truth) in designs().items():
         estimates = {e: [] for e in estimators}
-        intervals = {(e, m): [] for e in estimators for m in ("blocks", "basic", "percentile")}
+        intervals = {(e, m): [] for e in estimators for m in ("blocks", "centered", "basic", "percentile")}
         for replicate in range(replicates):
             returns = draw(np.random.default_rng(replicate), block, coplayer)
             for estimator in estimators:
@@ -66,12 +66,15 @@ def simulate(episodes: int, replicates: int, bootstrap: int, estimators, confide
                               seed=replicate)
                 episode = level_of_influence(returns, coplayer, block, ci_method="percentile", **common)
                 cluster = level_of_influence(returns, coplayer, block, ci_method="blocks", **common)
+                centered = level_of_influence(returns, coplayer, block, ci_method="centered", **common)
                 theta, (low, high) = episode.statistic, (episode.confidence_interval.low, episode.confidence_interval.high)
                 estimates[estimator].append(theta)
                 intervals[(estimator, "percentile")].append((low, high))
                 # Same replicates, reversed around the estimate (what ci_method="basic" computes).
                 intervals[(estimator, "basic")].append((2 * theta - high, 2 * theta - low))
                 intervals[(estimator, "blocks")].append((cluster.confidence_interval.low, cluster.confidence_interval.high))
+                intervals[(estimator, "centered")].append((centered.confidence_interval.low,
+                                                          centered.confidence_interval.high))
         for (estimator, method), pairs in intervals.items():
             pairs = np.asarray(pairs)
             expected = float(np.mean(estimates[estimator]))

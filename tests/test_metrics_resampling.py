@@ -115,3 +115,16 @@ def test_shared_shuffle_tables_are_null_tables_of_every_block():
         assert np.allclose(sample.var(0), var, rtol=0.06)
         independent = resampling.shuffled_row_tables(rng, COPLAYER, bins, 4, 5, DRAWS)
         assert stats.ks_2samp(paper_statistic(sample), paper_statistic(independent)).pvalue > 0.001
+
+
+def test_half_sample_weights_draw_half_of_each_group_without_replacement():
+    rng = np.random.default_rng(6)
+    starts, sizes = np.array([0, 0, 0, 0, 0, 5, 5, 5, 5]), np.array([5, 5, 5, 5, 5, 4, 4, 4, 4])
+    weights = resampling.half_sample_weights(rng, starts, sizes, 20000)
+    assert set(np.unique(weights)) == {0, 1}
+    assert (weights[:, :5].sum(1) == 2).all() and (weights[:, 5:].sum(1) == 2).all()
+    assert weights.mean(0) == pytest.approx([0.4] * 5 + [0.5] * 4, abs=0.015)
+    # Every pair of the first group equally likely: 10 pairs.
+    pairs = weights[:, :5] @ (2 ** np.arange(5))
+    _, counts = np.unique(pairs, return_counts=True)
+    assert len(counts) == 10 and stats.chisquare(counts).pvalue > 0.001

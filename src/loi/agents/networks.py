@@ -38,7 +38,7 @@ class NetworkConfig:
 
     kind: str = "mlp"
     hidden: tuple[int, ...] = (64, 64)
-    conv_features: tuple[int, ...] = (16, 32)
+    conv_features: tuple[int, ...] = (16,)
     activation: str = "tanh"
     shared_torso: bool = False
 

@@ -362,7 +362,10 @@ class GridGame:
         x, y = strategy[0], strategy[1]
         row_payoff = jnp.asarray(self.game.row_payoff, jnp.float32)
         col_payoff = jnp.asarray(self.game.col_payoff, jnp.float32)
-        payoff = jnp.stack([x @ row_payoff @ y, x @ col_payoff @ y])
+        # Elementwise, not ``x @ A @ y``: under vmap a matmul's rounding depends on
+        # the batch size, and evaluation results must not depend on chunking.
+        joint = x[:, None] * y[None, :]
+        payoff = jnp.stack([jnp.sum(joint * row_payoff), jnp.sum(joint * col_payoff)])
 
         # Freeze -> removal -> respawn, on one timer shared by both players.
         timeout = jnp.where(

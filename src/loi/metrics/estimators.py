@@ -41,7 +41,7 @@ _DEFAULT_OPTIONS: dict[str, dict[str, Any]] = {
 }
 NAN_INTERVAL = ConfidenceInterval(float("nan"), float("nan"))
 
-CI_METHODS: tuple[str, ...] = ("auto", "blocks", "basic", "percentile")
+CI_METHODS: tuple[str, ...] = ("auto", "blocks", "centered", "basic", "percentile")
 # "auto" uses the cluster (block) bootstrap from this many blocks on: its bootstrap-t interval
 # covers 90-95.5% with 5 blocks of 9 x 6 episodes (93-98% with 10), where the episode bootstrap
 # of the histogram estimators covers ~0% (benchmarks/interval_coverage.py, .notes/H7_findings.md).
@@ -194,7 +194,15 @@ class _HistogramBlock:
 
 
 class _KnnBlock:
-    """One block for the kNN estimator: returns sorted once, labels/multiplicities resampled."""
+    """One block for the kNN estimator: returns sorted once, labels/multiplicities resampled.
+
+    The episode bootstrap is a half-sample without replacement within each co-player
+    (``resampling.half_sample_weights``), not a with-replacement resample: multiplicities > 1
+    clump the sample, and the Ross estimator on a clumped sample is shifted by ~+0.11 nats under
+    independence at 55 and at 300 episodes per co-player (percentile half-width 0.09 / 0.04), so
+    neither the percentile nor the basic interval could cover. Half-samples are unshifted
+    (0.011 / 0.0005) and match the estimate's spread for MI > 0 (conservative near MI = 0).
+    """
 
     def __init__(self, coplayer: np.ndarray, values: np.ndarray, n_coplayers: int, k: int) -> None:
         order = np.argsort(values, kind="stable")
@@ -231,7 +239,7 @@ class _KnnBlock:
         out = []
         for chunk in resampling.chunk_sizes(size, self._per_item()):
             weights = np.empty((chunk, len(self.values)), dtype=np.int64)
-            weights[:, self.by_class] = resampling.bootstrap_weights(rng, self.group_start, self.group_size, chunk)
+            weights[:, self.by_class] = resampling.half_sample_weights(rng, self.group_start, self.group_size, chunk)
             out.append(self._mi(np.broadcast_to(self.coplayer, weights.shape), weights))
         return np.concatenate(out)
 
@@ -330,18 +338,27 @@ def _build_blocks(returns, coplayer, block, estimator: str, options: dict[str, A
 
 
 def bootstrap_interval(statistic: float, replicates: np.ndarray, confidence: float, method: str) -> ConfidenceInterval:
-    """Interval from episode-bootstrap replicates: ``"basic"`` or ``"percentile"``.
+    """Interval from episode-bootstrap replicates: ``"centered"``, ``"basic"`` or ``"percentile"``.
 
-    Resampling episodes with replacement duplicates them, and a plug-in MI estimate reads
-    duplicates as extra information, so the replicates sit above the estimate by about the
-    estimator's own small-sample bias (the paper estimator on chicken S: 1.29 vs 1.49-1.56).
-    The basic (reverse-percentile) interval ``[2 theta - q_hi, 2 theta - q_lo]`` uses the
-    replicates only through ``theta* - theta`` and so subtracts that shift once.
+    Resampling changes a plug-in MI estimator's small-sample bias (duplicated episodes sharpen
+    the histograms: the paper estimator on chicken S gives 1.29, its replicates 1.49-1.56), so
+    the replicates are shifted from the estimate by more than their spread.
+
+    * ``"percentile"``: ``[q_lo, q_hi]``; carries the whole shift.
+    * ``"basic"``: ``[2 theta - q_hi, 2 theta - q_lo]``; subtracts the shift once, i.e. a
+      first-order bias correction towards the estimator's large-sample limit -- it over- or
+      under-corrects when the bias is not smooth in n (the histograms at 6 episodes: 0%).
+    * ``"centered"``: ``[theta - (q_hi - mean*), theta - (q_lo - mean*)]``; uses only the spread of
+      the replicates around their own mean, so it targets the estimator's expectation at this
+      sample size -- the same target as ``"blocks"`` -- and contains the estimate.
     """
     tail = (1.0 - confidence) / 2.0
     low, high = np.nanquantile(replicates, [tail, 1.0 - tail])
     if method == "basic":
         low, high = 2.0 * statistic - high, 2.0 * statistic - low
+    elif method == "centered":
+        center = float(np.nanmean(replicates))
+        low, high = statistic - (high - center), statistic - (low - center)
     return ConfidenceInterval(float(low), float(high))
 
 
@@ -422,13 +439,15 @@ def level_of_influence(
         How ``bootstrap`` resamples become the interval (see :func:`bootstrap_interval`):
         ``"blocks"``: cluster bootstrap, whole blocks resampled (bootstrap-t interval of the mean
         of the per-block estimates) -- blocks are the independent replicates, and their variation
-        (different egos, co-player seeds) is part of the uncertainty; ``"basic"``: episodes
-        resampled within co-player and block, reverse-percentile interval
-        ``[2 theta - q_hi, 2 theta - q_lo]``, which removes the resampling bias of the plug-in
-        estimators to first order; ``"percentile"``: the same resamples, raw percentiles
-        (shifted by that bias: for ``paper`` it can exclude the estimate). ``"auto"`` (default):
-        ``"blocks"`` with at least 5 blocks, else ``"basic"``; ``LoIResult.ci_method`` says
-        which was used.
+        (different egos, co-player seeds) is part of the uncertainty. The others resample
+        episodes within co-player and block (with replacement; ``knn`` draws half of each
+        co-player's episodes without replacement instead, since duplicated episodes clump the
+        sample and shift the kNN estimate by ~0.1 nats at any n) and differ in how they treat
+        the shift resampling gives the estimate: ``"centered"`` removes it (same target as
+        ``"blocks"``: the estimator's expectation), ``"basic"`` reflects it (reverse percentile,
+        a first-order bias correction), ``"percentile"`` keeps it (can exclude the estimate).
+        ``"auto"`` (default): ``"blocks"`` with at least 5 blocks (also the minimum for
+        ``"blocks"``), else ``"centered"``; ``LoIResult.ci_method`` says which was used.
     seed:
         Seed of all random draws; the same seed gives identical results.
     **options:
@@ -448,9 +467,12 @@ def level_of_influence(
         raise LoiError(f"unknown ci_method {ci_method!r}; valid methods: {', '.join(CI_METHODS)}")
     blocks, block_labels, used = _build_blocks(returns, coplayer, block, estimator, resolved)
     if ci_method == "auto":
-        ci_method = "blocks" if len(blocks) >= MIN_BLOCKS_FOR_CLUSTER_BOOTSTRAP else "basic"
-    if ci_method == "blocks" and bootstrap and len(blocks) < 2:
-        raise LoiError(f"ci_method='blocks' needs at least 2 blocks, got {len(blocks)}")
+        ci_method = "blocks" if len(blocks) >= MIN_BLOCKS_FOR_CLUSTER_BOOTSTRAP else "centered"
+    if ci_method == "blocks" and bootstrap and len(blocks) < MIN_BLOCKS_FOR_CLUSTER_BOOTSTRAP:
+        # With 2-4 blocks a resample has too few distinct values for a bootstrap-t quantile.
+        raise LoiError(
+            f"ci_method='blocks' needs at least {MIN_BLOCKS_FOR_CLUSTER_BOOTSTRAP} blocks, got {len(blocks)}"
+        )
     block_statistics = np.array([b.statistic() for b in blocks])
     block_statistics.setflags(write=False)
     statistic = float(block_statistics.mean())

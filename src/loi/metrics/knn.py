@@ -11,16 +11,18 @@ k following same-label points in sorted order, so a whole batch of labellings (p
 or multiplicity vectors (bootstrap resamples) is handled with sorts, shifts and binary searches;
 there is no loop over points, permutations or resamples.
 
-Ties and duplicates. Every point carries an integer multiplicity ``w`` (1 for the data, the
-bootstrap count for a resample). A point's own copies are never its neighbours -- a resampled
-episode is still one observation -- so bootstrap duplicates cannot produce zero distances;
-other points count with their multiplicity. Genuine ties in the data (distinct episodes with
+Ties and duplicates. Every point carries an integer multiplicity ``w`` (1 for the data, 0/1 for
+the half-samples the episode bootstrap of ``level_of_influence`` uses; larger counts are
+supported, but a with-replacement resample clumps the sample and shifts the estimate by ~0.1
+nats whatever n, which is why the bootstrap does not use them). A point's own copies are never
+its neighbours, so duplicates cannot produce zero distances; other points count with their
+multiplicity. Genuine ties in the data (distinct episodes with
 equal returns) are handled as Gao et al. (NeurIPS 2017) do for discrete-continuous mixtures:
 ``psi(k)`` is replaced by ``psi(k~)`` with k~ the same-label weight within distance d (k~ = k
 when there are no ties), consistently with m, which also counts everything within d. No jitter
 is added, so the estimate is invariant to relabelling, row order and increasing affine maps.
 A class of size <= k uses k = size - 1; a point whose class has no other weight (a class of one
-episode, or a resample that drew one episode n_c times) is left out, as scikit-learn does.
+episode, or a resample that kept one episode of its class) is left out, as scikit-learn does.
 """
 
 from __future__ import annotations

@@ -73,6 +73,25 @@ def bootstrap_weights(rng: np.random.Generator, group_start: np.ndarray, group_s
     return np.bincount(flat, minlength=size * n).reshape(size, n)
 
 
+def half_sample_weights(rng: np.random.Generator, group_start: np.ndarray, group_size: np.ndarray, size: int) -> np.ndarray:
+    """0/1 weights of ``size`` half-samples, shape ``(size, n)``: ``group_size // 2`` rows of
+    each group drawn without replacement (rows sorted by group, as in ``bootstrap_indices``).
+
+    Half-sampling without replacement has, for smooth statistics, the sampling variance of the
+    full-sample statistic (finite-population variance sigma^2 (1/b - 1/n) = sigma^2 / n at
+    b = n/2), and it never duplicates a row -- for the kNN estimator a duplicated episode
+    clumps the sample and shifts it by ~0.1 nats whatever n (.notes/H7_findings.md).
+    """
+    n = len(group_start)
+    keys = rng.random((size, n)) + (2.0 * group_start)[None, :]
+    order = np.argsort(keys, axis=1)  # groups stay at their own slots, shuffled inside
+    slot = np.arange(n)
+    taken = (slot - group_start) < group_size // 2
+    weights = np.zeros((size, n), dtype=np.int64)
+    np.put_along_axis(weights, order, np.broadcast_to(taken, (size, n)).astype(np.int64), axis=1)
+    return weights
+
+
 def _count_cells(coplayer: np.ndarray, bin_codes: np.ndarray, n_coplayers: int, n_bins: int) -> np.ndarray:
     """Tables from per-row bins of a batch (``(size, n)``), co-player of row ``i`` = ``coplayer[i]``."""
     size = bin_codes.shape[0]

@@ -48,8 +48,10 @@ class LoIResult:
     block_labels:
         The block labels, in the same order.
     ci_method:
-        How the interval was built: ``"blocks"`` (whole blocks resampled, bootstrap-t), ``"basic"``
-        (episodes resampled within co-player, reverse percentile) or ``"percentile"``.
+        How the interval was built: ``"blocks"`` (whole blocks resampled, bootstrap-t), or from
+        episodes resampled within co-player (with replacement for the histogram estimators,
+        half-samples without replacement for ``knn``): ``"centered"`` (percentiles re-centred on
+        the estimate), ``"basic"`` (reverse percentile) or ``"percentile"``.
     """
 
     statistic: float
@@ -63,4 +65,4 @@ class LoIResult:
     estimator: str
     block_statistics: np.ndarray = field(repr=False)
     block_labels: tuple = field(repr=False, default=())
-    ci_method: str = "basic"
+    ci_method: str = "centered"
