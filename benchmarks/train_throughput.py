@@ -53,23 +53,26 @@ def storm_env():
             return 0
 
         def observation_space(self, agent):
-            shape = base.observation_space(base.agents[0]).shape
-            return _Space(shape=(int(jnp.prod(jnp.array(shape))),))
+            spaces = base.observation_space(base.agents[0])  # {"observation": grid view, "inventory": ...}
+            size = sum(int(jnp.prod(jnp.array(sp.shape))) for sp in spaces.values())
+            return _Space(shape=(size,))
 
         def action_space(self, agent):
             return _Space(n=int(base.action_space(base.agents[0]).n))
 
         def _obs(self, obs):
-            return {a: jnp.asarray(o, jnp.float32).reshape(-1) for a, o in zip(self.agents, obs.values())}
+            # STORM returns a tuple of per-agent dicts; flatten each to one float32 vector.
+            flat = [jnp.concatenate([o["observation"].reshape(-1), o["inventory"].reshape(-1)]).astype(jnp.float32)
+                    for o in obs]
+            return dict(zip(self.agents, flat))
 
         def reset(self, key):
             obs, state = base.reset(key)
             return self._obs(obs), state
 
         def step(self, key, state, actions):
-            acts = {b: actions[a] for a, b in zip(self.agents, base.agents)}
-            obs, state, rew, done, info = base.step(key, state, acts)
-            rewards = {a: jnp.asarray(rew[b], jnp.float32) for a, b in zip(self.agents, base.agents)}
+            obs, state, rew, done, info = base.step(key, state, (actions["agent_0"], actions["agent_1"]))
+            rewards = {a: jnp.asarray(r, jnp.float32) for a, r in zip(self.agents, rew)}
             done_all = jnp.asarray(done["__all__"])
             k = 2
             infos = {"interacted": jnp.bool_(False), "row_strategy": jnp.zeros(k), "col_strategy": jnp.zeros(k),
@@ -116,7 +119,7 @@ def spawn(scenario: str, regime: str, seeds: int, steps: int, generations: int) 
            "--generations", str(generations)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
-        print(f"  {scenario} {regime}: failed\n{proc.stderr[-2000:]}", file=sys.stderr)
+        print(f"  {scenario} {regime}: failed\n{proc.stderr[-2000:]}", file=sys.stderr, flush=True)
         return None
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -153,6 +156,8 @@ def main() -> None:
         result = spawn(*run, args.steps, args.generations)
         if result is not None:
             results[run] = result
+            print(f"  done: {run[0]} {run[1]} x{run[2]}: {result['steps_per_s']:,.0f} env-steps/s, "
+                  f"compile {result['compile_s']:.1f} s", flush=True)
     base = results.get(("matrix/prisoners_dilemma", "sp", 1))
     print(f"\n{'scenario':28} {'regime':6} {'seeds':>5} {'env-steps/s':>12} {'vs matrix':>9} {'compile s':>9} {'peak RSS MB':>11}")
     for (scenario, regime, seeds), r in results.items():

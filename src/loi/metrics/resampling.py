@@ -74,8 +74,9 @@ def bootstrap_weights(rng: np.random.Generator, group_start: np.ndarray, group_s
 
 
 def half_sample_weights(rng: np.random.Generator, group_start: np.ndarray, group_size: np.ndarray, size: int) -> np.ndarray:
-    """0/1 weights of ``size`` half-samples, shape ``(size, n)``: ``group_size // 2`` rows of
-    each group drawn without replacement (rows sorted by group, as in ``bootstrap_indices``).
+    """0/1 weights of ``size`` half-samples, shape ``(size, n)``: ``group_size // 2`` rows (at
+    least 2) of each group drawn without replacement (rows sorted by group, as in
+    ``bootstrap_indices``).
 
     Half-sampling without replacement has, for smooth statistics, the sampling variance of the
     full-sample statistic (finite-population variance sigma^2 (1/b - 1/n) = sigma^2 / n at
@@ -86,7 +87,8 @@ def half_sample_weights(rng: np.random.Generator, group_start: np.ndarray, group
     keys = rng.random((size, n)) + (2.0 * group_start)[None, :]
     order = np.argsort(keys, axis=1)  # groups stay at their own slots, shuffled inside
     slot = np.arange(n)
-    taken = (slot - group_start) < group_size // 2
+    # At least 2 rows of a group (all of a group of 2): a kNN class needs 2 points to count.
+    taken = (slot - group_start) < np.maximum(group_size // 2, np.minimum(group_size, 2))
     weights = np.zeros((size, n), dtype=np.int64)
     np.put_along_axis(weights, order, np.broadcast_to(taken, (size, n)).astype(np.int64), axis=1)
     return weights

@@ -158,11 +158,18 @@ class _Context:
         return job(function, label, config=self.config_dict, run_dir=str(self.run_dir), **kwargs)
 
 
+def _training_summary(results: list[dict[str, Any]]) -> dict[str, Any]:
+    # env steps / train_seconds = training throughput without compile time (resumed runs count
+    # only the generations this process ran).
+    return {"runs": len(results), "env_steps": int(sum(r["env_steps"] for r in results)),
+            "train_seconds": round(sum(r["seconds"] for r in results), 3)}
+
+
 def _stage_train_sp(ctx: _Context) -> dict[str, Any]:
     jobs = [ctx.job("train_job", f"{s} {role}", scenario=s, role=role)
             for s in ctx.config.scenarios for role in (SP, HELDOUT)]
     results = ctx.run_jobs(jobs)
-    return {"runs": len(results), "env_steps": int(sum(r["env_steps"] for r in results))}
+    return _training_summary(results)
 
 
 def _concat(paths: list[str]) -> pd.DataFrame:
@@ -213,7 +220,7 @@ def _stage_train_allocated(ctx: _Context) -> dict[str, Any]:
     plan = trained_regimes(ctx.config, _allocated(ctx))
     jobs = [ctx.job("train_job", f"{s} {r}", scenario=s, role=r) for s in ctx.config.scenarios for r in plan[s]]
     results = ctx.run_jobs(jobs)
-    return {"runs": len(results), "env_steps": int(sum(r["env_steps"] for r in results))}
+    return _training_summary(results)
 
 
 def _stage_tournament(ctx: _Context) -> dict[str, Any]:

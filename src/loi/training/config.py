@@ -110,8 +110,12 @@ class TrainConfig:
             object.__setattr__(self, "network", NetworkConfig(**self.network))
         if not isinstance(self.network, NetworkConfig):
             raise LoiError(f"network must be a NetworkConfig, got {type(self.network).__name__}")
-        if isinstance(self.env_overrides, dict):
-            object.__setattr__(self, "env_overrides", tuple(sorted(self.env_overrides.items())))
+        overrides = dict(self.env_overrides) if not isinstance(self.env_overrides, dict) else self.env_overrides
+        if not all(isinstance(k, str) for k in overrides):
+            raise LoiError(f"env_overrides keys must be parameter names, got {sorted(map(str, overrides))}")
+        # Lists (from TOML/JSON) become tuples so the config stays hashable (a jit/compile cache key).
+        object.__setattr__(self, "env_overrides", tuple(sorted(
+            (k, tuple(v) if isinstance(v, list) else v) for k, v in overrides.items())))
         if (self.num_envs * self.rollout_length) % self.num_minibatches:
             raise LoiError(
                 f"num_minibatches ({self.num_minibatches}) must divide num_envs * rollout_length "

@@ -147,7 +147,7 @@ def train_run(
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise LoiError(f"seed must be a non-negative integer, got {seed!r}")
 
-    env = make_env(config)  # an unknown scenario fails before anything is written
+    make_env(config)  # an unknown scenario fails before anything is written
     run_file = out / RUN_FILE
     if run_file.is_file():
         try:
