@@ -129,6 +129,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=131072 * 2, help="env steps per member per seed")
     parser.add_argument("--generations", type=int, default=2)
     parser.add_argument("--full-steps", type=int, default=1_000_000, help="steps per agent for the full-set estimate")
+    parser.add_argument("--no-full-set", action="store_true", help="skip the SP x5 / SP x4 / PP3 runs")
     parser.add_argument("--one", nargs=3, metavar=("SCENARIO", "REGIME", "SEEDS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -145,6 +146,8 @@ def main() -> None:
         (SCENARIO, "sp", 4),
         (SCENARIO, "pp3", 1),
     ]
+    if args.no_full_set:
+        runs = runs[:3]
     try:
         import jaxmarl  # noqa: F401
 

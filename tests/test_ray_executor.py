@@ -40,8 +40,8 @@ sp = 1
 pp2 = 2
 
 [training]
-steps = 1536
-generations = 3
+steps = 512
+generations = 2
 sp_seeds = 2
 seeds = 1
 num_envs = 8
@@ -101,6 +101,18 @@ with RayExecutor(sys.argv[1], max_retries=1) as executor:
         executor.submit(Job("json:loads", {"s": "{"}, "bad json")).result(timeout=120)
     except LoiError as err:
         print("SUBMIT", err)
+"""
+
+
+# RayExecutor() with no address: a Ray instance inside the driver, which must also stay on loopback.
+IN_PROCESS = r"""
+import sys
+from loi.pipeline.executor import Job
+from loi.pipeline.ray_executor import RayExecutor
+with RayExecutor(num_cpus_total=2, temp_dir=sys.argv[1]) as executor:
+    jobs = [Job("subprocess:check_output", {"args": ["sleep", "4"]}, "wait"),
+            Job("json:dumps", {"obj": {"a": 1}}, "dump")]
+    print(executor.map(jobs))
 """
 
 
@@ -305,6 +317,19 @@ def test_a_killed_worker_is_retried_and_the_tables_are_unchanged(cluster, worksp
     assert rc == 0, stderr[-3000:]
     assert killed, "no training worker was seen running"
     _assert_same_tables(out, reference)
+
+
+@ray_only
+@pytest.mark.slow
+def test_an_in_process_ray_instance_listens_on_loopback_only(workspace, driver_env) -> None:
+    if shutil.which("ss") is None:
+        pytest.skip("ss (iproute2) is not installed: cannot check where Ray listens")
+    watch = LoopbackWatch()
+    rc, stdout, stderr = _run_driver(IN_PROCESS, workspace / "in-process", env=driver_env, watch=watch, timeout=300)
+    assert rc == 0, stderr[-3000:]
+    assert stdout.strip() == "[b'', '{\"a\": 1}']"
+    assert len(watch.inside) >= 3, watch.inside
+    assert not watch.outside, f"Ray listeners outside 127.0.0.0/8: {sorted(watch.outside)}"
 
 
 @ray_only

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import sys
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from pathlib import Path
@@ -38,7 +39,7 @@ _FORWARDED_ENV = ("LOI_CACHE_DIR", "XDG_CACHE_HOME")
 
 
 def _import_ray(loopback: bool):
-    if loopback and "ray" not in __import__("sys").modules:
+    if loopback and "ray" not in sys.modules:
         os.environ.setdefault(_LOOPBACK_ENV, "0")
     try:
         import ray
