@@ -114,8 +114,9 @@ def _compiled(config: TrainConfig, pool_key: tuple) -> tuple[Trainer, Callable, 
     pool = load_pool([Path(p) for p, _, _ in pool_key], config.scenario) if pool_key else None
     trainer = make_train(config, pool=pool)
     key = jax.random.PRNGKey(0)
-    # Init runs once per run: compile it without LLVM optimisation (seconds saved, nothing lost).
-    init = jax.jit(trainer.init).lower(key).compile(compiler_options={"xla_backend_optimization_level": 0})
+    # Default optimisation on purpose: compiled at LLVM O0, the vmapped batched QR of the
+    # orthogonal initialiser deadlocked the 2-thread CPU pool (seen in `loi run`).
+    init = jax.jit(trainer.init).lower(key).compile()
 
     @functools.lru_cache(maxsize=1)
     def compile_generation():
