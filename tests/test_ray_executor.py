@@ -236,7 +236,9 @@ def workspace() -> Path:
 @pytest.fixture(scope="module")
 def driver_env(workspace: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
-    return {**env, "LOI_CACHE_DIR": str(workspace / "jax-cache")}  # one compilation cache for every process
+    # One compilation cache for every process. XLA flags are part of its keys: with the flag Ray workers
+    # get, the local reference run compiles the programs the workers then load instead of recompiling.
+    return {**env, "LOI_CACHE_DIR": str(workspace / "jax-cache"), "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false"}
 
 
 @pytest.fixture(scope="module")
@@ -299,7 +301,6 @@ def _training_workers() -> list[int]:
 
 
 @ray_only
-@pytest.mark.slow
 def test_a_killed_worker_is_retried_and_the_tables_are_unchanged(cluster, workspace, driver_env, reference) -> None:
     out = workspace / "ray-killed"
     killed: list[int] = []

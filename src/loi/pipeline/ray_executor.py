@@ -128,7 +128,9 @@ class RayExecutor:
         if num_cpus <= 1:
             # Eigen would otherwise start one thread per core of the node in every worker.
             flags = os.environ.get("XLA_FLAGS", "")
-            env_vars["XLA_FLAGS"] = f"{flags} --xla_cpu_multi_thread_eigen=false".strip()
+            if "xla_cpu_multi_thread_eigen" not in flags:
+                flags = f"{flags} --xla_cpu_multi_thread_eigen=false".strip()
+            env_vars["XLA_FLAGS"] = flags
         self._task = ray.remote(run_job_in_worker)
         self._task_options: dict[str, Any] = {"num_cpus": num_cpus, "max_retries": max_retries,
                                               "retry_exceptions": False}

@@ -11,7 +11,6 @@ import base64
 import html
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any, Callable
 
@@ -195,8 +194,4 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     text = build_report(run_dir)
     with atomic_write(out) as tmp:
         tmp.write_text(text, encoding="utf-8")
-        # The temp file is created private (0600); a report is meant to be shared and read.
-        umask = os.umask(0)
-        os.umask(umask)
-        tmp.chmod(0o666 & ~umask)
     return out
