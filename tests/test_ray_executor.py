@@ -321,6 +321,18 @@ def test_a_killed_worker_is_retried_and_the_tables_are_unchanged(cluster, worksp
 
 
 @ray_only
+def test_an_unreachable_head_fails_fast() -> None:
+    from loi.errors import LoiError
+    from loi.pipeline.ray_executor import RayExecutor
+
+    port = _free_port()  # nothing listens there once the probe socket is closed
+    with pytest.raises(LoiError, match=rf"cannot reach the Ray head at 127.0.0.1:{port} \(Connection refused\)"):
+        RayExecutor(f"127.0.0.1:{port}")
+    with pytest.raises(LoiError, match="Ray address must be"):
+        RayExecutor("head-without-port")
+
+
+@ray_only
 @pytest.mark.slow
 def test_an_in_process_ray_instance_listens_on_loopback_only(workspace, driver_env) -> None:
     if shutil.which("ss") is None:

@@ -22,6 +22,9 @@ def run(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (default ./runs/<config name>); "
                                                                  "re-running resumes it."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object to stdout at the end."),
+    ray: Optional[str] = typer.Option(None, "--ray", metavar="ADDRESS",
+                                      help="Run the jobs as Ray tasks: auto, HOST:PORT, ray://HOST:PORT, or local "
+                                           "(Ray inside this process). Overrides the config's `ray`."),
 ) -> None:
     """Run (or resume) the study: train SP, LoI, allocate, train, tournaments, statistics, report."""
     import time
@@ -55,8 +58,17 @@ def run(
         elif event.kind == "done":
             progress.update(tasks[event.stage], completed=progress.tasks[tasks[event.stage]].total, job="")
 
-    with progress:
-        result = run_study(study, run_dir, on_event=on_event, reporter=write_report)
+    executor = None
+    if ray is not None:
+        from loi.pipeline.executor import make_executor
+
+        executor = make_executor("ray", ray)  # fails here (exit 2) if Ray is missing or unreachable
+    try:
+        with progress:
+            result = run_study(study, run_dir, executor=executor, on_event=on_event, reporter=write_report)
+    finally:
+        if executor is not None:
+            executor.close()
     seconds = time.perf_counter() - start
     summary = {"run_dir": str(result.run_dir), "report": str(result.report), "seconds": round(seconds, 3),
                **result.summary}

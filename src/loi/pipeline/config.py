@@ -35,11 +35,11 @@ from typing import Any
 from loi.errors import LoiError
 
 ALLOCATORS = ("one_sigma", "proportional", "greedy")
-EXECUTORS = ("local",)
+EXECUTORS = ("local", "ray")
 TRAIN_MODES = ("menu", "allocated")
 DEFAULT_MENU = {"sp": 1.0, "pp3": 3.0, "pp5": 5.0}
 TOP_KEYS = {"name", "seed", "games", "layouts", "definitions", "allocator", "uniform", "budget", "train",
-            "executor", "menu", "training", "env", "heldout", "evaluation"}
+            "executor", "ray", "menu", "training", "env", "heldout", "evaluation"}
 
 # [training] keys of ours, and the TrainConfig fields that pass straight through.
 _TRAINING_KEYS = {"steps", "generations", "sp_seeds", "seeds", "network"}
@@ -102,6 +102,7 @@ class StudyConfig:
     heldout: HeldoutSettings
     evaluation: EvaluationSettings
     definitions: str | None = None  # the definitions file's text (copied into the run dir)
+    ray: str | None = None  # Ray address for executor "ray" (None: a Ray instance in this process)
     source: str | None = field(default=None, compare=False)  # where the config was read from
 
     @property
@@ -129,6 +130,7 @@ class StudyConfig:
         """Stable hash of everything that changes results (the executor does not)."""
         data = self.to_dict()
         data.pop("executor")
+        data.pop("ray")
         return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -368,7 +370,8 @@ def study_config(doc: dict[str, Any], *, base: Path | None = None, source: str |
         uniform=uniform,
         budget=_budget(doc, menu, uniform, len(layouts)),
         train=_str(doc.get("train", "menu"), "train", TRAIN_MODES),
-        executor=_str(doc.get("executor", "local"), "executor", EXECUTORS),
+        executor=_str(doc.get("executor", "ray" if doc.get("ray") is not None else "local"), "executor", EXECUTORS),
+        ray=_ray_address(doc.get("ray")),
         training=training,
         env=tuple(sorted(env.items())),
         heldout=_heldout(doc, training.generations, training.sp_seeds),
@@ -387,6 +390,12 @@ def study_config(doc: dict[str, Any], *, base: Path | None = None, source: str |
             except LoiError as err:
                 raise LoiError(f"[training] for {scenario} {regime}: {err}") from None
     return config
+
+
+def _ray_address(value: Any) -> str | None:
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise LoiError(f"ray must be a Ray address ('auto', 'local', 'HOST:PORT', 'ray://HOST:PORT'), got {value!r}")
+    return value
 
 
 def load_config(path: str | Path | None = None) -> StudyConfig:
@@ -419,5 +428,5 @@ def study_from_dict(data: dict[str, Any]) -> StudyConfig:
         budget=data["budget"], train=data["train"], executor=data["executor"],
         training=TrainingSettings(**training), env=tuple(sorted(data["env"].items())),
         heldout=HeldoutSettings(**data["heldout"]), evaluation=EvaluationSettings(**evaluation),
-        definitions=data.get("definitions"),
+        definitions=data.get("definitions"), ray=data.get("ray"),
     )

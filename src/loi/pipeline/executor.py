@@ -56,9 +56,14 @@ class LocalExecutor:
         return results
 
 
-def make_executor(name: str) -> Executor:
+def make_executor(name: str, address: str | None = None) -> Executor:
+    """``local``, or ``ray`` at ``address`` (None/"local": a Ray instance in this process)."""
     from loi.errors import LoiError
 
     if name == "local":
         return LocalExecutor()
-    raise LoiError(f"unknown executor {name!r}; available: local")
+    if name == "ray":
+        from loi.pipeline.ray_executor import RayExecutor  # LoiError with the install hint without Ray
+
+        return RayExecutor(None if address in (None, "local") else address)
+    raise LoiError(f"unknown executor {name!r}; available: local, ray")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 import sys
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
@@ -61,6 +62,18 @@ def _is_loopback(address: str | None) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _check_reachable(address: str, timeout: float = 10.0) -> None:
+    """Fail fast on a HOST:PORT nobody listens on (ray.init would retry for minutes)."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise LoiError(f"Ray address must be 'auto', 'HOST:PORT' or 'ray://HOST:PORT', got {address!r}")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as err:
+        raise LoiError(f"cannot reach the Ray head at {address} ({err.strerror or err}); start it with "
+                       f"`ray start --head` or check the address") from None
 
 
 def _token_available() -> bool:
@@ -115,6 +128,8 @@ class RayExecutor:
                 if temp_dir is not None:
                     options["_temp_dir"] = str(temp_dir)
             else:
+                if address != "auto" and not address.startswith("ray://"):
+                    _check_reachable(address)
                 options["address"] = address
                 if loopback:
                     options["_node_ip_address"] = "127.0.0.1"

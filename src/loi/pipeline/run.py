@@ -315,7 +315,18 @@ def run_study(config: StudyConfig, run_dir: str | Path, *, executor: Executor | 
     if config.definitions and not (run_dir / "definitions.toml").is_file():
         with atomic_write(run_dir / "definitions.toml") as tmp:
             tmp.write_text(config.definitions, encoding="utf-8")
-    ctx = _Context(config, run_dir, executor or make_executor(config.executor), on_event)
+    owned = executor is None
+    ctx = _Context(config, run_dir, executor or make_executor(config.executor, config.ray), on_event)
+    try:
+        _run_stages(ctx, run_dir, stop_after, reporter)
+    finally:
+        if owned and hasattr(ctx.executor, "close"):
+            ctx.executor.close()  # e.g. shuts down the Ray instance it started
+    return StudyResult(run_dir, run_dir / "report.html", time.perf_counter() - start, summarize(run_dir))
+
+
+def _run_stages(ctx: _Context, run_dir: Path, stop_after: str | None,
+                reporter: Callable[[Path], Path] | None) -> None:
     ctx.reporter = reporter
     for index, (stage, _) in enumerate(STAGES, start=1):
         if stage == "report" and reporter is None:
@@ -338,7 +349,6 @@ def run_study(config: StudyConfig, run_dir: str | Path, *, executor: Executor | 
             ctx.on_event(StageEvent(stage, index, "done"))
         if stage == stop_after:
             break
-    return StudyResult(run_dir, run_dir / "report.html", time.perf_counter() - start, summarize(run_dir))
 
 
 def _num(value: Any) -> float | None:

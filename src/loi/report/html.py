@@ -101,7 +101,9 @@ def build_report(run_dir: str | Path) -> str:
     parts = [f"<h1>loi study “{html.escape(str(study.get('name')))}”</h1>"]
     status = study_status(run_dir)
     parts.append(_table(pd.DataFrame([{"stage": s["stage"], "description": s["description"],
-                                       "status": "done" if s["done"] else "pending",
+                                       # The report stage is the one writing this file.
+                                       "status": "done" if s["done"] else
+                                       "this report" if s["stage"] == "report" else "pending",
                                        "seconds": (s["summary"] or {}).get("seconds", float("nan"))}
                                       for s in status])))
 
