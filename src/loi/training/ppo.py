@@ -172,7 +172,9 @@ def make_train(config: TrainConfig, pool: PartnerPool | None = None, env: Any = 
     # ---- one seed: init -------------------------------------------------
     def init_seed(key):
         key, k_params, k_env, k_pair = jax.random.split(key, 4)
-        params = jax.vmap(lambda kk: init_params(network, kk))(jax.random.split(k_params, num_members))
+        # lax.map, not vmap: a batched QR (the orthogonal initialiser under vmap) can
+        # deadlock XLA's CPU thread pool on 2 cores; init runs once, so sequential is free.
+        params = jax.lax.map(lambda kk: init_params(network, kk), jax.random.split(k_params, num_members))
         opt_state = jax.vmap(optimizer.init)(params)
         obs, env_state = env_reset(jax.random.split(k_env, num_members * num_envs).reshape(num_members, num_envs, -1))
         partner, seat = draw_pairing(k_pair, (num_members, num_envs))
@@ -356,7 +358,7 @@ def make_train(config: TrainConfig, pool: PartnerPool | None = None, env: Any = 
         return jax.lax.scan(update_seed, state, None, length=config.updates_per_generation)
 
     def init(key: jax.Array) -> TrainState:
-        return jax.vmap(init_seed)(jax.random.split(key, config.num_seeds))
+        return jax.lax.map(init_seed, jax.random.split(key, config.num_seeds))  # see init_seed
 
     def generation(state: TrainState) -> tuple[TrainState, UpdateMetrics]:
         state, metrics = jax.vmap(generation_seed)(state)  # metrics [S, U, ...]
