@@ -53,21 +53,34 @@ def save_checkpoint(
         "metadata": dict(metadata),
         "network": description,
     }
+    return write_msgpack(path, payload)
+
+
+def write_msgpack(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
+    """Serialise ``payload`` (tagged with a ``"format"`` key) to ``path`` atomically."""
+    path = Path(path)
     blob = serialization.msgpack_serialize(payload)
     with atomic_write(path) as tmp:
         tmp.write_bytes(blob)
     return path
 
 
-def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
-    """Read a file written by :func:`save_checkpoint`."""
+def read_msgpack(path: str | os.PathLike, fmt: str, what: str) -> dict[str, Any]:
+    """Read a file written by :func:`write_msgpack` whose ``"format"`` is ``fmt``;
+    ``what`` names the kind of file in the one-line errors."""
     path = Path(path)
     if not path.is_file():
-        raise LoiError(f"checkpoint not found: {path}")
+        raise LoiError(f"{what} not found: {path}")
     try:
         payload = serialization.msgpack_restore(path.read_bytes())
     except Exception as err:  # msgpack raises several unrelated types on garbage
-        raise LoiError(f"cannot read checkpoint {path}: {err}") from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise LoiError(f"{path} is not a loi policy checkpoint (format {FORMAT})")
+        raise LoiError(f"cannot read {what} {path}: {err}") from None
+    if not isinstance(payload, dict) or payload.get("format") != fmt:
+        raise LoiError(f"{path} is not a loi {what} (format {fmt})")
+    return payload
+
+
+def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
+    """Read a file written by :func:`save_checkpoint`."""
+    payload = read_msgpack(path, FORMAT, "policy checkpoint")
     return Checkpoint(params=payload["params"], metadata=payload["metadata"], network_config=payload["network"])

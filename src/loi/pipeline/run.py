@@ -27,7 +27,7 @@ from loi.pipeline.config import StudyConfig, register_definitions
 from loi.pipeline.executor import Executor, Job, make_executor
 from loi.pipeline.jobs import job
 from loi.pipeline.plan import HELDOUT, SP, trained_regimes
-from loi.tables.io import atomic_write
+from loi.tables.io import atomic_write, read_json
 
 STAGES: tuple[tuple[str, str], ...] = (
     ("train_sp", "train SP seeds and held-out Bobs"),
@@ -92,10 +92,7 @@ def open_run_dir(config: StudyConfig, run_dir: Path) -> None:
     run_dir = Path(run_dir)
     study_file = run_dir / STUDY_FILE
     if study_file.is_file():
-        try:
-            record = json.loads(study_file.read_text())
-        except (OSError, json.JSONDecodeError) as err:
-            raise LoiError(f"cannot read {study_file}: {err}") from None
+        record = read_json(study_file)
         if record.get("config_hash") != config.config_hash():
             raise LoiError(f"{run_dir} holds a different study (config hash {record.get('config_hash')}, this "
                            f"config {config.config_hash()}); use another --out directory")

@@ -9,6 +9,7 @@ file where a complete one is expected.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -56,6 +57,16 @@ def atomic_write(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def read_json(path: str | os.PathLike) -> dict:
+    """Read a JSON record that ``loi`` wrote (run/study metadata); a one-line
+    LoiError naming the file if it is unreadable or not JSON."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise LoiError(f"cannot read {path}: {err}") from None
 
 
 def read_table(path: str | os.PathLike) -> pd.DataFrame:

@@ -34,7 +34,7 @@ import pandas as pd
 
 from loi.agents.checkpoint import save_checkpoint
 from loi.errors import LoiError
-from loi.tables.io import atomic_write
+from loi.tables.io import atomic_write, read_json
 from loi.training.config import TrainConfig
 from loi.training.curves import curves_frame, final_performance
 from loi.training.pool import load_pool, select_pool
@@ -151,10 +151,7 @@ def train_run(
     make_env(config)  # an unknown scenario fails before anything is written
     run_file = out / RUN_FILE
     if run_file.is_file():
-        try:
-            record = json.loads(run_file.read_text())
-        except (OSError, json.JSONDecodeError) as err:
-            raise LoiError(f"cannot read {run_file}: {err}") from None
+        record = read_json(run_file)
         expected = _run_record(config, seed, [])
         if record.get("config_hash") != expected["config_hash"] or record.get("base_seed") != seed:
             raise LoiError(

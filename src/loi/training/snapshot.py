@@ -15,10 +15,8 @@ from typing import Any
 
 import jax
 import numpy as np
-from flax import serialization
-
+from loi.agents.checkpoint import read_msgpack, write_msgpack
 from loi.errors import LoiError
-from loi.tables.io import atomic_write
 
 FORMAT = "loi-train-state/1"
 
@@ -28,22 +26,14 @@ def save_state(path: str | os.PathLike, state: Any, info: dict[str, Any]) -> Pat
     path = Path(path)
     leaves = jax.tree_util.tree_leaves(jax.device_get(state))
     payload = {"format": FORMAT, "info": dict(info), "leaves": {str(i): np.asarray(x) for i, x in enumerate(leaves)}}
-    blob = serialization.msgpack_serialize(payload)
-    with atomic_write(path) as tmp:
-        tmp.write_bytes(blob)
-    return path
+    return write_msgpack(path, payload)
 
 
 def load_state(path: str | os.PathLike, template: Any) -> tuple[Any, dict[str, Any]]:
     """Read a snapshot into the structure of ``template`` (arrays or
     ``jax.ShapeDtypeStruct``s); shapes and dtypes must match exactly."""
     path = Path(path)
-    try:
-        payload = serialization.msgpack_restore(path.read_bytes())
-    except Exception as err:  # msgpack raises several unrelated types on garbage
-        raise LoiError(f"cannot read training snapshot {path}: {err}") from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise LoiError(f"{path} is not a loi training snapshot (format {FORMAT})")
+    payload = read_msgpack(path, FORMAT, "training snapshot")
     expected, treedef = jax.tree_util.tree_flatten(template)
     stored = payload["leaves"]
     if len(stored) != len(expected):
