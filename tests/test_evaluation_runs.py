@@ -9,13 +9,14 @@ from pathlib import Path
 
 import jax
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.stats
 
 import loi.envs
 from loi.agents import NetworkConfig, init_params, make_network, save_checkpoint
 from loi.evaluation import (Policy, baseline_policy, fixed_bob_tournament, held_out_bobs, loi_protocol,
-                            policies_env, protocol_policies, run_policies, stage_generations, tournament_egos,
+                            policies_env, protocol_policies, protocol_table, run_policies, stage_generations, tournament_egos,
                             tournament_summary)
 from loi.errors import LoiError
 from loi.tables import read_table
@@ -94,6 +95,16 @@ def test_loi_protocol_pairs_egos_with_other_seeds(runs):
     # Blocks are (ego checkpoint, co-player seed): 6 x 2.
     assert result.loi[SCENARIO].n_blocks == 12
     assert np.isfinite(result.loi[SCENARIO].statistic)
+    # Block ids name the co-player's seed across the whole table, not per ego seed.
+    assert (table.coplayer_seed.astype(str) == cop_seed).all()
+
+    # The paper's protocol evaluated one ego seed: its rows are exactly the full protocol's rows of that seed.
+    egos_1, coplayers_1 = protocol_policies([runs["sp"]], ego_checkpoints=2, ego_seeds=1)
+    assert [p.info["seed"] for p in egos_1] == [0, 0] and len(coplayers_1) == 15
+    one = protocol_table(env, egos_1, coplayers_1, episodes=3, key=jax.random.PRNGKey(0))
+    pd.testing.assert_frame_equal(one, table[ego_seed == "0"].reset_index(drop=True))
+    with pytest.raises(LoiError, match="ego_seeds must be a positive integer"):
+        protocol_policies([runs["sp"]], ego_seeds=0)
 
 
 def test_fixed_bob_tournament_closed_form():

@@ -147,3 +147,33 @@ def test_greedy_fits_its_benefit_curve_on_a_previous_run(tmp_path) -> None:
     assert greedy["chosen"].all() and greedy["cost"].sum() <= 9.0
     assert _rows(table, "greedy")["g/b"] == "pp5"
     assert _rows(table, "greedy")["g/a"] == "sp"
+
+
+def test_crossfit_greedy_allocates_each_game_from_the_other_games_only() -> None:
+    from loi.pipeline.allocate import CROSSFIT, crossfit_greedy_table
+
+    games = {"g/a": "g", "g/b": "g", "h/a": "h", "h/b": "h"}
+    loi = {"g/a": 0.1, "g/b": 0.9, "h/a": 0.2, "h/b": 0.8}
+
+    def lines(scenarios, pp3_slope, pp5_slope):  # SP-normalised means: sp 1, ppN 1 + slope * LoI
+        out = {}
+        for s in scenarios:
+            out.update({(s, "sp"): 1.0, (s, "pp3"): 1.0 + pp3_slope * loi[s], (s, "pp5"): 1.0 + pp5_slope * loi[s]})
+        return out
+
+    h = lines(["h/a", "h/b"], 1.0, 3.0)
+    scores = _scores({**lines(["g/a", "g/b"], 1.0, 3.0), **h}, spread=0.0)
+    table = crossfit_greedy_table(scores, loi, games=games, menu=MENU, budget=6.0)
+    assert set(table["allocator"]) == {CROSSFIT} and not table["chosen"].any()
+    # Budget 6 for two scenarios: from sp/sp, switching g/b to pp5 gains 3*0.9 = 2.7 for 4 units (0.675 per
+    # unit) against 0.45 for pp3 and 0.05 for g/a -> pp5 takes the rest of the budget.
+    assert _rows(table, CROSSFIT) == {"g/a": "sp", "g/b": "pp5", "h/a": "sp", "h/b": "pp5"}
+    # Game g's own scores never shape its allocation: make population play useless in g, same answer for g.
+    flipped = crossfit_greedy_table(_scores({**lines(["g/a", "g/b"], 0.0, -1.0), **h}, spread=0.0), loi,
+                                    games=games, menu=MENU, budget=6.0)
+    assert {s: r for s, r in _rows(flipped, CROSSFIT).items() if s.startswith("g/")} == {"g/a": "sp", "g/b": "pp5"}
+    # ...while h, fitted on g's flipped lines, now keeps everything at sp (no regime is predicted to help).
+    assert {s: r for s, r in _rows(flipped, CROSSFIT).items() if s.startswith("h/")} == {"h/a": "sp", "h/b": "sp"}
+    no_pp5 = scores[~((scores["regime"] == "pp5") & scores["scenario"].str.startswith("h/"))]
+    with pytest.raises(LoiError, match="cannot cross-fit greedy for g"):
+        crossfit_greedy_table(no_pp5, loi, games=games, menu=MENU, budget=6.0)

@@ -52,6 +52,8 @@ class NetworkConfig:
         object.__setattr__(self, "conv_features", tuple(int(f) for f in self.conv_features))
         if not self.hidden or min(self.hidden) < 1:
             raise LoiError(f"hidden sizes must be positive integers, got {self.hidden}")
+        if not isinstance(self.shared_torso, bool):
+            raise LoiError(f"shared_torso must be true or false, got {self.shared_torso!r}")
         if self.kind == "cnn" and (not self.conv_features or min(self.conv_features) < 1):
             raise LoiError(f"conv_features must be positive integers, got {self.conv_features}")
 

@@ -62,6 +62,9 @@ class GridState:
     resource_timer: jax.Array  # i32[R] 0: present, else steps until it regrows
     resource_type: jax.Array  # i32[R] 0-based type of each resource cell this episode
     episode_step: jax.Array  # i32[]
+    # f32[2, k, k] row and column payoff. Carried in the state, not baked into the program as a
+    # constant, so one compiled training program serves every game on the same layout.
+    payoff: jax.Array
 
 
 class _Tables(NamedTuple):
@@ -287,7 +290,7 @@ class GridGame:
         second = (first + 1 + ((d.spawn[1] * (s - 1)) >> 16).astype(jnp.int32)) % s
         return spawn[jnp.stack([first, second])], d.facing
 
-    def _initial_state(self, d: _Draws) -> GridState:
+    def _initial_state(self, d: _Draws, payoff: jax.Array) -> GridState:
         t = self._tables
         k = self.num_strategies
         position, orientation = self._spawn(d)
@@ -305,6 +308,7 @@ class GridGame:
             resource_timer=jnp.zeros((num_res,), jnp.int32),
             resource_type=jnp.where(fixed >= 0, fixed, drawn),
             episode_step=jnp.int32(0),
+            payoff=payoff,
         )
 
     # -- dynamics -----------------------------------------------------------
@@ -360,8 +364,7 @@ class GridGame:
 
         strategy = inventory.astype(jnp.float32) / jnp.maximum(holding, 1)[:, None].astype(jnp.float32)
         x, y = strategy[0], strategy[1]
-        row_payoff = jnp.asarray(self.game.row_payoff, jnp.float32)
-        col_payoff = jnp.asarray(self.game.col_payoff, jnp.float32)
+        row_payoff, col_payoff = state.payoff[0], state.payoff[1]
         # Elementwise, not ``x @ A @ y``: under vmap a matmul's rounding depends on
         # the batch size, and evaluation results must not depend on chunking.
         joint = x[:, None] * y[None, :]
@@ -393,6 +396,7 @@ class GridGame:
             resource_timer=timer,
             resource_type=state.resource_type,
             episode_step=step,
+            payoff=state.payoff,
         )
         rewards = {AGENTS[0]: rewards[0], AGENTS[1]: rewards[1]}
         dones = {AGENTS[0]: done, AGENTS[1]: done, "__all__": done}
@@ -438,7 +442,8 @@ class GridGame:
     # -- public API (JaxMARL conventions) --------------------------------
     @partial(jax.jit, static_argnums=0)
     def reset(self, key: jax.Array) -> tuple[dict[str, jax.Array], GridState]:
-        state = self._initial_state(self._draw(key))
+        payoff = jnp.asarray([self.game.row_payoff, self.game.col_payoff], jnp.float32)
+        state = self._initial_state(self._draw(key), payoff)
         return self._observe(state), state
 
     @partial(jax.jit, static_argnums=0)
@@ -452,6 +457,6 @@ class GridGame:
         """One step; when the episode ends, the returned obs/state start a new one."""
         draws = self._draw(key)
         state, rewards, dones, infos = self._transition(draws, state, actions)
-        fresh = self._initial_state(draws)
+        fresh = self._initial_state(draws, state.payoff)
         state = jax.tree.map(lambda new, old: jnp.where(dones["__all__"], new, old), fresh, state)
         return self._observe(state), state, rewards, dones, infos

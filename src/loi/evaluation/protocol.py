@@ -21,9 +21,10 @@ import pandas as pd
 from loi.errors import LoiError
 from loi.evaluation.cross_play import cross_play
 from loi.evaluation.policies import Policy, checkpoint_policy, run_checkpoints
+from loi.evaluation.table import coplayer_seed_ids
 from loi.metrics import DEFAULT_ESTIMATOR, LoIResult
 from loi.metrics.table import measure_table
-from loi.tables.schema import COPLAYER, COPLAYER_SEED, EGO
+from loi.tables.schema import COPLAYER, COPLAYER_SEED
 
 PAPER_STAGES: tuple[int, ...] = (0, 2, 4, 6, 8, 12, 16, 20, 24)
 PAPER_GENERATIONS = 25
@@ -63,12 +64,17 @@ class ProtocolResult:
 
 def protocol_policies(run_dirs: Sequence[str | os.PathLike], *, ego_checkpoints: int = PAPER_EGO_CHECKPOINTS,
                       stages: Sequence[int] = PAPER_STAGES, of: int = PAPER_GENERATIONS,
-                      greedy: bool = False) -> tuple[list[Policy], list[Policy]]:
+                      greedy: bool = False, ego_seeds: int | None = None) -> tuple[list[Policy], list[Policy]]:
     """(egos, co-players) of the protocol from self-play run directories; every
-    (run, seed) is one training seed (member 0)."""
+    (run, seed) is one training seed (member 0). ``ego_seeds`` limits the egos
+    to the first that many training seeds (the paper evaluated the checkpoints
+    of one; default: every seed, which gives more blocks for the same LoI)."""
     if isinstance(run_dirs, (str, os.PathLike)):
         run_dirs = [run_dirs]
+    if ego_seeds is not None and (isinstance(ego_seeds, bool) or not isinstance(ego_seeds, int) or ego_seeds < 1):
+        raise LoiError(f"ego_seeds must be a positive integer, got {ego_seeds!r}")
     egos, coplayers = [], []
+    ego_origins = 0
     for run_dir in run_dirs:
         checkpoints = run_checkpoints(run_dir)
         seeds = sorted({s for s, m, _ in checkpoints if m == 0})
@@ -76,8 +82,10 @@ def protocol_policies(run_dirs: Sequence[str | os.PathLike], *, ego_checkpoints:
             generations = sorted(g for s, m, g in checkpoints if s == seed and m == 0)
             if ego_checkpoints < 1:
                 raise LoiError(f"ego_checkpoints must be >= 1, got {ego_checkpoints}")
-            for g in generations[-ego_checkpoints:]:
-                egos.append(checkpoint_policy(checkpoints[(seed, 0, g)], greedy=greedy))
+            if ego_seeds is None or ego_origins < ego_seeds:
+                ego_origins += 1
+                for g in generations[-ego_checkpoints:]:
+                    egos.append(checkpoint_policy(checkpoints[(seed, 0, g)], greedy=greedy))
             for i in stage_generations(len(generations), stages, of):
                 coplayers.append(checkpoint_policy(checkpoints[(seed, 0, generations[i])], greedy=greedy))
     if len({(p.info.get("run"), p.info.get("seed")) for p in coplayers}) < 2:
@@ -89,37 +97,55 @@ def protocol_table(env, egos: Sequence[Policy], coplayers: Sequence[Policy], *, 
                    key: jax.Array, chunk_size: int = 1024, streams: int = 1,
                    max_episode_steps: int | None = None,
                    on_chunk: Callable[[int, int], None] | None = None) -> pd.DataFrame:
-    """Cross-play every ego against every co-player and keep the pairs whose
-    co-player comes from another training seed than the ego."""
-    result = cross_play(env, egos, coplayers, episodes, key, chunk_size=chunk_size, streams=streams,
-                        max_episode_steps=max_episode_steps, on_chunk=on_chunk)
-    table = result.to_table()
-    if COPLAYER_SEED not in table.columns:
-        raise LoiError("the LoI protocol needs trained co-players (checkpoints with a seed)")
+    """Cross-play every ego against every co-player from another training seed.
+
+    The egos of one training seed play in one call, against the co-players of
+    the other seeds only (a pair from the same seed is never played: it would
+    be dropped anyway). The call for the i-th ego seed (in order of first
+    appearance) uses ``fold_in(key, i)``, so one seed's rows do not depend on
+    which other ego seeds are evaluated. ``on_chunk(done, total)`` counts pairs
+    over all calls."""
     if any("seed" not in p.info for p in egos):
         raise LoiError("the LoI protocol needs trained egos (checkpoints with a seed)")
+    if not coplayers or any("seed" not in p.info for p in coplayers):
+        raise LoiError("the LoI protocol needs trained co-players (checkpoints with a seed)")
 
     def origin(p: Policy) -> tuple[str, int]:
         return str(p.info.get("run", "")), int(p.info["seed"])
 
-    ego_origin = {p.name: origin(p) for p in egos}
-    cop_origin = {p.name: origin(p) for p in coplayers}
-    own = np.array([ego_origin[e] == cop_origin[c] for e, c in zip(table[EGO], table[COPLAYER])], bool)
-    kept = table.loc[~own].reset_index(drop=True)
-    if not len(kept):
+    seed_id = dict(zip((p.name for p in coplayers), coplayer_seed_ids(coplayers)))
+    groups: dict[tuple[str, int], list[Policy]] = {}
+    for p in egos:
+        groups.setdefault(origin(p), []).append(p)
+    calls = [(i, ego_group, [c for c in coplayers if origin(c) != o])
+             for i, (o, ego_group) in enumerate(groups.items())]
+    calls = [call for call in calls if call[2]]
+    if not calls:
         raise LoiError("no (ego, co-player) pair with different training seeds")
-    return kept
+    total = sum(len(ego_group) * len(cop_group) for _, ego_group, cop_group in calls)
+    frames, done = [], 0
+    for i, ego_group, cop_group in calls:
+        progress = None if on_chunk is None else (lambda d, _t, base=done: on_chunk(base + d, total))
+        result = cross_play(env, ego_group, cop_group, episodes, jax.random.fold_in(key, i), chunk_size=chunk_size,
+                            streams=streams, max_episode_steps=max_episode_steps, on_chunk=progress)
+        done += len(ego_group) * len(cop_group)
+        frame = result.to_table()
+        # Block ids over all co-players of the protocol, not per call.
+        frame[COPLAYER_SEED] = frame[COPLAYER].map(seed_id).astype(np.int64)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
 
 
 def loi_protocol(env, run_dirs: Sequence[str | os.PathLike], *, episodes: int = PAPER_EPISODES,
                  seed: int = 0, ego_checkpoints: int = PAPER_EGO_CHECKPOINTS,
-                 stages: Sequence[int] = PAPER_STAGES, of: int = PAPER_GENERATIONS,
+                 stages: Sequence[int] = PAPER_STAGES, of: int = PAPER_GENERATIONS, ego_seeds: int | None = None,
                  estimator: str = DEFAULT_ESTIMATOR, permutations: int = 1000, bootstrap: int = 1000,
                  chunk_size: int = 1024, streams: int = 1, max_episode_steps: int | None = None,
                  on_chunk: Callable[[int, int], None] | None = None, **estimator_options) -> ProtocolResult:
     """The paper's protocol end to end: policies from ``run_dirs`` -> cross-play
     table -> LoI (with permutation null, bootstrap CI and p-value)."""
-    egos, coplayers = protocol_policies(run_dirs, ego_checkpoints=ego_checkpoints, stages=stages, of=of)
+    egos, coplayers = protocol_policies(run_dirs, ego_checkpoints=ego_checkpoints, stages=stages, of=of,
+                                         ego_seeds=ego_seeds)
     table = protocol_table(env, egos, coplayers, episodes=episodes, key=jax.random.PRNGKey(seed),
                            chunk_size=chunk_size, streams=streams, max_episode_steps=max_episode_steps,
                            on_chunk=on_chunk)

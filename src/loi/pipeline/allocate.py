@@ -3,7 +3,9 @@
 Every available allocator runs (the paper's one-sigma rule when the menu has
 three evenly spaced costs, proportional, greedy when a previous run provides
 its benefit curve) plus the uniform baseline; the configured one is marked
-``chosen``. Allocators see the null-corrected LoI: the raw plug-in estimate is
+``chosen``. When the study trains the whole menu everywhere, the statistics
+stage adds greedy fitted on this run itself, leaving one game out
+(:func:`crossfit_greedy_table`). Allocators see the null-corrected LoI: the raw plug-in estimate is
 mostly the estimator's bias at these sample sizes (SPEC section 2).
 """
 
@@ -29,15 +31,54 @@ def _one_sigma(loi: Mapping[str, float], menu: Mapping[str, float]) -> dict[str,
     return {s: rename[r] for s, r in one_sigma(loi).items()}
 
 
+def _regime_means(scores: pd.DataFrame, loi: Mapping[str, float], reference: str) -> pd.DataFrame:
+    """Mean SP-normalised score per (scenario, regime), with the scenario's LoI."""
+    normalised = normalised_scores(scores, reference)
+    per_regime = normalised.groupby([SCENARIO, REGIME], sort=True)[SCORE].mean().reset_index()
+    per_regime["loi"] = per_regime[SCENARIO].map(loi)
+    return per_regime
+
+
+def _fit(per_regime: pd.DataFrame):
+    return fit_benefit_curve(per_regime["loi"].to_numpy(), per_regime[REGIME].to_numpy(),
+                             per_regime[SCORE].to_numpy())
+
+
 def benefit_curve_from_run(run_dir: str | Path, reference: str = "sp"):
     """Fit score-vs-LoI lines per regime on a finished run's SP-normalised scores."""
     run_dir = Path(run_dir)
     scores = pd.read_parquet(run_dir / "tables" / "scores.parquet")
     loi = pd.read_parquet(run_dir / "tables" / "loi.parquet").set_index("scenario")[LOI_COLUMN]
-    normalised = normalised_scores(scores, reference)
-    per_regime = normalised.groupby([SCENARIO, REGIME], sort=True)[SCORE].mean().reset_index()
-    return fit_benefit_curve(per_regime[SCENARIO].map(loi).to_numpy(), per_regime[REGIME].to_numpy(),
-                             per_regime[SCORE].to_numpy())
+    return _fit(_regime_means(scores, loi, reference))
+
+
+CROSSFIT = "greedy_crossfit"
+
+
+def crossfit_greedy_table(scores: pd.DataFrame, loi: Mapping[str, float], *, games: Mapping[str, str],
+                          menu: Mapping[str, float], budget: float, reference: str = "sp") -> pd.DataFrame:
+    """The greedy allocator fitted on THIS run, without judging it on its own fit.
+
+    Needs every menu regime trained everywhere (``train = "menu"``) and at
+    least two games: each game's budget is allocated with the benefit curve
+    fitted on the other games' scenarios only (leave one game out), so the
+    scores that later judge the allocation never shaped it. Rows as
+    :func:`allocation_table`'s, allocator ``greedy_crossfit``, never chosen.
+    """
+    per_regime = _regime_means(scores, loi, reference)
+    per_regime["game"] = per_regime[SCENARIO].map(games)
+    rows = []
+    for game in sorted(set(per_regime["game"])):
+        others = per_regime[per_regime["game"] != game]
+        curve = _fit(others)
+        missing = [r for r in menu if r not in curve.regimes]
+        if missing:
+            raise LoiError(f"cannot cross-fit greedy for {game}: the other games have no scores for {missing[0]!r}")
+        values = {s: float(loi[s]) for s in sorted(set(per_regime.loc[per_regime["game"] == game, SCENARIO]))}
+        for scenario, regime in sorted(greedy(values, budget, menu, curve).items()):
+            rows.append({"game": game, "scenario": scenario, "loi": values[scenario], "allocator": CROSSFIT,
+                         "regime": regime, "cost": float(menu[regime]), "chosen": False})
+    return pd.DataFrame(rows)
 
 
 def allocation_table(loi: Mapping[str, float], *, games: Mapping[str, str], menu: Mapping[str, float],

@@ -15,7 +15,7 @@
     [training]    steps, generations, sp_seeds, seeds, num_envs, rollout_length, learning_rate, network, ...
     [env]         environment overrides for every scenario (e.g. min_steps = 100)
     [heldout]     seeds, stages: held-out Bobs = stages checkpoints of each of seeds separate SP seeds
-    [evaluation]  episodes, ego_checkpoints, tournament_episodes, estimator, permutations, bootstrap,
+    [evaluation]  episodes, ego_checkpoints, ego_seeds, tournament_episodes, estimator, permutations, bootstrap,
                   confidence, ci_method, top, greedy_from
 
 Allocation is per game (the scenarios of one game share the game's budget), as
@@ -45,7 +45,7 @@ TOP_KEYS = {"name", "seed", "games", "layouts", "definitions", "allocator", "uni
 _TRAINING_KEYS = {"steps", "generations", "sp_seeds", "seeds", "network"}
 _TRAIN_CONFIG_PASSTHROUGH = {"num_envs", "rollout_length", "update_epochs", "num_minibatches", "learning_rate",
                              "anneal_lr", "gamma", "gae_lambda", "clip_eps", "ent_coef", "vf_coef",
-                             "max_grad_norm", "hidden", "activation"}
+                             "max_grad_norm", "hidden", "activation", "shared_torso"}
 
 
 def scenario_name(game: str, layout: str) -> str:
@@ -73,6 +73,7 @@ class HeldoutSettings:
 class EvaluationSettings:
     episodes: int = 6  # LoI cross-play: episodes per (ego, co-player checkpoint)
     ego_checkpoints: int = 4  # LoI cross-play: the last generations of each SP seed used as egos
+    ego_seeds: int | None = None  # LoI cross-play: egos from the first n SP seeds (None: all; the paper: 1)
     tournament_episodes: int = 20  # fixed-Bob: episodes per (ego, Bob)
     estimator: str = "knn"
     permutations: int = 500
@@ -252,6 +253,7 @@ def _evaluation(doc: dict, base: Path | None) -> EvaluationSettings:
     return EvaluationSettings(
         episodes=_int(raw.get("episodes", d.episodes), "evaluation.episodes", 2),
         ego_checkpoints=_int(raw.get("ego_checkpoints", d.ego_checkpoints), "evaluation.ego_checkpoints", 1),
+        ego_seeds=None if raw.get("ego_seeds") is None else _int(raw["ego_seeds"], "evaluation.ego_seeds", 1),
         tournament_episodes=_int(raw.get("tournament_episodes", d.tournament_episodes),
                                  "evaluation.tournament_episodes", 1),
         estimator=_str(raw.get("estimator", d.estimator), "evaluation.estimator", ESTIMATORS),
@@ -356,6 +358,8 @@ def study_config(doc: dict[str, Any], *, base: Path | None = None, source: str |
     allocator = _str(doc.get("allocator", "one_sigma"), "allocator", ALLOCATORS)
     training = _training(doc)
     evaluation = _evaluation(doc, base)
+    if evaluation.ego_seeds is not None and evaluation.ego_seeds > training.sp_seeds:
+        raise LoiError(f"evaluation.ego_seeds ({evaluation.ego_seeds}) exceeds training.sp_seeds ({training.sp_seeds})")
     if evaluation.ego_checkpoints > training.generations:
         raise LoiError(f"evaluation.ego_checkpoints ({evaluation.ego_checkpoints}) exceeds training.generations "
                        f"({training.generations})")

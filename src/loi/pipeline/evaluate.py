@@ -26,11 +26,11 @@ def _env(scenario: str, env: dict[str, Any]):
 
 
 def loi_crossplay_table(scenario: str, sp_dir: Path, *, env: dict[str, Any], episodes: int, ego_checkpoints: int,
-                        seed: int, chunk_size: int = 256) -> pd.DataFrame:
+                        seed: int, ego_seeds: int | None = None, chunk_size: int = 256) -> pd.DataFrame:
     """Reward table of the paper's LoI protocol on the SP run in ``sp_dir``."""
     from loi.evaluation import protocol_policies, protocol_table
 
-    egos, coplayers = protocol_policies([sp_dir], ego_checkpoints=ego_checkpoints)
+    egos, coplayers = protocol_policies([sp_dir], ego_checkpoints=ego_checkpoints, ego_seeds=ego_seeds)
     return protocol_table(_env(scenario, env), egos, coplayers, episodes=episodes, key=jax.random.PRNGKey(seed),
                           chunk_size=chunk_size)
 

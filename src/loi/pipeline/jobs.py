@@ -55,6 +55,7 @@ def crossplay_job(config: dict[str, Any], run_dir: str, scenario: str) -> dict[s
         table = loi_crossplay_table(
             scenario, train_dir(Path(run_dir), scenario, SP), env=dict(study.env),
             episodes=study.evaluation.episodes, ego_checkpoints=study.evaluation.ego_checkpoints,
+            ego_seeds=study.evaluation.ego_seeds,
             seed=derived_seed(study.seed, "crossplay", scenario),
         )
         write_table(table, out)

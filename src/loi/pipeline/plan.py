@@ -53,7 +53,7 @@ def train_config(config: "StudyConfig", scenario: str, regime: str, num_seeds: i
 
     options = dict(config.training.options)
     network = {"kind": config.training.network}
-    for key in ("hidden", "activation"):
+    for key in ("hidden", "activation", "shared_torso"):
         if key in options:
             network[key] = options.pop(key)
     return TrainConfig(

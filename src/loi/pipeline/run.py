@@ -233,7 +233,7 @@ def _stage_tournament(ctx: _Context) -> dict[str, Any]:
 
 
 def _stage_statistics(ctx: _Context) -> dict[str, Any]:
-    from loi.pipeline.allocate import LOI_COLUMN
+    from loi.pipeline.allocate import LOI_COLUMN, crossfit_greedy_table
     from loi.pipeline.statistics import anova_table, benefit_table, comparison_table, correlation_table
 
     c = ctx.config
@@ -243,7 +243,12 @@ def _stage_statistics(ctx: _Context) -> dict[str, Any]:
     benefit = benefit_table(scores, loi, c.game_of, c.menu_costs)
     _write_parquet(benefit, ctx.table("benefit"))
     _write_parquet(correlation_table(benefit), ctx.table("correlation"))
-    comparison = comparison_table(scores, pd.read_parquet(ctx.table("allocation")), c.game_of, uniform=c.uniform,
+    allocations = pd.read_parquet(ctx.table("allocation"))
+    if c.train == "menu" and len(c.games) >= 2:
+        crossfit = crossfit_greedy_table(scores, loi, games=c.game_of, menu=c.menu_costs, budget=c.budget)
+        _write_parquet(crossfit, ctx.table("allocation_crossfit"))
+        allocations = pd.concat([allocations, crossfit], ignore_index=True)
+    comparison = comparison_table(scores, allocations, c.game_of, uniform=c.uniform,
                                   top=c.evaluation.top, confidence=c.evaluation.confidence, seed=c.seed)
     _write_parquet(comparison, ctx.table("comparison"))
     return {"comparisons": int(len(comparison))}

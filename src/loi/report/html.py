@@ -75,11 +75,33 @@ def _read(run_dir: Path, name: str) -> pd.DataFrame | None:
 def _curves(run_dir: Path) -> pd.DataFrame | None:
     frames = []
     for path in sorted((run_dir / "train").glob("*/*/*/curves.parquet")):
-        frame = pd.read_parquet(path, columns=["scenario", "seed", "member", "generation", "env_steps",
-                                               "mean_episode_return"])
+        frame = pd.read_parquet(path, columns=["scenario", "seed", "member", "generation", "update", "env_steps",
+                                               "mean_episode_return", "mean_return_per_step"])
         frame["role"] = path.parent.name
         frames.append(frame)
     return pd.concat(frames, ignore_index=True) if frames else None
+
+
+def _plateau_table(curves: pd.DataFrame) -> pd.DataFrame:
+    """Settling step of every (scenario, role): the mean over seeds and members
+    of the return per step after each update (loi.metrics.plateau)."""
+    from loi.metrics.plateau import settling_step
+
+    rows = []
+    for (scenario, role), part in curves.groupby(["scenario", "role"], sort=True):
+        curve = part.groupby("update").agg(steps=("env_steps", "max"), value=("mean_return_per_step", "mean"))
+        row = {"scenario": scenario, "role": role, "updates": len(curve), "settling_step": float("nan"),
+               "fraction_of_training": float("nan"), "plateau_reached": False,
+               "final_return_per_step": float("nan")}
+        try:
+            result = settling_step(curve["steps"].to_numpy(), curve["value"].to_numpy())
+            row.update(settling_step=result.step if result.step is not None else float("nan"),
+                       fraction_of_training=result.fraction if result.fraction is not None else float("nan"),
+                       plateau_reached=result.reached, final_return_per_step=result.final)
+        except LoiError:
+            pass  # too few updates to judge: reported as not reached
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def _figure(draw: Callable[[], bytes], alt: str) -> str:
@@ -131,9 +153,19 @@ def build_report(run_dir: str | Path) -> str:
     curves = _curves(run_dir)
     parts.append(_pending("training") if curves is None else _figure(lambda: figures.curves_figure(curves),
                                                                     "learning curves"))
+    if curves is not None:
+        parts.append("<p class='note'>Plateau: the step after which the smoothed return per step (mean over "
+                     "seeds and members, every update) stays within 10% of its range around its final level; "
+                     "<b>reached</b> when that happens before the last 20% of training. The learning rate is "
+                     "annealed to zero, which flattens the end of every curve by itself: "
+                     "<code>benchmarks/plateau.py</code> measures the plateau with a constant rate.</p>")
+        parts.append(_table(_plateau_table(curves)))
 
     parts.append("<h2>Allocation</h2>")
     allocation = _read(run_dir, "allocation")
+    crossfit = _read(run_dir, "allocation_crossfit")
+    if allocation is not None and crossfit is not None:
+        allocation = pd.concat([allocation, crossfit], ignore_index=True)
     if allocation is None:
         parts.append(_pending("allocation"))
     else:
@@ -141,6 +173,10 @@ def build_report(run_dir: str | Path) -> str:
                      f"(menu costs: {html.escape(json.dumps(menu))}); chosen allocator: "
                      f"<b>{html.escape(str(config.get('allocator')))}</b>; uniform: "
                      f"{html.escape(str(config.get('uniform')))}.</p>")
+        if crossfit is not None:
+            parts.append("<p class='note'><b>greedy_crossfit</b>: the greedy allocator with its benefit-vs-LoI "
+                         "lines fitted on this run's other games only (leave one game out), so the scores that "
+                         "judge it below never shaped it.</p>")
         parts.append(_figure(lambda: figures.allocation_figure(allocation, menu), "allocation"))
         wide = allocation.pivot_table(index=["game", "scenario", "loi"], columns="allocator", values="regime",
                                       aggfunc="first").reset_index()
