@@ -5,10 +5,13 @@ on every scenario with a CONSTANT learning rate, so a flat curve means the
 agents stopped improving and not that the step size was annealed to zero, and
 records the mean return per step after every PPO update. The settling step
 (``loi.metrics.plateau.settling_step``: the smoothed curve stays within 10 % of
-its range around its final level from there on) is reported per seed.
+its range around its final level from there on) is reported per seed, and the
+strict companion, how much the seed-mean curve still moved in the last fifth of
+the run (as a fraction of its range).
 
 Writes ``OUT/curves.parquet`` (every update, every seed), ``OUT/plateau.json``
 and ``OUT/plateau.png`` (one panel per scenario, the settling steps marked).
+``--summarize-only`` recomputes the last two from ``curves.parquet``.
 
     python benchmarks/plateau.py --out runs/plateau                  # 16 scenarios x 1M steps x 2 seeds
     python benchmarks/plateau.py --games chicken --layouts small --steps 200000 --out /tmp/p
@@ -80,7 +83,7 @@ def summarize(curves, timing: dict, record: dict, out: Path) -> None:
             **timing.get(scenario, {}),
         }
         print(f"{scenario:28s} settles at {[r.step for r in per_seed]} (reached {[r.reached for r in per_seed]}); "
-              f"last fifth moved {100 * pooled.late_change:+.1f}% of the total change; return/step "
+              f"last fifth moved {100 * pooled.late_change:+.1f}% of the range; return/step "
               f"{summary[scenario]['initial_return_per_step']:.4f} -> {pooled.final:.4f}", flush=True)
     settled = [v["settling_step_per_seed"] for v in summary.values()]
     record = {**record, "latest_settling_step": max(

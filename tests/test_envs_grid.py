@@ -408,3 +408,16 @@ def test_random_cells_draw_each_type_with_equal_probability():
     assert stats.chi2_contingency(table).pvalue > 0.001
     fixed = env._tables.resource_fixed_type >= 0
     assert np.all(all_types[:, fixed] == env._tables.resource_fixed_type[fixed])
+
+
+def test_one_compiled_step_serves_every_game_on_a_layout():
+    # The payoff lives in the state, so the step program has no game in it: the persistent
+    # compilation cache then reuses one compiled trainer for all four games of a layout.
+    lowered = []
+    for game in ("chicken", "prisoners_dilemma"):
+        env = loi.envs.make(f"{game}/small")
+        _, state = env.reset(jax.random.PRNGKey(0))
+        np.testing.assert_array_equal(state.payoff, np.asarray([env.game.row_payoff, env.game.col_payoff]))
+        actions = {agent: jnp.int32(0) for agent in env.agents}
+        lowered.append(jax.jit(env.step).lower(jax.random.PRNGKey(1), state, actions).as_text())
+    assert lowered[0] == lowered[1]

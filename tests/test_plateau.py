@@ -70,9 +70,11 @@ def test_bad_curves_are_named(steps, values, message):
 
 def test_late_change_measures_how_much_a_curve_still_moves_at_the_end():
     x = np.arange(100, dtype=float)
-    # A straight ramp gains the same per fifth: last fifth minus the fifth before = 1/4 of last minus first.
-    assert settling_step(x, x).late_change == pytest.approx(0.25)
-    # Flat for the last 40 %: nothing moves at the end.
+    # A ramp 0..99: the last fifth's mean (89.5) minus the previous fifth's (69.5) is 20; the smoothed
+    # range is 97 (5-point moving average; the end points average over the 3 points that exist: 1 and 98).
+    assert settling_step(x, x).late_change == pytest.approx(20 / 97)
+    # Rise then fall by a lot, flat for the last 40 %: nothing moves at the end.
+    assert settling_step(x, np.r_[np.linspace(0, 10, 30), np.linspace(10, 1, 30), np.ones(40)]).late_change == 0.0
     flat_end = np.minimum(x, 60.0)
     assert settling_step(x, flat_end).late_change == pytest.approx(0.0)
     assert np.isnan(settling_step(x, np.ones(100)).late_change)

@@ -131,8 +131,11 @@ def synthetic_run(run_dir: Path) -> Path:
                               resamples=100), tables / "comparison.parquet")
     for s in SCENARIOS:
         for role in ("sp", "heldout", "pp3", "pp5"):
-            rows = [{"scenario": s, "seed": seed, "member": 0, "generation": g, "env_steps": 1000 * (g + 1),
-                     "mean_episode_return": float(g + rng.normal(0, 0.3))} for seed in range(2) for g in range(5)]
+            # 5 generations x 4 updates; the return per step rises for 12 updates, then stays flat.
+            rows = [{"scenario": s, "seed": seed, "member": 0, "generation": u // 4, "update": u + 1,
+                     "env_steps": 250 * (u + 1), "mean_episode_return": float(u // 4 + rng.normal(0, 0.3)),
+                     "mean_return_per_step": min(u, 12) / 100 + float(rng.normal(0, 0.001))}
+                    for seed in range(2) for u in range(20)]
             _parquet(pd.DataFrame(rows), run_dir / "train" / s / role / "curves.parquet")
     return run_dir
 
@@ -149,6 +152,12 @@ def test_report_of_a_finished_run_is_self_contained_and_complete(tmp_path: Path)
         assert f"<h2>{heading}</h2>" in html
     assert html.count("<img ") == 6 and "could not be drawn" not in html and "not finished" not in html
     assert "top5" in html and "jax" in html and "python" in html
+    # Plateau table: the synthetic return per step rises for 12 updates (3000 env steps), then is flat.
+    from loi.report.html import _curves, _plateau_table
+
+    plateau = _plateau_table(_curves(run_dir))
+    assert len(plateau) == len(SCENARIOS) * 4 and plateau["plateau_reached"].all() and "last_fifth_change" in html
+    assert plateau["settling_step"].between(2500, 3250).all() and (plateau["last_fifth_change"].abs() < 0.02).all()
     result = check_in_chromium(path, tmp_path)
     assert result["images"] == 6 and min(result["widths"]) > 100
 

@@ -10,9 +10,10 @@ seen flat for long enough to call it a plateau (``reached`` is False).
 
 The band is a lenient test for a curve that creeps up slowly; ``late_change``
 is the strict companion: the change of the mean level from the second-to-last
-to the last ``tail`` fraction of the curve, as a fraction of the whole change
-(last ``tail`` minus first ``tail``). A curve still rising by 10 % of its total
-gain per fifth of training has settled by the band rule but is not flat.
+to the last ``tail`` fraction of the curve, as a fraction of the smoothed
+curve's range (a rise-then-fall curve has a small net change, so the range is
+the better-conditioned scale). A curve still rising by 10 % of its range per
+fifth of training has settled by the band rule but is not flat.
 
 The rule does not need the curve to be monotone (self-play in a social dilemma
 typically rises, then drifts down as defection takes over) and is invariant to
@@ -34,8 +35,7 @@ class PlateauResult:
     only at its very last point); ``reached``: settled before the final
     ``tail`` fraction of the curve; ``final``: the plateau level; ``band``: its
     half-width; ``fraction``: ``step`` as a fraction of the last step;
-    ``late_change``: see the module docstring (NaN for a curve that did not
-    change at all)."""
+    ``late_change``: see the module docstring (NaN for a constant curve)."""
 
     step: float | None
     reached: bool
@@ -75,9 +75,9 @@ def settling_step(steps, values, *, tolerance: float = 0.1, tail: float = 0.2,
     final = float(y[tail_start:].mean())
     tail_points = x.size - tail_start
     previous = float(y[max(0, tail_start - tail_points):tail_start].mean())
-    total = final - float(y[:tail_points].mean())
-    late_change = (final - previous) / total if total != 0 else float("nan")
-    band = tolerance * float(smooth.max() - smooth.min())
+    spread = float(smooth.max() - smooth.min())
+    late_change = (final - previous) / spread if spread > 0 else float("nan")
+    band = tolerance * spread
     outside = np.flatnonzero(np.abs(smooth - final) > band)
     first_inside = 0 if outside.size == 0 else int(outside[-1]) + 1
     if first_inside >= x.size:

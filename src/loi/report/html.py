@@ -91,13 +91,14 @@ def _plateau_table(curves: pd.DataFrame) -> pd.DataFrame:
     for (scenario, role), part in curves.groupby(["scenario", "role"], sort=True):
         curve = part.groupby("update").agg(steps=("env_steps", "max"), value=("mean_return_per_step", "mean"))
         row = {"scenario": scenario, "role": role, "updates": len(curve), "settling_step": float("nan"),
-               "fraction_of_training": float("nan"), "plateau_reached": False,
+               "fraction_of_training": float("nan"), "plateau_reached": False, "last_fifth_change": float("nan"),
                "final_return_per_step": float("nan")}
         try:
             result = settling_step(curve["steps"].to_numpy(), curve["value"].to_numpy())
             row.update(settling_step=result.step if result.step is not None else float("nan"),
                        fraction_of_training=result.fraction if result.fraction is not None else float("nan"),
-                       plateau_reached=result.reached, final_return_per_step=result.final)
+                       plateau_reached=result.reached, last_fifth_change=result.late_change,
+                       final_return_per_step=result.final)
         except LoiError:
             pass  # too few updates to judge: reported as not reached
         rows.append(row)
@@ -156,7 +157,9 @@ def build_report(run_dir: str | Path) -> str:
     if curves is not None:
         parts.append("<p class='note'>Plateau: the step after which the smoothed return per step (mean over "
                      "seeds and members, every update) stays within 10% of its range around its final level; "
-                     "<b>reached</b> when that happens before the last 20% of training. The learning rate is "
+                     "<b>reached</b> when that happens before the last 20% of training; <b>last_fifth_change</b>: "
+                     "how much the mean level moved over the last fifth of training, as a fraction of the curve's "
+                     "range (the strict test: a curve still creeping up settles by the band rule). The learning rate is "
                      "annealed to zero, which flattens the end of every curve by itself: "
                      "<code>benchmarks/plateau.py</code> measures the plateau with a constant rate.</p>")
         parts.append(_table(_plateau_table(curves)))
