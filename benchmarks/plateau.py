@@ -30,7 +30,7 @@ LAYOUTS = ("small", "medium", "large", "obstacle")
 
 
 def train_curve(scenario: str, steps: int, seeds: int, generations: int, num_envs: int, rollout: int,
-                shared_torso: bool):
+                shared_torso: bool, update_epochs: int):
     import jax
     import numpy as np
 
@@ -38,7 +38,7 @@ def train_curve(scenario: str, steps: int, seeds: int, generations: int, num_env
     from loi.training import TrainConfig, make_train
 
     config = TrainConfig(scenario, regime="sp", num_seeds=seeds, total_steps=steps, num_generations=generations,
-                         num_envs=num_envs, rollout_length=rollout, anneal_lr=False,
+                         num_envs=num_envs, rollout_length=rollout, anneal_lr=False, update_epochs=update_epochs,
                          network=NetworkConfig(shared_torso=shared_torso))
     trainer = make_train(config)
     t0 = time.perf_counter()
@@ -124,6 +124,7 @@ def main() -> None:
     parser.add_argument("--num-envs", type=int, default=64)
     parser.add_argument("--rollout", type=int, default=128)
     parser.add_argument("--shared-torso", action="store_true", help="one torso for actor and critic")
+    parser.add_argument("--update-epochs", type=int, default=4, help="PPO epochs per update (the trainer's default: 4)")
     parser.add_argument("--summarize-only", action="store_true",
                         help="recompute plateau.json/png from OUT/curves.parquet (no training)")
     parser.add_argument("--out", required=True)
@@ -144,7 +145,8 @@ def main() -> None:
     started = time.perf_counter()
     for scenario in (f"{g}/{layout}" for g in args.games for layout in args.layouts):
         steps, curve, compile_s, seconds = train_curve(scenario, args.steps, args.seeds, args.generations,
-                                                       args.num_envs, args.rollout, args.shared_torso)
+                                                       args.num_envs, args.rollout, args.shared_torso,
+                                                       args.update_epochs)
         timing[scenario] = {"compile_s": compile_s, "train_s": seconds,
                             "samples_per_s": 2 * args.seeds * int(steps[-1]) / seconds}  # SP: both seats learn
         for s in range(curve.shape[1]):
@@ -154,7 +156,8 @@ def main() -> None:
     curves = pd.concat(rows, ignore_index=True)
     curves.to_parquet(out / "curves.parquet", index=False)
     record = {"steps": args.steps, "seeds": args.seeds, "num_envs": args.num_envs, "rollout": args.rollout,
-              "anneal_lr": False, "shared_torso": args.shared_torso, "wall_s": time.perf_counter() - started}
+              "anneal_lr": False, "shared_torso": args.shared_torso,
+              "update_epochs": args.update_epochs, "wall_s": time.perf_counter() - started}
     summarize(curves, timing, record, out)
 
 
