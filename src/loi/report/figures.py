@@ -15,6 +15,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import EngFormatter  # noqa: E402
+
+from loi.errors import LoiError  # noqa: E402
+from loi.metrics.plateau import settling_step  # noqa: E402
 
 REGIME_COLOURS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3")
 
@@ -117,8 +121,11 @@ def heatmap_figure(crossplay: pd.DataFrame) -> bytes:
 
 
 def curves_figure(curves: pd.DataFrame) -> bytes:
-    """Learning curves: mean episode return vs env steps, per role (mean over
-    seeds and members; band = min..max over them)."""
+    """Learning curves: return per step after every update vs env steps, per role
+    (line: mean over seeds and members; band: min..max over them; dotted line: the
+    settling step of the mean curve, the quantity the report's plateau table gives).
+    Return per step rather than episode return: episode lengths are random, so the
+    episode return is the same signal with more noise."""
     scenarios = sorted(curves["scenario"].unique())
     roles = sorted(curves["role"].unique())
     colours = regime_colour(roles)
@@ -129,18 +136,23 @@ def curves_figure(curves: pd.DataFrame) -> bytes:
             part = rows[rows["role"] == role]
             if part.empty:
                 continue
-            per_member = part.groupby(["seed", "member", "generation"])[["env_steps", "mean_episode_return"]].mean()
-            stats = per_member.groupby("generation").agg(steps=("env_steps", "max"),
-                                                         mean=("mean_episode_return", "mean"),
-                                                         low=("mean_episode_return", "min"),
-                                                         high=("mean_episode_return", "max"))
-            ax.plot(stats["steps"], stats["mean"], color=colours[role], label=role, marker=".")
-            ax.fill_between(stats["steps"], stats["low"], stats["high"], color=colours[role], alpha=0.15)
+            stats = part.groupby("update").agg(steps=("env_steps", "max"), mean=("mean_return_per_step", "mean"),
+                                               low=("mean_return_per_step", "min"),
+                                               high=("mean_return_per_step", "max"))
+            ax.plot(stats["steps"], stats["mean"], color=colours[role], label=role, linewidth=1)
+            ax.fill_between(stats["steps"], stats["low"], stats["high"], color=colours[role], alpha=0.12)
+            try:
+                settled = settling_step(stats["steps"].to_numpy(), stats["mean"].to_numpy()).step
+            except LoiError:
+                settled = None  # too few updates to judge
+            if settled is not None:
+                ax.axvline(settled, color=colours[role], linestyle=":", linewidth=1)
+        ax.xaxis.set_major_formatter(EngFormatter(sep=""))
         ax.set_xlabel("env steps per member")
-        ax.set_ylabel("mean episode return")
+        ax.set_ylabel("return per step")
         ax.set_title(scenario, fontsize=9)
         ax.legend(fontsize=7)
-    fig.suptitle("Learning curves (per generation)")
+    fig.suptitle("Learning curves (every update; dotted: settling step)")
     return _png(fig)
 
 
