@@ -18,7 +18,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.ticker import EngFormatter  # noqa: E402
 
 from loi.errors import LoiError  # noqa: E402
-from loi.metrics.plateau import settling_step  # noqa: E402
+from loi.metrics.plateau import PlateauResult, settling_step  # noqa: E402
 
 REGIME_COLOURS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3")
 
@@ -120,6 +120,20 @@ def heatmap_figure(crossplay: pd.DataFrame) -> bytes:
     return _png(fig)
 
 
+def role_curve(part: pd.DataFrame) -> tuple[pd.DataFrame, PlateauResult | None]:
+    """One (scenario, role)'s learning curve: per update, env steps and the mean /
+    min / max over seeds and members of the return per step; and the settling of
+    the mean curve (None when there are too few updates to judge). The figure and
+    the report's plateau table both read it, so they always agree."""
+    stats = part.groupby("update").agg(steps=("env_steps", "max"), mean=("mean_return_per_step", "mean"),
+                                       low=("mean_return_per_step", "min"), high=("mean_return_per_step", "max"))
+    try:
+        plateau = settling_step(stats["steps"].to_numpy(), stats["mean"].to_numpy())
+    except LoiError:
+        plateau = None
+    return stats, plateau
+
+
 def curves_figure(curves: pd.DataFrame) -> bytes:
     """Learning curves: return per step after every update vs env steps, per role
     (line: mean over seeds and members; band: min..max over them; dotted line: the
@@ -136,17 +150,11 @@ def curves_figure(curves: pd.DataFrame) -> bytes:
             part = rows[rows["role"] == role]
             if part.empty:
                 continue
-            stats = part.groupby("update").agg(steps=("env_steps", "max"), mean=("mean_return_per_step", "mean"),
-                                               low=("mean_return_per_step", "min"),
-                                               high=("mean_return_per_step", "max"))
+            stats, plateau = role_curve(part)
             ax.plot(stats["steps"], stats["mean"], color=colours[role], label=role, linewidth=1)
             ax.fill_between(stats["steps"], stats["low"], stats["high"], color=colours[role], alpha=0.12)
-            try:
-                settled = settling_step(stats["steps"].to_numpy(), stats["mean"].to_numpy()).step
-            except LoiError:
-                settled = None  # too few updates to judge
-            if settled is not None:
-                ax.axvline(settled, color=colours[role], linestyle=":", linewidth=1)
+            if plateau is not None and plateau.step is not None:
+                ax.axvline(plateau.step, color=colours[role], linestyle=":", linewidth=1)
         ax.xaxis.set_major_formatter(EngFormatter(sep=""))
         ax.set_xlabel("env steps per member")
         ax.set_ylabel("return per step")

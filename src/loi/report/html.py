@@ -85,22 +85,19 @@ def _curves(run_dir: Path) -> pd.DataFrame | None:
 def _plateau_table(curves: pd.DataFrame) -> pd.DataFrame:
     """Settling step of every (scenario, role): the mean over seeds and members
     of the return per step after each update (loi.metrics.plateau)."""
-    from loi.metrics.plateau import settling_step
+    from loi.report import figures
 
     rows = []
     for (scenario, role), part in curves.groupby(["scenario", "role"], sort=True):
-        curve = part.groupby("update").agg(steps=("env_steps", "max"), value=("mean_return_per_step", "mean"))
-        row = {"scenario": scenario, "role": role, "updates": len(curve), "settling_step": float("nan"),
+        stats, plateau = figures.role_curve(part)
+        row = {"scenario": scenario, "role": role, "updates": len(stats), "settling_step": float("nan"),
                "fraction_of_training": float("nan"), "plateau_reached": False, "last_fifth_change": float("nan"),
                "final_return_per_step": float("nan")}
-        try:
-            result = settling_step(curve["steps"].to_numpy(), curve["value"].to_numpy())
-            row.update(settling_step=result.step if result.step is not None else float("nan"),
-                       fraction_of_training=result.fraction if result.fraction is not None else float("nan"),
-                       plateau_reached=result.reached, last_fifth_change=result.late_change,
-                       final_return_per_step=result.final)
-        except LoiError:
-            pass  # too few updates to judge: reported as not reached
+        if plateau is not None:  # None: too few updates to judge, reported as not reached
+            row.update(settling_step=plateau.step if plateau.step is not None else float("nan"),
+                       fraction_of_training=plateau.fraction if plateau.fraction is not None else float("nan"),
+                       plateau_reached=plateau.reached, last_fifth_change=plateau.late_change,
+                       final_return_per_step=plateau.final)
         rows.append(row)
     return pd.DataFrame(rows)
 
