@@ -1,85 +1,149 @@
-"""Throughput of level_of_influence on a 10^6-row table (1000 permutations + 1000 bootstrap).
+"""Seconds of ``measure_table`` on a 10^6-row table (1000 permutations + 1000 bootstrap), against
+scikit-learn's ``mutual_info_classif`` doing the same work, measured in the same run.
 
-Two shapes of ~990,000 rows, one level_of_influence call per scenario (the loop over scenarios
-is the only Python loop; ``--workers 2`` runs scenarios in a thread pool, numpy releases the
-GIL in its heavy kernels):
+Two tables of ~10^6 rows (the loop over scenarios is the only Python loop):
 
+* ``issue``: 100 scenarios x 1 block x 10 co-players x 1000 episodes (the table of issue 14);
+  the default interval is then the episode (half-sample) bootstrap;
 * ``paper``: 100 scenarios x 20 blocks x 9 co-players x 55 episodes (the paper's blocks, more
-  episodes); the default interval is then the cluster bootstrap over the 20 blocks;
-* ``large``: 100 scenarios x 1 block x 9 co-players x 1100 episodes; the default interval is
-  then the basic episode bootstrap.
+  episodes); the default interval is then the cluster bootstrap over the 20 blocks.
 
-Prints wall seconds, CPU seconds of the process and rows/s per estimator and shape, and the
-ratio to the default estimator measured in the same run. ``--scenarios`` times a subset (the
-printed rows/s are per row actually processed).
+Each estimator runs three ways: one process; ``--workers`` processes over scenarios
+(``measure_table(workers=N)``); one process with the kNN kernels' numba ``prange`` loops over
+resamples (knn only). The scikit-learn baseline is the same resampling done with
+``mutual_info_classif`` (kNN MI of a continuous feature and a class label, Ross 2014 as well):
+a few permutations (n rows) and half-samples (n/2 rows) of one scenario, timed and scaled to the
+whole table's 100 x (1000 + 1000) estimates. Also prints CPU seconds of this process and its
+workers, and the peak resident memory.
 
-    python benchmarks/measure.py                                   # both shapes, all estimators
-    python benchmarks/measure.py --estimators knn --scenarios 10   # a tenth of the table
+    python benchmarks/measure.py                                  # both tables, all estimators
+    python benchmarks/measure.py --tables issue --scenarios 20    # a fifth of the issue table
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import time
-from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import numpy as np
+import pandas as pd
 
-from loi.metrics import DEFAULT_ESTIMATOR, ESTIMATORS, level_of_influence
+from loi.metrics import DEFAULT_ESTIMATOR, ESTIMATORS, kernels
+from loi.metrics.table import measure_table
 
-SHAPES = {"paper": (20, 9, 55), "large": (1, 9, 1100)}  # blocks, co-players, episodes per scenario
+SHAPES = {"issue": (1, 10, 1000), "paper": (20, 9, 55)}  # blocks, co-players, episodes per scenario
 
 
-def synthetic_table(scenarios: int, shape: str = "paper", seed: int = 0):
-    """One (returns, coplayer, block) triple per scenario; returns on [0, 100]."""
+def synthetic_table(scenarios: int, shape: str = "issue", seed: int = 0) -> pd.DataFrame:
+    """A long reward table; returns on [0, 100] with co-player means drawn per block."""
     blocks, coplayers, episodes = SHAPES[shape]
     rng = np.random.default_rng(seed)
-    block, coplayer, _ = np.indices((blocks, coplayers, episodes)).reshape(3, -1)
-    tables = []
-    for _ in range(scenarios):
+    block, coplayer, episode = np.indices((blocks, coplayers, episodes)).reshape(3, -1)
+    frames = []
+    for s in range(scenarios):
         means = rng.uniform(30, 70, size=(blocks, coplayers))
-        returns = np.clip(rng.normal(means[block, coplayer], 8.0), 0, 100)
-        tables.append((returns, coplayer, block))
-    return tables
+        frames.append(pd.DataFrame({
+            "scenario": f"s{s:03d}", "ego": np.char.add("ego", block.astype(str)),
+            "coplayer": np.char.add("c", coplayer.astype(str)), "episode": episode,
+            "ego_return": np.clip(rng.normal(means[block, coplayer], 8.0), 0, 100),
+        }))
+    return pd.concat(frames, ignore_index=True)
+
+
+def cpu_seconds() -> float:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def peak_gb() -> float:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return max(own.ru_maxrss, children.ru_maxrss) / 2**20  # KiB -> GiB (Linux)
+
+
+def timed(function) -> tuple[float, float, object]:
+    start, start_cpu = time.perf_counter(), cpu_seconds()
+    out = function()
+    return time.perf_counter() - start, cpu_seconds() - start_cpu, out
+
+
+def sklearn_seconds(table: pd.DataFrame, scenarios: int, permutations: int, bootstrap: int, draws: int) -> float:
+    """mutual_info_classif on ``draws`` permutations and half-samples of the first block of the
+    first scenario, scaled to every block of every scenario."""
+    from sklearn.feature_selection import mutual_info_classif
+
+    first = table[(table["scenario"] == table["scenario"].iloc[0]) & (table["ego"] == table["ego"].iloc[0])]
+    returns, labels = first["ego_return"].to_numpy()[:, None], first["coplayer"].to_numpy()
+    blocks = table.groupby("scenario")["ego"].nunique().iloc[0]
+    rng = np.random.default_rng(0)
+    call = partial(mutual_info_classif, discrete_features=False, n_neighbors=3, random_state=0)
+    start = time.perf_counter()
+    for _ in range(draws):
+        call(returns, rng.permutation(labels))
+    per_permutation = (time.perf_counter() - start) / draws
+    start = time.perf_counter()
+    for _ in range(draws):
+        half = rng.permutation(len(labels))[: len(labels) // 2]
+        call(returns[half], labels[half])
+    per_half_sample = (time.perf_counter() - start) / draws
+    # The cluster bootstrap (>= 5 blocks) resamples block estimates: no kNN work.
+    bootstrap_work = bootstrap * per_half_sample if blocks < 5 else 0.0
+    return scenarios * blocks * (permutations * per_permutation + bootstrap_work)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenarios", type=int, default=100)
-    parser.add_argument("--shapes", nargs="+", default=list(SHAPES), choices=list(SHAPES))
+    parser.add_argument("--tables", nargs="+", default=list(SHAPES), choices=list(SHAPES))
     parser.add_argument("--estimators", nargs="+", default=list(ESTIMATORS), choices=ESTIMATORS)
     parser.add_argument("--permutations", type=int, default=1000)
     parser.add_argument("--bootstrap", type=int, default=1000)
-    parser.add_argument("--ci-method", default="auto")
-    parser.add_argument("--workers", type=int, default=1, help="threads running scenarios concurrently")
+    parser.add_argument("--workers", type=int, default=2, help="processes for the multi-process run")
+    parser.add_argument("--sklearn-draws", type=int, default=5, help="scikit-learn calls timed, then scaled")
+    parser.add_argument("--modes", nargs="+", default=["1 process", "processes", "numba prange"])
     args = parser.parse_args()
-    # Wall time is what a user waits; CPU time of this process is also printed because a shared
-    # machine inflates wall time.
-    for shape in args.shapes:
-        tables = synthetic_table(args.scenarios, shape)
-        rows = sum(len(t[0]) for t in tables)
+    common = dict(permutations=args.permutations, bootstrap=args.bootstrap, seed=0)
+    # Compile (or load the cached) kernels outside the timings.
+    measure_table(synthetic_table(1, "issue"), estimator="knn", permutations=2, bootstrap=2)
+    for shape in args.tables:
+        table = synthetic_table(args.scenarios, shape)
         blocks, coplayers, episodes = SHAPES[shape]
-        print(f"[{shape}] {rows:,} rows ({args.scenarios} scenarios x {blocks} blocks x {coplayers} co-players x "
-              f"{episodes} episodes), {args.permutations} permutations + {args.bootstrap} bootstrap, "
-              f"ci_method={args.ci_method}, {args.workers} worker(s)")
-
-        def one(table, estimator):
-            returns, coplayer, block = table
-            return level_of_influence(returns, coplayer, block, estimator=estimator, permutations=args.permutations,
-                                      bootstrap=args.bootstrap, ci_method=args.ci_method)
-
-        seconds, cpu = {}, {}
+        print(f"[{shape}] {len(table):,} rows ({args.scenarios} scenarios x {blocks} blocks x {coplayers} co-players"
+              f" x {episodes} episodes), {args.permutations} permutations + {args.bootstrap} bootstrap", flush=True)
+        seconds = {}
         for estimator in args.estimators:
-            start, start_cpu = time.perf_counter(), time.process_time()
-            with ThreadPoolExecutor(args.workers) as pool:
-                list(pool.map(one, tables, [estimator] * len(tables)))
-            seconds[estimator] = time.perf_counter() - start
-            cpu[estimator] = time.process_time() - start_cpu
-        reference = seconds.get(DEFAULT_ESTIMATOR)
-        for estimator, elapsed in seconds.items():
-            ratio = f"  {elapsed / reference:5.2f}x the default ({DEFAULT_ESTIMATOR})" if reference else ""
-            print(f"  {estimator:<14} {elapsed:8.2f} s wall ({cpu[estimator]:7.2f} s CPU)  "
-                  f"{rows / elapsed:10,.0f} rows/s{ratio}", flush=True)
+            reference = None
+            for mode in args.modes:
+                if mode == "numba prange" and estimator != "knn":
+                    continue
+                run = partial(measure_table, table, estimator=estimator, **common)
+                if mode == "processes":
+                    run = partial(run, workers=args.workers)
+                saved = kernels.null_statistics, kernels.labelled_statistics
+                if mode == "numba prange":
+                    kernels.null_statistics = partial(saved[0], parallel=True)
+                    kernels.labelled_statistics = partial(saved[1], parallel=True)
+                try:
+                    wall, cpu, results = timed(run)
+                finally:
+                    kernels.null_statistics, kernels.labelled_statistics = saved
+                if reference is None:
+                    reference = results
+                else:  # every way gives the same numbers
+                    assert all(results[s].statistic == reference[s].statistic and
+                               results[s].null_mean == reference[s].null_mean for s in reference), mode
+                seconds[(estimator, mode)] = wall
+                base = seconds[(estimator, args.modes[0])]
+                print(f"  {estimator:<13} {mode:<13} {wall:8.2f} s wall ({cpu:7.2f} s CPU)  "
+                      f"{len(table) / wall:10,.0f} rows/s  {base / wall:5.2f}x one process", flush=True)
+        if "knn" in args.estimators:
+            scaled = sklearn_seconds(table, args.scenarios, args.permutations, args.bootstrap, args.sklearn_draws)
+            best = min(v for (e, _), v in seconds.items() if e == "knn")
+            print(f"  scikit-learn mutual_info_classif, same work (scaled from {args.sklearn_draws} + "
+                  f"{args.sklearn_draws} calls): {scaled:9.1f} s -> knn here is {scaled / best:6.1f}x faster "
+                  f"(fastest way, {DEFAULT_ESTIMATOR} default)", flush=True)
+    print(f"peak resident memory {peak_gb():.2f} GiB (this process or one worker)")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,14 @@ wall time of one scenario's full training set, against baselines in the same run
 
     python benchmarks/train_throughput.py                 # default: 2 generations x 131k steps per member
     python benchmarks/train_throughput.py --steps 262144 --generations 2
+    python benchmarks/train_throughput.py --networks mlp,gru,lstm --no-full-set   # SP and PP5 per network
+    python benchmarks/train_throughput.py --networks mlp,gru --breakdown          # + where the time goes
+
+``--networks`` (presets of ``loi.agents.PRESETS``) adds SP and PP5 rows per
+network on the grid scenario, with the ratio to the feed-forward (``mlp``) row
+of the same regime. ``--breakdown`` also runs PP5 with 2 PPO epochs instead of
+4: the difference is 2 epochs of updates, so the rollout's share is
+``t4 - 2 * (t4 - t2)``, measured, not profiled.
 
 Each configuration runs in its own subprocess (so peak RSS is its own); the
 throughput of a configuration is measured over its generations after an
@@ -82,13 +90,15 @@ def storm_env():
     return StormAdapter()
 
 
-def run_one(scenario: str, regime: str, seeds: int, steps: int, generations: int) -> dict:
+def run_one(scenario: str, regime: str, seeds: int, steps: int, generations: int, network: str = "mlp",
+            epochs: int = 4) -> dict:
     import jax
 
     from loi.training import TrainConfig, make_train
 
     config = TrainConfig(scenario if scenario != "storm" else "matrix/prisoners_dilemma", regime=regime,
-                         num_seeds=seeds, total_steps=steps, num_generations=generations)
+                         num_seeds=seeds, total_steps=steps, num_generations=generations, network=network,
+                         update_epochs=epochs)
     env = storm_env() if scenario == "storm" else None
     trainer = make_train(config, env=env)
     t0 = time.perf_counter()
@@ -106,6 +116,8 @@ def run_one(scenario: str, regime: str, seeds: int, steps: int, generations: int
         "scenario": scenario,
         "regime": regime,
         "seeds": seeds,
+        "network": network,
+        "epochs": epochs,
         "env_steps": env_steps,
         "seconds": seconds,
         "steps_per_s": env_steps / seconds,
@@ -114,9 +126,10 @@ def run_one(scenario: str, regime: str, seeds: int, steps: int, generations: int
     }
 
 
-def spawn(scenario: str, regime: str, seeds: int, steps: int, generations: int) -> dict | None:
+def spawn(scenario: str, regime: str, seeds: int, network: str, epochs: int, steps: int,
+          generations: int) -> dict | None:
     cmd = [sys.executable, __file__, "--one", scenario, regime, str(seeds), "--steps", str(steps),
-           "--generations", str(generations)]
+           "--generations", str(generations), "--network", network, "--epochs", str(epochs)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         print(f"  {scenario} {regime}: failed\n{proc.stderr[-2000:]}", file=sys.stderr, flush=True)
@@ -130,28 +143,32 @@ def main() -> None:
     parser.add_argument("--generations", type=int, default=2)
     parser.add_argument("--full-steps", type=int, default=1_000_000, help="steps per agent for the full-set estimate")
     parser.add_argument("--no-full-set", action="store_true", help="skip the SP x5 / SP x4 / PP3 runs")
+    parser.add_argument("--networks", default="mlp", help="comma-separated network presets (SP + PP5 rows each)")
+    parser.add_argument("--breakdown", action="store_true", help="also PP5 at 2 epochs: rollout vs update time")
     parser.add_argument("--one", nargs=3, metavar=("SCENARIO", "REGIME", "SEEDS"), help=argparse.SUPPRESS)
+    parser.add_argument("--network", default="mlp", help=argparse.SUPPRESS)
+    parser.add_argument("--epochs", type=int, default=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         scenario, regime, seeds = args.one
-        print(json.dumps(run_one(scenario, regime, int(seeds), args.steps, args.generations)))
+        print(json.dumps(run_one(scenario, regime, int(seeds), args.steps, args.generations, args.network,
+                                 args.epochs)))
         return
+    networks = [n.strip() for n in args.networks.split(",") if n.strip()]
 
     print(f"load average before: {os.getloadavg()[0]:.2f}  (cores: {os.cpu_count()})")
-    runs = [
-        ("matrix/prisoners_dilemma", "sp", 1),  # baseline: the trainer on the cheapest env
-        (SCENARIO, "sp", 1),
-        (SCENARIO, "pp5", 1),
-        (SCENARIO, "sp", 5),  # SP x5 and the 4 Bobs as vmapped seeds
-        (SCENARIO, "sp", 4),
-        (SCENARIO, "pp3", 1),
-    ]
-    if args.no_full_set:
-        runs = runs[:3]
+    runs = [("matrix/prisoners_dilemma", "sp", 1, "mlp", 4)]  # baseline: the trainer on the cheapest env
+    for network in networks:
+        runs += [(SCENARIO, "sp", 1, network, 4), (SCENARIO, "pp5", 1, network, 4)]
+        if args.breakdown:
+            runs.append((SCENARIO, "pp5", 1, network, 2))
+    if not args.no_full_set:
+        # SP x5 and the 4 Bobs as vmapped seeds, then PP3 (feed-forward).
+        runs += [(SCENARIO, "sp", 5, "mlp", 4), (SCENARIO, "sp", 4, "mlp", 4), (SCENARIO, "pp3", 1, "mlp", 4)]
     try:
         import jaxmarl  # noqa: F401
 
-        runs.insert(1, ("storm", "sp", 1))
+        runs.insert(1, ("storm", "sp", 1, "mlp", 4))
     except Exception as err:  # optional extra; any import failure means skip
         print(f"JaxMARL STORM baseline skipped: jaxmarl does not import ({type(err).__name__}: {err})")
     results = {}
@@ -159,15 +176,29 @@ def main() -> None:
         result = spawn(*run, args.steps, args.generations)
         if result is not None:
             results[run] = result
-            print(f"  done: {run[0]} {run[1]} x{run[2]}: {result['steps_per_s']:,.0f} env-steps/s, "
-                  f"compile {result['compile_s']:.1f} s", flush=True)
-    base = results.get(("matrix/prisoners_dilemma", "sp", 1))
-    print(f"\n{'scenario':28} {'regime':6} {'seeds':>5} {'env-steps/s':>12} {'vs matrix':>9} {'compile s':>9} {'peak RSS MB':>11}")
-    for (scenario, regime, seeds), r in results.items():
+            print(f"  done: {run[0]} {run[1]} x{run[2]} {run[3]} ({run[4]} epochs): "
+                  f"{result['steps_per_s']:,.0f} env-steps/s, compile {result['compile_s']:.1f} s", flush=True)
+    base = results.get(("matrix/prisoners_dilemma", "sp", 1, "mlp", 4))
+    print(f"\n{'scenario':28} {'regime':6} {'seeds':>5} {'network':8} {'epochs':>6} {'env-steps/s':>12} "
+          f"{'vs matrix':>9} {'vs mlp':>6} {'compile s':>9} {'peak RSS MB':>11}")
+    for (scenario, regime, seeds, network, epochs), r in results.items():
         ratio = r["steps_per_s"] / base["steps_per_s"] if base else float("nan")
-        print(f"{scenario:28} {regime:6} {seeds:>5} {r['steps_per_s']:>12,.0f} {ratio:>9.2f} {r['compile_s']:>9.1f} "
-              f"{r['peak_rss_mb']:>11,.0f}")
-    full = [(SCENARIO, "sp", 5), (SCENARIO, "pp3", 1), (SCENARIO, "pp5", 1), (SCENARIO, "sp", 4)]
+        ff = results.get((scenario, regime, seeds, "mlp", epochs))
+        vs_ff = r["steps_per_s"] / ff["steps_per_s"] if ff else float("nan")
+        print(f"{scenario:28} {regime:6} {seeds:>5} {network:8} {epochs:>6} {r['steps_per_s']:>12,.0f} "
+              f"{ratio:>9.2f} {vs_ff:>6.2f} {r['compile_s']:>9.1f} {r['peak_rss_mb']:>11,.0f}")
+    if args.breakdown:
+        print("\nwhere PP5's time goes (t4, t2: seconds per 1M env steps at 4 and 2 PPO epochs)")
+        for network in networks:
+            four, two = results.get((SCENARIO, "pp5", 1, network, 4)), results.get((SCENARIO, "pp5", 1, network, 2))
+            if four and two:
+                t4, t2 = 1e6 / four["steps_per_s"], 1e6 / two["steps_per_s"]
+                epoch = (t4 - t2) / 2
+                rollout = t4 - 4 * epoch
+                print(f"  {network:8} t4 {t4:6.1f} s  t2 {t2:6.1f} s  -> rollout {rollout:6.1f} s "
+                      f"({rollout / t4:.0%}), 4 epochs of updates {4 * epoch:6.1f} s ({4 * epoch / t4:.0%})")
+    full = [(SCENARIO, "sp", 5, "mlp", 4), (SCENARIO, "pp3", 1, "mlp", 4), (SCENARIO, "pp5", 1, "mlp", 4),
+            (SCENARIO, "sp", 4, "mlp", 4)]
     if all(run in results for run in full):
         total = 0.0
         for run in full:

@@ -127,3 +127,56 @@ def test_bad_checkpoint_files(tmp_path):
     other.write_bytes(serialization.msgpack_serialize({"format": "something-else"}))
     with pytest.raises(LoiError, match="not a loi policy checkpoint"):
         load_checkpoint(other)
+
+
+def test_presets_and_recurrent_configs(grid_env):
+    from loi.agents import PRESETS, network_config
+
+    authors = PRESETS["authors"]
+    # The authors' RLlib model (MARL/PP_train.py): conv encoder, fc 64-64, post-layer 256, LSTM 256 + prev action.
+    assert (authors.kind, authors.encoder, authors.hidden, authors.core_size) == ("lstm", "cnn", (64, 64, 256), 256)
+    assert authors.prev_action and not authors.prev_reward and authors.activation == "relu"
+    assert network_config({"preset": "gru", "core_size": 16}) == NetworkConfig(kind="gru", core_size=16)
+    net = make_network(grid_env, authors)
+    params = init_params(net, jax.random.PRNGKey(0))
+    assert params["params"]["core_h"].shape == (256, 4 * 256) and "conv_0" in params["params"]
+    with pytest.raises(LoiError, match="encoder applies to recurrent"):
+        NetworkConfig(kind="mlp", encoder="cnn")
+    with pytest.raises(LoiError, match="core_size"):
+        NetworkConfig(kind="gru", core_size=0)
+    with pytest.raises(LoiError, match="unknown network keys: size"):
+        network_config({"kind": "gru", "size": 3})
+    with pytest.raises(LoiError, match="needs a grid game"):
+        make_network(loi.envs.make("matrix/prisoners_dilemma"), NetworkConfig(kind="gru", encoder="cnn"))
+
+
+@pytest.mark.parametrize("kind", ["gru", "lstm"])
+def test_recurrent_step_equals_the_sequence_replay_and_resets(matrix_env, kind):
+    """Acting step by step and replaying the trajectory in one call (as PPO's update
+    does) give the same logits; a reset makes a step forget everything before it."""
+    from loi.agents import act, init_carry, policy_step, sequence_logits
+
+    net = make_network(matrix_env, NetworkConfig(kind=kind, core_size=8, hidden=(8,), prev_reward=True))
+    params = init_params(net, jax.random.PRNGKey(0))
+    steps, batch = 6, 3
+    obs = jax.random.uniform(jax.random.PRNGKey(1), (steps, batch, net.obs_dim))
+    reward = jax.random.normal(jax.random.PRNGKey(2), (steps, batch))
+    reset = jnp.zeros((steps, batch), bool).at[0].set(True).at[3, 1].set(True)
+    carry0 = init_carry(net, batch)
+    carry, stepped, actions = carry0, [], []
+    for t in range(steps):
+        logits, _, _ = policy_step(net, params, carry, obs[t], reward[t], reset[t])
+        carry, a = act(net, params, carry, obs[t], reward[t], reset[t], jax.random.PRNGKey(10 + t))
+        stepped.append(logits)
+        actions.append(a)
+    replay, _ = sequence_logits(net, params, carry0, obs, jnp.stack(actions), reward, reset)
+    np.testing.assert_allclose(np.stack(stepped), replay, rtol=1e-5, atol=1e-6)
+    # Env 1 was reset at step 3: from there it equals a fresh run started at step 3.
+    fresh, _ = sequence_logits(net, params, init_carry(net, 1), obs[3:, 1:2], jnp.stack(actions)[3:, 1:2],
+                               reward[3:, 1:2], jnp.ones((steps - 3, 1), bool).at[1:].set(False))
+    np.testing.assert_allclose(replay[3:, 1:2], fresh, rtol=1e-5, atol=1e-6)
+    # Memory matters: the same observation and reward after a history and from a fresh carry differ.
+    no_reset = jnp.zeros(batch, bool)
+    after, _, _ = policy_step(net, params, carry, obs[0], reward[0], no_reset)
+    before, _, _ = policy_step(net, params, carry0, obs[0], reward[0], no_reset)
+    assert not np.allclose(after, before)

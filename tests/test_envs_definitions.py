@@ -93,20 +93,24 @@ def test_example_file_loads_and_its_games_play():
     _, state = bos.reset(jax.random.key(0))
     _, _, rewards, _, _ = bos.step(jax.random.key(0), state, {"agent_0": jnp.int32(1), "agent_1": jnp.int32(1)})
     assert (float(rewards["agent_0"]), float(rewards["agent_1"])) == (2.0, 3.0)
-    # Three resource types: the view has 1 + 3 + 1 + 4 channels; a full interaction pays x A y.
-    env = loi.envs.make("rock_paper_scissors/arena", regrowth_probability=1.0, freeze_steps=0, removal_steps=0)
-    assert env.view_shape == (5, 5, 9)
+    # Three resource types: the view has wall, 3 types, partner, ready, result shown, result.
+    env = loi.envs.make("rock_paper_scissors/arena", regrowth_probability=1.0, freeze_steps=0, respawn_steps=0)
+    assert env.view_shape == (5, 5, 8)
     _, state = env.reset(jax.random.key(0))
     state = state.replace(
         position=jnp.array([env.position(1, 1), env.position(1, 2)], jnp.int32),
         orientation=jnp.array([1, 3], jnp.int32),
-        inventory=jnp.array([[1, 0, 0], [0, 0, 2]], jnp.int32),  # rock vs scissors
+        inventory=jnp.array([[2, 1, 1], [1, 1, 3]], jnp.int32),  # one rock vs two scissors collected
     )
-    _, _, rewards, _, infos = env.step_env(
+    _, state, rewards, _, infos = env.step_env(
         jax.random.key(0), state, {"agent_0": jnp.int32(7), "agent_1": jnp.int32(0)}
     )
-    assert bool(infos["interacted"])
-    np.testing.assert_allclose([rewards["agent_0"], rewards["agent_1"]], [1.0, -1.0])
+    assert bool(infos["interacted"]) and float(rewards["agent_0"]) == 0.0
+    # Paid the step after (no freeze). agent_0 fired: x = (1/2, 1/4, 1/4) is the row strategy,
+    # y = (1/5, 1/5, 3/5). A y = (2/5, -2/5, 0): x A y = 1/5 - 1/10 = 1/10; B = A^T, so the
+    # column reward is y A x = y . (0, 1/4, -1/4) = 1/20 - 3/20 = -1/10.
+    _, _, rewards, _, _ = env.step_env(jax.random.key(1), state, {"agent_0": jnp.int32(0), "agent_1": jnp.int32(0)})
+    np.testing.assert_allclose([rewards["agent_0"], rewards["agent_1"]], [0.1, -0.1], rtol=1e-6)
 
 
 def test_bad_definition_files(tmp_path):

@@ -1,6 +1,7 @@
 """PettingZoo adapter, RGB rendering and the ``loi envs`` / ``loi render`` commands."""
 
 import json
+import os
 from pathlib import Path
 
 import jax
@@ -70,8 +71,12 @@ def test_cli_render_writes_a_gif(tmp_path):
     summary = json.loads(res.stdout)
     assert summary["frames"] == 31 and summary["out"] == str(out)
     with Image.open(out) as im:
-        assert im.size == (6 * 12, 6 * 12) and im.n_frames > 1
+        # 24 px per cell by default; the legend strip sits beneath the 6 x 6 map.
+        assert im.size[0] == 6 * 24 and im.size[1] > 6 * 24 and im.n_frames > 1
     assert [p.name for p in tmp_path.iterdir()] == ["episode.gif"]  # no temp files left
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask  # as an ordinary file, not mkstemp's 0600
 
 
 @pytest.mark.parametrize(
@@ -88,3 +93,14 @@ def test_cli_bad_input_exits_2_with_one_line(args, message, tmp_path):
     assert res.returncode == 2
     assert res.stderr.startswith("loi: error:") and message in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_render_legend_shows_every_colour_at_the_map_width():
+    from loi.envs.render import _PLAYER, _RESOURCE, _WALL, legend, with_legend
+
+    key = legend(144, 3, 24)
+    assert key.shape[1] == 144 and key.dtype == np.uint8 and key.shape[0] >= 24
+    colours = set(map(tuple, key.reshape(-1, 3).tolist()))
+    assert {*_PLAYER, *_RESOURCE[:3], _WALL} <= colours
+    frame = np.zeros((60, 144, 3), np.uint8)
+    assert with_legend(frame, key).shape == (60 + key.shape[0], 144, 3)

@@ -17,6 +17,7 @@ ALLOWED = {
     "metrics": {"tables"},
     "allocation": {"tables", "metrics"},
     "envs": set(),
+    "backends": set(),  # optional real simulators (loi.backends): numpy + their own package
     "agents": {"envs", "tables"},
     "training": {"envs", "agents", "tables"},
     "evaluation": {"envs", "agents", "training", "tables", "metrics"},
@@ -24,7 +25,7 @@ ALLOWED = {
     "report": {"tables", "metrics", "allocation", "envs", "agents", "training", "evaluation", "pipeline"},
     "cli": {"tables", "metrics", "allocation", "envs", "agents", "training", "evaluation", "pipeline", "report"},
 }
-NUMPY_ONLY = ("tables", "metrics", "allocation")
+NUMPY_ONLY = ("tables", "metrics", "allocation", "backends")
 JAX_MODULES = ("jax", "jaxlib", "flax", "optax", "orbax", "chex")
 
 

@@ -57,7 +57,11 @@ def test_row_order_does_not_matter_and_seed_does():
 def test_repeated_episode_numbers_are_ordered_by_return():
     # two evaluation seeds reuse episode numbers: the canonical order must still be total
     table = synthetic_table(episodes=6)
-    twice = pd.concat([table, table.assign(ego_return=table.ego_return + 1.0)], ignore_index=True)
+    twice = pd.concat([table.assign(eval_seed=0), table.assign(ego_return=table.ego_return + 1.0, eval_seed=1)],
+                      ignore_index=True)
+    # Without the column that tells them apart, the second seed's rows repeat the first's keys.
+    with pytest.raises(LoiError, match=r"duplicate episode \(scenario='a/S', .*episode=0\) at rows 0 and"):
+        measure_table(twice.drop(columns="eval_seed"), estimator="knn", **OPTS)
     first = measure_table(twice, estimator="knn", **OPTS)
     shuffled = measure_table(twice.sample(frac=1.0, random_state=5), estimator="knn", **OPTS)
     assert all(same(first[k], shuffled[k]) for k in first)
@@ -98,3 +102,14 @@ def test_errors_name_the_problem():
     one = synthetic_table(scenarios=("solo",), coplayers=1)
     with pytest.raises(LoiError, match="^scenario 'solo': "):
         measure_table(one, **OPTS)
+
+
+def test_miller_madow_auto_bins_with_a_value_range():
+    # bins="auto" with equal-width bins used to fail with a TypeError ('auto' + 1).
+    table = synthetic_table(scenarios=("x",), episodes=16)
+    res = measure_table(table, estimator="miller-madow", permutations=0, bootstrap=0,
+                        value_range=(float(table.ego_return.min()), float(table.ego_return.max())))["x"]
+    # sqrt rule on 16 episodes per co-player: 4 equal-width bins over the whole range, nothing dropped
+    direct = measure_table(table, estimator="miller-madow", permutations=0, bootstrap=0, bins=4,
+                           value_range=(float(table.ego_return.min()), float(table.ego_return.max())))["x"]
+    assert res.statistic == direct.statistic and res.n_episodes == len(table)

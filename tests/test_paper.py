@@ -57,8 +57,14 @@ def test_null_correction_and_comparisons(paper_json):
     for game in paper_json["games"].values():
         for layout in game["layouts"].values():
             # the plug-in's own bias is most of the reported LoI (SPEC section 2)
-            assert 0.5 < layout["loi_null"] < layout["loi"]
-            assert layout["loi_corrected"] == pytest.approx(layout["loi"] - layout["loi_null"])
+            assert 0.5 < layout["null_mean"] < layout["loi"]
+            assert layout["corrected"] == pytest.approx(layout["loi"] - layout["null_mean"])
+            # the corrected interval is the LoI's shifted by the null mean (loi_record's names)
+            if layout["ci_low"] is not None:
+                assert layout["corrected_ci_low"] == pytest.approx(layout["ci_low"] - layout["null_mean"])
+            # paper's maximum mean_c log(N / n_c): ln 9, more where out-of-range returns were dropped
+            assert layout["loi"] < np.log(9) - 1e-12 < layout["loi_max"] < np.log(9) + 0.01
+            assert not layout["above_max"]
             assert layout["anova_p"] < 0.01
         comparison = game["comparison"]
         assert set(comparison) == {"all", "top30", "all_scenario_weighted"}

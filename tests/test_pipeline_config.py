@@ -128,3 +128,36 @@ def test_cli_rejects_a_run_dir_of_another_study(tmp_path: Path) -> None:
 def test_toml_examples_parse() -> None:
     for path in EXAMPLES.glob("*.toml"):
         tomllib.loads(path.read_text())
+
+
+def test_training_network_and_options_pass_through_to_every_job() -> None:
+    from dataclasses import fields
+
+    from loi.agents.networks import PRESETS, NetworkConfig
+    from loi.pipeline.plan import train_config
+    from loi.training.config import TrainConfig
+
+    network = {"preset": "gru", "core_size": 32, "conv_features": [8], "prev_reward": True}
+    config = _config(training={"network": network, "ent_coef": 0.02, "gae_lambda": 0.9, "update_epochs": 2})
+    job = train_config(config, "prisoners_dilemma/small", "pp3", 1)
+    assert job.network == NetworkConfig(kind="gru", core_size=32, conv_features=(8,), prev_reward=True)
+    assert (job.ent_coef, job.gae_lambda, job.update_epochs) == (0.02, 0.9, 2)
+    again = study_from_dict(json.loads(json.dumps(config.to_dict())))
+    assert again == config and train_config(again, "prisoners_dilemma/small", "pp3", 1) == job
+    # A preset by name, and the legacy network fields directly under [training].
+    assert train_config(_config(training={"network": "authors"}), "prisoners_dilemma/small", "sp", 1).network \
+        == PRESETS["authors"]
+    legacy = _config(training={"network": "cnn", "hidden": [32], "conv_features": [4]})
+    assert train_config(legacy, "prisoners_dilemma/small", "sp", 1).network == NetworkConfig(
+        kind="cnn", hidden=(32,), conv_features=(4,))
+    # Every TrainConfig field the study does not set per job is accepted, with no hand-kept list.
+    per_job = {"scenario", "regime", "num_seeds", "total_steps", "num_generations", "network", "env_overrides"}
+    for field in fields(TrainConfig):
+        if field.name not in per_job:
+            value = getattr(TrainConfig("prisoners_dilemma/small"), field.name)
+            assert getattr(train_config(_config(training={field.name: value}), "prisoners_dilemma/small", "sp", 1),
+                           field.name) == value
+    with pytest.raises(LoiError, match=r"training.network: unknown network keys: width"):
+        _config(training={"network": {"kind": "gru", "width": 3}})
+    with pytest.raises(LoiError, match=r"training.network: unknown network 'rnn'"):
+        _config(training={"network": "rnn"})

@@ -37,8 +37,9 @@ def _loi(*args, env: dict[str, str], timeout: float = 900) -> subprocess.Complet
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory, cache_env) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("uninterrupted") / "run"
-    result = _loi("run", CONFIG, "--out", out, "--json", env=cache_env)
+    result = _loi("run", CONFIG, "--out", out, "--json", "--log-every", "1", env=cache_env)
     assert result.returncode == 0, result.stderr[-3000:]
+    (out.parent / "stderr.log").write_text(result.stderr)  # the progress log, for the test that reads it
     return out, json.loads(result.stdout)
 
 
@@ -94,9 +95,34 @@ def test_every_stage_wrote_its_tables(finished) -> None:
 def test_report_of_the_run_opens_in_chromium(finished, tmp_path: Path) -> None:
     out, summary = finished
     html = Path(summary["report"]).read_text()
-    assert html.count("<img ") == 6 and "could not be drawn" not in html
+    assert html.count("<img ") == 9 and "could not be drawn" not in html
+    assert "<b>Smoke test.</b>" in html  # pipeline_tiny.toml says smoke = true
     result = check_in_chromium(Path(summary["report"]), tmp_path)
-    assert result["images"] == 6
+    assert result["images"] == 9
+
+
+def test_progress_goes_to_a_log_file_as_plain_lines(finished) -> None:
+    out, _ = finished
+    log = (out.parent / "stderr.log").read_text()
+    assert "\x1b[" not in log  # stderr was a pipe: no terminal control codes, no live bar
+    lines = log.splitlines()
+    assert any(line.endswith("stage 1/7 train SP seeds and held-out Bobs: started, 4 jobs") for line in lines)
+    assert sum("stage 7/7 report: done in" in line for line in lines) == 1
+    # Heartbeats while a stage runs (every second here): jobs done, elapsed, ETA.
+    beats = [line for line in lines if "jobs, elapsed" in line]
+    assert beats and all(" ETA " in line for line in beats), lines[:20]
+
+
+def test_the_text_summary_is_readable_at_80_columns(finished, cache_env) -> None:
+    out, summary = finished
+    again = _loi("run", CONFIG, "--out", out, env=cache_env)  # every stage is done: prints the summary only
+    assert again.returncode == 0, again.stderr[-2000:]
+    lines = again.stdout.splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= 80 and "…" not in again.stdout
+    for scenario in summary["scenarios"]:
+        assert any(line.lstrip().startswith(scenario + " ") for line in lines), again.stdout
+    assert "Smoke test" in again.stdout and "In prisoners_dilemma: " in again.stdout
+    assert "done earlier, skipped" in again.stderr
 
 
 def test_rerunning_a_finished_run_skips_every_stage(finished, cache_env) -> None:

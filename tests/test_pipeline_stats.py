@@ -177,3 +177,19 @@ def test_crossfit_greedy_allocates_each_game_from_the_other_games_only() -> None
     no_pp5 = scores[~((scores["regime"] == "pp5") & scores["scenario"].str.startswith("h/"))]
     with pytest.raises(LoiError, match="cannot cross-fit greedy for g"):
         crossfit_greedy_table(no_pp5, loi, games=games, menu=MENU, budget=6.0)
+
+
+def test_score_summary_gives_a_t_interval_of_the_mean_per_scenario_and_regime() -> None:
+    from loi.pipeline.statistics import score_summary_table
+
+    scores = pd.DataFrame({"scenario": ["g/a"] * 5 + ["g/a"] * 2, "regime": ["sp"] * 5 + ["pp3"] * 2,
+                           "ego": ["e0", "e0", "e1", "e1", "e2", "f0", "f1"],
+                           "score": [1.0, 2.0, 3.0, 4.0, 5.0, 2.0, 2.0]})
+    table = score_summary_table(scores, confidence=0.95).set_index("regime")
+    sp = table.loc["sp"]
+    # Hand computation: mean 3, sd sqrt(2.5), half-width t(0.975, 4) * sd / sqrt(5) = 2.776 * 0.7071.
+    half = scipy.stats.t.ppf(0.975, 4) * np.sqrt(2.5) / np.sqrt(5)
+    assert (sp["n"], sp["egos"], sp["mean"]) == (5, 3, 3.0) and sp["sd"] == pytest.approx(np.sqrt(2.5))
+    assert (sp["ci_low"], sp["ci_high"]) == pytest.approx((3 - half, 3 + half))
+    assert half == pytest.approx(1.963, abs=1e-3)
+    assert table.loc["pp3", "sd"] == 0 and table.loc["pp3", "ci_low"] == table.loc["pp3", "ci_high"] == 2.0

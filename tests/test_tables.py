@@ -15,6 +15,7 @@ from loi.errors import LoiError
 from loi.tables import (
     REQUIRED_COLUMNS,
     atomic_write,
+    check_writable,
     block_labels,
     cross_play_table,
     fixed_bob_scores,
@@ -269,3 +270,53 @@ def test_authors_cross_play_file(paper_data):
 
 def test_required_columns_constant():
     assert REQUIRED_COLUMNS == ("scenario", "ego", "coplayer", "episode", "ego_return")
+
+
+# ---------------------------------------------------------------- duplicates, delimiters, destinations
+
+unique_rows = st.lists(st.tuples(st.sampled_from(["s1", "s/2"]), st.sampled_from(["e0", "e1"]),
+                                 st.sampled_from(["a", "b", "c"]), st.integers(0, 5),
+                                 st.floats(-1e6, 1e6, allow_nan=False)),
+                       min_size=1, max_size=30, unique_by=lambda r: r[:4])
+
+
+@settings(max_examples=40, deadline=None)
+@given(unique_rows, st.data())
+def test_a_repeated_episode_key_is_refused_naming_the_first_repeat(rows, data):
+    table = pd.DataFrame(rows, columns=["scenario", "ego", "coplayer", "episode", "ego_return"])
+    validate_table(table)  # unique keys pass
+    repeat = data.draw(st.lists(st.integers(0, len(rows) - 1), min_size=1, max_size=5, unique=True))
+    doubled = pd.concat([table, table.iloc[repeat].assign(ego_return=0.5)], ignore_index=True)
+    first = len(rows)  # the earliest row whose key appeared before
+    s, e, c, ep, _ = rows[repeat[0]]
+    with pytest.raises(LoiError, match=(rf"duplicate episode \(scenario='{s}', ego='{e}', coplayer='{c}', "
+                                        rf"episode={ep}\) at rows {repeat[0]} and {first}")):
+        validate_table(doubled)
+    # A column that tells the copies apart (the authors' eval_seed) makes them distinct episodes.
+    validate_table(doubled.assign(eval_seed=[0] * len(rows) + [1] * len(repeat)))
+
+
+@settings(max_examples=20, deadline=None)
+@given(unique_rows, st.sampled_from([(";", "semicolon"), ("\t", "tab"), ("|", "pipe")]))
+def test_a_csv_with_another_delimiter_names_it(tmp_path_factory, rows, separator):
+    sep, name = separator
+    path = tmp_path_factory.mktemp("sep") / "t.csv"
+    pd.DataFrame(rows, columns=["scenario", "ego", "coplayer", "episode", "ego_return"]).to_csv(path, sep=sep,
+                                                                                               index=False)
+    with pytest.raises(LoiError, match=f"looks {name}-separated"):
+        read_table(path)
+
+
+def test_atomic_write_refuses_unwritable_destinations_in_one_line(tmp_path):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x")
+    for target, message in [(blocker / "out.parquet", "file.txt is a file, not a directory"),
+                            (blocker / "a" / "out.parquet", "file.txt is a file, not a directory"),
+                            (tmp_path / "none" / "out.parquet", "does not exist"),
+                            (tmp_path, "is a directory")]:
+        with pytest.raises(LoiError, match=message):
+            with atomic_write(target):
+                raise AssertionError("the body must not run")
+        with pytest.raises(LoiError, match=message):
+            check_writable(target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt"]

@@ -13,7 +13,8 @@ import typer
 
 from loi.cli.app import app
 
-_DEFS_HELP = "TOML file of extra [games.*] / [layouts.*] to register first (see examples/custom_game.toml)."
+# Backslashes: typer renders help as rich markup, which would swallow "[games.*]".
+_DEFS_HELP = r"TOML file of extra \[games.*] / \[layouts.*] to register first (see examples/custom_game.toml)."
 
 
 def _load(definitions: Optional[Path]) -> None:
@@ -49,7 +50,7 @@ def envs(
     table.add_column("A (row player)")
     table.add_column("names")
     for g in games.values():
-        envs_of_g = [f"matrix/{g.name}"] + [f"{g.name}/{lay}" for lay in layouts]
+        envs_of_g = [n for n in names if n == f"matrix/{g.name}" or n.split("/")[0] == g.name]
         payoff = " ".join(str([int(v) if v.is_integer() else v for v in row]) for row in g.row_payoff)
         table.add_row(g.name, payoff, ", ".join(envs_of_g))
     Console().print(table)
@@ -63,7 +64,7 @@ def render(
     steps: int = typer.Option(200, "--steps", help="Steps to record."),
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same GIF)."),
     fps: int = typer.Option(10, "--fps", help="Frames per second."),
-    cell: int = typer.Option(12, "--cell", help="Pixels per map cell."),
+    cell: int = typer.Option(24, "--cell", help="Pixels per map cell (a legend is drawn beneath the map)."),
     definitions: Optional[Path] = typer.Option(None, "--definitions", "-d", help=_DEFS_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object to stdout."),
 ) -> None:
@@ -74,10 +75,13 @@ def render(
         raise LoiError(f"unknown policy {policy!r}; available: random")
     if steps < 1 or fps < 1 or cell < 2:
         raise LoiError("--steps and --fps must be >= 1 and --cell >= 2")
+    if not out.parent.is_dir():  # before the episode is played, not after
+        raise LoiError(f"output directory does not exist: {out.parent}")
     _load(definitions)
     import loi.envs
     from loi.envs.grid_game import GridGame
-    from loi.envs.render import random_episode_states, render_rgb, write_gif
+    from loi.envs.render import gif_bytes, legend, random_episode_states, render_rgb, with_legend
+    from loi.tables.io import atomic_write
 
     env = loi.envs.make(name)
     if not isinstance(env, GridGame):
@@ -86,7 +90,11 @@ def render(
     import jax
 
     frames = [render_rgb(env, jax.tree.map(lambda x: x[i], states), cell) for i in range(steps + 1)]
-    path = write_gif(frames, out, fps)
+    key = legend(frames[0].shape[1], env.num_strategies, cell)
+    data = gif_bytes([with_legend(f, key) for f in frames], fps)
+    with atomic_write(out) as tmp:  # the user's umask, never a partial file
+        tmp.write_bytes(data)
+    path = out
     interactions = int(interacted.sum())
     summary = {"out": str(path), "env": name, "steps": steps, "frames": len(frames), "seed": seed,
                "interactions": interactions}

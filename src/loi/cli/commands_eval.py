@@ -56,14 +56,15 @@ def evaluate(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object to stdout."),
 ) -> None:
     """Play every ego against every co-player and write the long-format reward table
-    (then: ``loi measure TABLE``)."""
+    (then: loi measure TABLE)."""
     from loi.errors import LoiError
 
     # Cheap checks first, before JAX is imported.
     if out.suffix.lower() not in (".parquet", ".pq", ".csv"):
         raise LoiError(f"cannot write {out}: expected a .parquet or .csv file name")
-    if not out.parent.is_dir() and str(out.parent):
-        raise LoiError(f"cannot write {out}: directory {out.parent} does not exist")
+    from loi.tables import check_writable
+
+    check_writable(out)  # a missing, file-blocked or read-only destination fails before any episode
     ego_specs, cop_specs = _split(egos), _split(coplayers)
     if not ego_specs or not cop_specs:
         raise LoiError("--egos and --coplayers each need at least one policy")

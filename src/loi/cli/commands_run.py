@@ -7,12 +7,145 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.progress import ProgressColumn
 
 from loi.cli.app import app
 
 
 def _fmt(value, digits: int = 3) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
+
+
+LOG_EVERY = 5.0  # seconds between progress lines when the output is not a terminal
+SUMMARY_WIDTH = 80  # the summary printed at the end fits this many columns
+
+
+class _LiveColumn(ProgressColumn):
+    """A rich column that reads the tracker at every refresh (ETA, compiling)."""
+
+    def __init__(self, tracker, render):
+        super().__init__()
+        self.tracker, self.draw = tracker, render
+
+    def render(self, task):
+        return self.draw(self.tracker, task.fields.get("stage"))
+
+
+def _eta_text(tracker, stage_name):
+    from rich.text import Text
+
+    from loi.pipeline.progress import format_seconds, stage_eta
+
+    stages, _, _, now = tracker.snapshot()
+    stage = next((s for s in stages if s.stage == stage_name), None)
+    if stage is None or stage.state != "running":
+        return Text("")
+    return Text(f"ETA {format_seconds(stage_eta(stage, now))}", style="cyan")
+
+
+def _status_text(tracker, stage_name):
+    from rich.text import Text
+
+    from loi.pipeline.progress import format_seconds
+
+    stages, compiling, since, now = tracker.snapshot()
+    stage = next((s for s in stages if s.stage == stage_name), None)
+    if stage is None or stage.state != "running":
+        return Text("")
+    if compiling is not None and since is not None:
+        return Text(f"compiling {compiling[:28]} {format_seconds(now - since)}", style="yellow")
+    return Text(stage.last_label[:40], style="dim")
+
+
+def _terminal_progress(console, tracker, transient: bool):
+    """A live bar per stage (rich), with the tracker's ETA and compile state."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from loi.pipeline.run import STAGES
+
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(bar_width=20), MofNCompleteColumn(),
+                        TimeElapsedColumn(), _LiveColumn(tracker, _eta_text),
+                        _LiveColumn(tracker, _status_text), console=console, transient=transient)
+    tasks: dict[str, int] = {}
+
+    def on_event(event) -> None:
+        tracker(event)
+        name = f"{event.index}/{len(STAGES)} {dict(STAGES)[event.stage]}"
+        if event.kind == "skip":
+            progress.add_task(f"{name} (done earlier)", total=1, completed=1, stage=event.stage)
+        elif event.kind == "start":
+            tasks[event.stage] = progress.add_task(name, total=max(event.total, 1), stage=event.stage)
+            if event.total == 0:
+                progress.update(tasks[event.stage], completed=1)
+        elif event.kind == "job":
+            progress.update(tasks[event.stage], advance=1)
+        elif event.kind == "done":
+            progress.update(tasks[event.stage], completed=progress.tasks[tasks[event.stage]].total)
+
+    return progress, on_event
+
+
+class _LogProgress:
+    """Plain, timestamped progress lines for a log file: one per stage event, and the
+    running stage's state every ``every`` seconds from a background thread."""
+
+    def __init__(self, console, tracker, every: float):
+        import threading
+
+        self.console, self.tracker, self.every = console, tracker, every
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name="loi-progress", daemon=True)
+
+    def _print(self, line: str) -> None:
+        import time
+
+        self.console.print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}", markup=False, highlight=False,
+                           soft_wrap=True)
+
+    def _beat(self) -> None:
+        while not self.stop.wait(self.every):
+            self._print(self.tracker.log_line())
+
+    def on_event(self, event) -> None:
+        from loi.pipeline.progress import format_seconds
+        from loi.pipeline.run import STAGES
+
+        self.tracker(event)
+        name = f"stage {event.index}/{len(STAGES)} {dict(STAGES)[event.stage]}"
+        if event.kind == "skip":
+            self._print(f"{name}: done earlier, skipped")
+        elif event.kind == "start":
+            self._print(f"{name}: started, {event.total} job{'s' if event.total != 1 else ''}")
+        elif event.kind == "done":
+            stage = next(s for s in self.tracker.snapshot()[0] if s.stage == event.stage)
+            self._print(f"{name}: done in {format_seconds(stage.finished - stage.started)}")
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
+def summary_table(name: str, allocator: str, scenarios: dict):
+    """The end-of-run table, readable at SUMMARY_WIDTH columns: scenario names are
+    never cut (rich would shorten them to ``prisoners_dil…``)."""
+    from rich import box
+    from rich.table import Table
+
+    table = Table(title=f"{name}: LoI per scenario (nats), regime of the {allocator} allocation",
+                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, title_justify="left")
+    table.add_column("scenario", no_wrap=True)
+    table.add_column("LoI [95% CI]", justify="right", no_wrap=True)
+    table.add_column("LoI-null", justify="right", no_wrap=True)
+    table.add_column("p", justify="right", no_wrap=True)
+    table.add_column("regime", no_wrap=True)
+    for scenario, s in scenarios.items():
+        table.add_row(scenario, f"{_fmt(s.get('loi'))} [{_fmt(s['ci'][0])}, {_fmt(s['ci'][1])}]",
+                      _fmt(s.get("corrected")), _fmt(s.get("p_value")), str(s.get("allocated")))
+    return table
 
 
 @app.command()
@@ -25,38 +158,39 @@ def run(
     ray: Optional[str] = typer.Option(None, "--ray", metavar="ADDRESS",
                                       help="Run the jobs as Ray tasks: auto, HOST:PORT, ray://HOST:PORT, or local "
                                            "(Ray inside this process). Overrides the config's `ray`."),
+    log_every: float = typer.Option(LOG_EVERY, "--log-every", metavar="SECONDS",
+                                    help="When stderr is not a terminal (nohup, a batch job): seconds between "
+                                         "plain progress lines."),
 ) -> None:
-    """Run (or resume) the study: train SP, LoI, allocate, train, tournaments, statistics, report."""
+    """Run (or resume) the study: train SP, LoI, allocate, train, tournaments, statistics, report.
+
+    Progress goes to stderr: on a terminal a bar per stage with its ETA (from the jobs done
+    and their times) and what JAX is compiling; otherwise plain log lines."""
+    import contextlib
+    import sys
     import time
 
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from loi.errors import LoiError
     from loi.pipeline.config import load_config
+    from loi.pipeline.progress import ProgressTracker, watch_compilation
     from loi.pipeline.run import STAGES, enable_compilation_cache, run_study
     from loi.report import write_report
 
+    if not log_every > 0:
+        raise LoiError(f"--log-every must be > 0 seconds, got {log_every}")
     start = time.perf_counter()
     study = load_config(config)  # every config error surfaces here, before anything is written
     run_dir = out if out is not None else Path("runs") / study.name
     enable_compilation_cache()
     console = Console(stderr=True)  # progress on stderr: --json keeps stdout to the one object
-    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TextColumn("{task.fields[job]}"), TimeElapsedColumn(), console=console, transient=as_json)
-    tasks: dict[str, int] = {}
-
-    def on_event(event) -> None:
-        name = f"{event.index}/{len(STAGES)} {dict(STAGES)[event.stage]}"
-        if event.kind == "skip":
-            progress.add_task(f"{name} (done earlier)", total=1, completed=1, job="")
-        elif event.kind == "start":
-            tasks[event.stage] = progress.add_task(name, total=max(event.total, 1), job="")
-            if event.total == 0:
-                progress.update(tasks[event.stage], completed=1)
-        elif event.kind == "job":
-            progress.update(tasks[event.stage], advance=1, job=event.label)
-        elif event.kind == "done":
-            progress.update(tasks[event.stage], completed=progress.tasks[tasks[event.stage]].total, job="")
+    tracker = ProgressTracker(dict(STAGES))
+    if console.is_terminal:
+        display, on_event = _terminal_progress(console, tracker, transient=as_json)
+    else:
+        logger = _LogProgress(console, tracker, log_every)
+        display, on_event = logger, logger.on_event
 
     executor = None
     if ray is not None:
@@ -64,7 +198,7 @@ def run(
 
         executor = make_executor("ray", ray)  # fails here (exit 2) if Ray is missing or unreachable
     try:
-        with progress:
+        with display, watch_compilation(tracker) if executor is None else contextlib.nullcontext():
             result = run_study(study, run_dir, executor=executor, on_event=on_event, reporter=write_report)
     finally:
         if executor is not None:
@@ -75,24 +209,16 @@ def run(
     if as_json:
         print(json.dumps(summary))
         return
-    from rich.table import Table
+    from loi.report.summary import summarize_run_dir
 
-    table = Table(title=f"{study.name}: LoI and allocation ({study.allocator})")
-    for column in ("scenario", "LoI", "95% CI", "corrected", "p (LoI>0)", "allocated"):
-        table.add_column(column, justify="left" if column in ("scenario", "allocated") else "right")
-    for scenario, s in summary["scenarios"].items():
-        table.add_row(scenario, _fmt(s.get("loi")), f"[{_fmt(s['ci'][0])}, {_fmt(s['ci'][1])}]",
-                      _fmt(s.get("corrected")), _fmt(s.get("p_value")), str(s.get("allocated")))
-    import sys
-
-    out_console = Console(width=None if sys.stdout.isatty() else 132)  # piped: wide enough for the table
-    out_console.print(table)
-    c = summary["comparison"]
-    if c:
-        out_console.print(f"{study.allocator} vs uniform (scores / SP mean, all evaluations): "
-                          f"{_fmt(c['heuristic'])} vs {_fmt(c['uniform'])}, Hedges' g {_fmt(c['effect_size'], 2)} "
-                          f"[{_fmt(c['ci'][0], 2)}, {_fmt(c['ci'][1], 2)}], one-sided p = {_fmt(c['p_value'])}")
-    out_console.print(f"report: {result.report}  ({seconds:.0f} s)")
+    out_console = Console(width=min(Console().width, 100) if sys.stdout.isatty() else SUMMARY_WIDTH)
+    out_console.print(summary_table(study.name, study.allocator, summary["scenarios"]))
+    if study.smoke:
+        out_console.print("Smoke test (smoke = true): the numbers check that the stages run; they are not results.",
+                          markup=False, highlight=False)
+    for game in summarize_run_dir(result.run_dir):
+        out_console.print(game.verdict, markup=False, highlight=False)
+    out_console.print(f"report: {result.report}  ({seconds:.0f} s)", markup=False, highlight=False)
 
 
 @app.command()

@@ -11,12 +11,12 @@ import typer
 from loi.cli.app import app
 
 
-def _parse_override(text: str) -> tuple[str, object]:
+def _parse_override(text: str, option: str = "--env") -> tuple[str, object]:
     from loi.errors import LoiError
 
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
-        raise LoiError(f"--env expects KEY=VALUE, got {text!r}")
+        raise LoiError(f"{option} expects KEY=VALUE, got {text!r}")
     raw = raw.strip()
     lowered = raw.lower()
     if lowered in ("true", "false"):
@@ -29,6 +29,21 @@ def _parse_override(text: str) -> tuple[str, object]:
     return key.strip(), raw
 
 
+def _network_option(text: str) -> tuple[str, object]:
+    """KEY=VALUE of --network-option; a comma list (hidden=64,64) becomes a tuple of ints."""
+    key, value = _parse_override(text, "--network-option")
+    if isinstance(value, str) and "," in value:
+        from loi.errors import LoiError
+
+        try:
+            value = tuple(int(v) for v in value.split(","))
+        except ValueError:
+            raise LoiError(f"--network-option {key} expects integers like 64,64, got {value!r}") from None
+    elif isinstance(value, int) and key in ("hidden", "conv_features"):
+        value = (value,)
+    return key, value
+
+
 @app.command()
 def train(
     scenario: str = typer.Argument(..., help="Environment: GAME/LAYOUT (e.g. prisoners_dilemma/small) or matrix/GAME."),
@@ -39,7 +54,10 @@ def train(
     generations: int = typer.Option(10, "--generations", "-g", help="Checkpoints (stages) over the run."),
     seed: int = typer.Option(0, "--seed", help="Base random seed (same seed, same result)."),
     pool: Optional[Path] = typer.Option(None, "--pool", help="fcpN: a self-play run directory to draw the frozen partners from."),
-    network: str = typer.Option("mlp", "--network", help="mlp or cnn (grid games)."),
+    network: str = typer.Option("mlp", "--network", help="Network preset: mlp, cnn (grid games), gru, lstm "
+                                "(recurrent), authors (the paper's conv + LSTM 256)."),
+    network_option: List[str] = typer.Option([], "--network-option", help="Network field KEY=VALUE (repeatable), "
+                                             "e.g. core_size=64, prev_reward=true, encoder=cnn."),
     num_envs: int = typer.Option(64, "--num-envs", help="Parallel environments per member per seed."),
     rollout_length: int = typer.Option(128, "--rollout-length", help="Steps per environment per update."),
     learning_rate: float = typer.Option(1e-3, "--lr", help="Adam learning rate (linearly annealed)."),
@@ -50,7 +68,7 @@ def train(
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    from loi.agents.networks import NetworkConfig
+    from loi.agents.networks import network_config
     from loi.training import TrainConfig, train_run
 
     config = TrainConfig(
@@ -62,7 +80,7 @@ def train(
         num_envs=num_envs,
         rollout_length=rollout_length,
         learning_rate=learning_rate,
-        network=NetworkConfig(kind=network),
+        network=network_config({"preset": network, **dict(_network_option(o) for o in network_option)}),
         env_overrides=tuple(sorted(dict(_parse_override(o) for o in env_option).items())),
     )
     # Progress goes to stderr so that --json leaves stdout to the one JSON object.

@@ -3,6 +3,7 @@
     [games.battle_of_the_sexes]
     row_payoff = [[3, 0], [0, 2]]
     col_payoff = [[2, 0], [0, 3]]      # optional; defaults to row_payoff transposed
+    max_steps = 5000                   # optional: the grid game's episode cap (Melting Pot's default)
 
     [layouts.corridor]
     map = '''
@@ -56,10 +57,12 @@ def load_definitions(path: str | Path, *, register_them: bool = True, overwrite:
         raise LoiError(f"{path}: unknown top-level key {unknown[0]!r} (expected 'games' and 'layouts')")
     games = []
     for name, entry in _table(doc, "games", path).items():
-        extra = sorted(set(entry) - {"row_payoff", "col_payoff"})
+        extra = sorted(set(entry) - {"row_payoff", "col_payoff", "max_steps"})
         if extra or "row_payoff" not in entry:
-            raise LoiError(f"{path}: game {name!r} needs row_payoff (and optional col_payoff), got keys {sorted(entry)}")
-        games.append(make_game(name, entry["row_payoff"], entry.get("col_payoff")))
+            raise LoiError(f"{path}: game {name!r} needs row_payoff (and optional col_payoff, max_steps), "
+                           f"got keys {sorted(entry)}")
+        cap = {"max_steps": entry["max_steps"]} if "max_steps" in entry else {}
+        games.append(make_game(name, entry["row_payoff"], entry.get("col_payoff"), **cap))
     layouts = []
     for name, entry in _table(doc, "layouts", path).items():
         if set(entry) != {"map"} or not isinstance(entry["map"], (str, list)):

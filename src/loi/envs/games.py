@@ -1,7 +1,9 @@
 """Payoff matrices: the four games of the paper and user-defined k x k games.
 
-``row_payoff`` (A) pays the row player (``agent_0``), ``col_payoff`` (B) the
-column player (``agent_1``); both are indexed ``[row strategy, column strategy]``.
+``row_payoff`` (A) pays the row player, ``col_payoff`` (B) the column player;
+both are indexed ``[row strategy, column strategy]``. In the matrix games the
+row player is ``agent_0``; in the grid games it is the player whose beam
+started the interaction (Melting Pot's ``GameInteractionZapper``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from loi.errors import LoiError
 
 Matrix = tuple[tuple[float, ...], ...]
 
+# Melting Pot's maxEpisodeLengthFrames of the *_in_the_matrix__repeated substrates (stag hunt: 2500).
+DEFAULT_MAX_STEPS = 5000
+
 
 @dataclass(frozen=True)
 class Game:
@@ -22,6 +27,8 @@ class Game:
     name: str
     row_payoff: Matrix
     col_payoff: Matrix
+    # The grid game's episode cap (Melting Pot's ``maxEpisodeLengthFrames`` for the built-ins).
+    max_steps: int = DEFAULT_MAX_STEPS
 
     @property
     def num_strategies(self) -> int:
@@ -48,8 +55,10 @@ def make_game(
     name: str,
     row_payoff: Sequence[Sequence[float]],
     col_payoff: Sequence[Sequence[float]] | None = None,
+    max_steps: int = DEFAULT_MAX_STEPS,
 ) -> Game:
-    """Validate and build a game; ``col_payoff`` defaults to ``row_payoff`` transposed."""
+    """Validate and build a game; ``col_payoff`` defaults to ``row_payoff`` transposed;
+    ``max_steps`` caps the grid game's episodes."""
     if not isinstance(name, str) or not name or "/" in name:
         raise LoiError(f"game name must be a non-empty string without '/', got {name!r}")
     a = _as_matrix(name, "row", row_payoff)
@@ -61,16 +70,21 @@ def make_game(
             raise LoiError(
                 f"game {name!r}: row payoff is {len(a)}x{len(a)} but column payoff is {len(b)}x{len(b)}"
             )
-    return Game(name=name, row_payoff=a, col_payoff=b)
+    if not isinstance(max_steps, int) or isinstance(max_steps, bool) or max_steps < 1:
+        raise LoiError(f"game {name!r}: max_steps must be a positive integer, got {max_steps!r}")
+    return Game(name=name, row_payoff=a, col_payoff=b, max_steps=max_steps)
 
 
-# SPEC §3; B = A^T for all four (symmetric games).
+# SPEC §3 and meltingpot/configs/substrates/*_in_the_matrix__repeated.py; B = A^T for all
+# (symmetric games). The paper's pure coordination is the 2x2 one; Melting Pot's own
+# substrate plays the 3x3 one (on its 3-resource map, layout ``meltingpot_pure_coordination``).
 BUILTIN_GAMES: dict[str, Game] = {
     g.name: g
     for g in (
         make_game("prisoners_dilemma", [[3, 0], [5, 1]]),
         make_game("chicken", [[3, 2], [5, 0]]),
-        make_game("stag_hunt", [[4, 0], [2, 2]]),
+        make_game("stag_hunt", [[4, 0], [2, 2]], max_steps=2500),
         make_game("pure_coordination", [[1, 0], [0, 1]]),
+        make_game("pure_coordination_3x3", [[1, 0, 0], [0, 1, 0], [0, 0, 1]]),
     )
 }

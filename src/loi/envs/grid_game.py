@@ -1,18 +1,46 @@
 """Two-player grid "in the matrix" games (Melting Pot's *_in_the_matrix__repeated).
 
-Players walk an ASCII map, collect resources (one inventory count per type) and
-fire a short interaction beam. When the beam hits the other player and both
-hold at least one resource they interact: each one's strategy is its
-normalised inventory (x for ``agent_0``, the row player; y for ``agent_1``) and
-the rewards are ``x·A·y`` and ``x·B·y``. Both then freeze (rewards are paid at
-the end of the freeze), are removed from the map, respawn at spawn points with
-empty inventories, and all resources respawn. Durations follow Melting Pot's
-``GameInteractionZapper`` (cool-down 2, beam length 3 and radius 1, freeze 16,
-removal 5) and resources regrow like its ``Resource`` component (a delay of 10
-steps, then with probability 0.02 per step).
+The rules are Melting Pot 2.x's (meltingpot/lua/levels/the_matrix/components.lua,
+the substrate configs, and the dmlab2d engine's frame order), step for step:
+
+- Inventories start at one of each type and are reset to that after an
+  interaction; walking onto a resource adds one. A player is *ready* once it
+  has collected a resource since its last reset (Melting Pot's
+  ``playerCollectedAtLeastOneResource``): inventory total > k.
+- Each step the players move (in random order; neither may enter the other's
+  cell), then fire. The beam (``GameInteractionZapper``, length 3, radius 1)
+  covers the side lanes 0-2 cells ahead (the cells beside the player
+  included) and the centre lane 1-3 ahead, each lane stopped by a wall, a
+  player or a resource. A resource in the beam loses one health (3) and stops
+  the beam, unless that hit destroys it. The beams fire in random order, and
+  only the first one to reach the other player counts: if both players are
+  ready they interact, the one who fired being the row player. Strategies
+  are the normalised inventories (x, y; never pure, since inventories start
+  at one of each) and the rewards ``x·A·y`` and ``x·B·y``. The player with the
+  higher reward (ties: the zapper) has its inventory reset at once.
+- The cool-down (2) counts down only on steps a player is on the map and free
+  to act, so it pauses while frozen or removed and carries over a respawn.
+- Timeline of an interaction at step k: both frozen with the result shown on
+  their avatars (observations k+1 .. k+16); at k+17 rewards are paid, both
+  inventories reset and both players removed; at k+18 every resource regrows
+  (no player on the map); at k+23 both respawn at random free spawn points.
+- Resources regrow like Melting Pot's ``Resource``: from the 11th step after
+  collection (or destruction) on, each step with probability 0.02, unless a
+  player stood on the cell at the start of the step.
+- Episodes end as in ``loi.envs.ending``: first possible end after step 1099,
+  capped at the game's ``max_steps`` (5000; 2500 for stag hunt).
+
+Observation (``env.obs_layout`` names every part): the egocentric view (3 cells
+ahead, 1 behind, 5 wide; Melting Pot's avatar sprites do not rotate, so the
+partner's facing is not shown) with one channel each for walls, resource types,
+the partner, the readiness mark on avatars (one step after the collection that
+made them ready, as Melting Pot draws it), the result shown during the freeze,
+and its reward value; then the own inventory, READY_TO_SHOOT (1 − cool-down
+left / cool-down) and INTERACTION_INVENTORIES (own then partner on the frame of
+an interaction, −1 otherwise). A removed player sees an empty view.
 
 Speed: the state is a handful of small integer arrays; everything that depends
-only on the map (wall-resolved move targets, the beam's reach, the static part
+only on the map (wall-resolved move targets, the beam's lanes, the static part
 of every egocentric view) is precomputed per (cell, orientation), so a step is
 a few row gathers plus elementwise arithmetic, with no per-cell scatters.
 
@@ -24,7 +52,7 @@ north (up), 1 east, 2 south, 3 west.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property, partial
+from functools import cached_property
 from typing import NamedTuple
 
 import jax
@@ -32,13 +60,12 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from loi.envs.base import AGENTS, TwoPlayerEnv, dones_of, per_agent
 from loi.envs.ending import episode_ends, validate_ending
 from loi.envs.games import Game
 from loi.envs.layouts import Layout
 from loi.envs.spaces import Box, Discrete
 from loi.errors import LoiError
-
-AGENTS = ("agent_0", "agent_1")
 
 # Actions, in Melting Pot's order.
 NOOP, FORWARD, BACKWARD, STEP_LEFT, STEP_RIGHT, TURN_LEFT, TURN_RIGHT, INTERACT = range(8)
@@ -50,21 +77,71 @@ _TURN = np.array([0, 0, 0, 0, 0, -1, 1, 0])
 # (d_row, d_col) of facing north, east, south, west.
 _DIRECTIONS = np.array([[-1, 0], [0, 1], [1, 0], [0, -1]])
 
+
 @struct.dataclass
 class GridState:
     position: jax.Array  # i32[2] flat padded cell of each player
     orientation: jax.Array  # i32[2] 0 N, 1 E, 2 S, 3 W
-    inventory: jax.Array  # i32[2, k] resources held, per type
+    inventory: jax.Array  # i32[2, k] resources held, per type (starts at 1 each)
     cooldown: jax.Array  # i32[2] steps until the beam can fire again
-    timeout: jax.Array  # i32[] > removal_steps: frozen; 1..removal_steps: removed; 0: playing
-    pending_rewards: jax.Array  # f32[2] interaction rewards paid at the end of the freeze
-    has_pending: jax.Array  # bool[]
-    resource_timer: jax.Array  # i32[R] 0: present, else steps until it regrows
+    # i32[] 0: playing; else counts down from env.interaction_timeout after an interaction
+    # (see GridGame's phase helpers: frozen, then removed, then respawn at 1 -> 0).
+    timeout: jax.Array
+    pending_rewards: jax.Array  # f32[2] rewards of the last interaction (paid at the end of the freeze)
+    interaction_inventory: jax.Array  # i32[2, k] inventories at the last interaction, before any reset
+    ready_cue: jax.Array  # bool[2] ready at the start of the last step (what the avatar mark shows)
+    resource_timer: jax.Array  # i32[R] 0: present; > 1 steps of delay left; 1: may regrow each step
+    resource_health: jax.Array  # i32[R] zaps left before the resource is destroyed
     resource_type: jax.Array  # i32[R] 0-based type of each resource cell this episode
     episode_step: jax.Array  # i32[]
-    # f32[2, k, k] row and column payoff. Carried in the state, not baked into the program as a
-    # constant, so one compiled training program serves every game on the same layout.
+    # f32[2, k, k] row and column payoff and i32[] episode cap. Carried in the state, not baked
+    # into the program as constants, so one compiled program serves every game on a layout.
     payoff: jax.Array
+    max_steps: jax.Array
+
+
+@dataclass(frozen=True)
+class ObservationLayout:
+    """Where everything is in a grid game's flat observation (one owner for every offset).
+
+    ``obs[view]`` reshaped to ``view_shape`` is the egocentric view: row 0 farthest ahead,
+    column 0 far left, the observer at ``self_cell``. Channel indices: ``wall``,
+    ``resources`` (type 1..k), ``partner``, ``ready`` (readiness mark on an avatar: the
+    observer's own at ``self_cell``, the partner's where it stands), ``result_shown`` and
+    ``result`` (the avatar's interaction reward, during the freeze).
+    """
+
+    view_shape: tuple[int, int, int]
+    self_cell: tuple[int, int]
+    wall: int
+    resources: slice
+    partner: int
+    ready: int
+    result_shown: int
+    result: int
+    inventory: slice
+    ready_to_shoot: int
+    interaction_inventories: slice  # 2k entries: own inventory, then the partner's
+
+    @property
+    def view(self) -> slice:
+        h, w, c = self.view_shape
+        return slice(0, h * w * c)
+
+    @property
+    def size(self) -> int:
+        return self.interaction_inventories.stop
+
+    def parse(self, obs):
+        """The named parts of one or a batch of observations (numpy or JAX arrays)."""
+        lead = obs.shape[:-1]
+        k = self.inventory.stop - self.inventory.start
+        return {
+            "view": obs[..., self.view].reshape(lead + self.view_shape),
+            "inventory": obs[..., self.inventory],
+            "ready_to_shoot": obs[..., self.ready_to_shoot],
+            "interaction_inventories": obs[..., self.interaction_inventories].reshape(lead + (2, k)),
+        }
 
 
 class _Tables(NamedTuple):
@@ -75,7 +152,9 @@ class _Tables(NamedTuple):
     move_target: np.ndarray  # i32[cells * 4] cell reached moving in a direction, or the cell itself
     view_code: np.ndarray  # i32[cells * 4, V] static view: resource index 0..R-1, R empty, R+1 wall
     view_offset: np.ndarray  # i32[4, V] flat offset of every view cell, per orientation
-    beam_cells: np.ndarray  # i32[cells * 4, B] cells the beam reaches (-1 pad)
+    beam_cells: np.ndarray  # i32[cells * 4, B] beam cells lane by lane, -1 past a wall
+    beam_prerequisite: np.ndarray  # bool[B, B]: slot j must be unblocked for slot i to be reached
+    cell_resource: np.ndarray  # i32[cells] resource index of a cell, R for none
     resource_cell: np.ndarray  # i32[R]
     resource_fixed_type: np.ndarray  # i32[R] 0-based, -1 for 'a' (random at reset)
     spawn_cell: np.ndarray  # i32[S]
@@ -85,15 +164,25 @@ class _Draws(NamedTuple):
     """The random quantities of one step (or reset)."""
 
     end: jax.Array  # f32[] uniform: stochastic episode ending
-    player_0_first: jax.Array  # bool[]: move order
-    regrowth: jax.Array  # f32[2] uniforms: geometric regrowth wait of what each player collects
+    player_0_moves_first: jax.Array  # bool[]
+    player_0_fires_first: jax.Array  # bool[]
+    regrowth: jax.Array  # u32[] seed of the per-resource regrowth trials
     spawn: jax.Array  # u32[2] 16-bit uniforms: the two spawn points
     facing: jax.Array  # i32[2] facings at (re)spawn
     random_types: jax.Array  # i32[>=2] types of the 'a' cells
 
 
+def _mix32(x: jax.Array) -> jax.Array:
+    """A 32-bit integer hash (lowbias32): independent-looking words from one seed word."""
+    x = x ^ (x >> 16)
+    x = x * jnp.uint32(0x7FEB352D)
+    x = x ^ (x >> 15)
+    x = x * jnp.uint32(0x846CA68B)
+    return x ^ (x >> 16)
+
+
 @dataclass(frozen=True)
-class GridGame:
+class GridGame(TwoPlayerEnv):
     """A grid "in the matrix" game; parameters default to Melting Pot's values."""
 
     game: Game
@@ -104,21 +193,20 @@ class GridGame:
     beam_length: int = 3
     beam_radius: int = 1
     cooldown_steps: int = 2
-    freeze_steps: int = 16
-    removal_steps: int = 5
+    freeze_steps: int = 16  # freezeOnInteraction
+    respawn_steps: int = 5  # framesTillRespawn: removed for respawn_steps + 1 observations
+    resource_health: int = 3  # Destroyable initialHealth
     regrowth_delay: int = 10
     regrowth_probability: float = 0.02
     min_steps: int = 1000
     end_interval: int = 100
     end_probability: float = 0.1
-
-    agents = AGENTS
-    num_agents = 2
+    max_steps: int | None = None  # None: the game's cap
 
     def __post_init__(self) -> None:
-        validate_ending(self.min_steps, self.end_interval, self.end_probability)
+        validate_ending(self.min_steps, self.end_interval, self.end_probability, self.max_steps)
         for field in ("view_ahead", "view_behind", "view_width", "beam_length", "beam_radius",
-                      "cooldown_steps", "freeze_steps", "removal_steps", "regrowth_delay"):
+                      "cooldown_steps", "freeze_steps", "respawn_steps", "regrowth_delay"):
             value = getattr(self, field)
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
                 raise LoiError(f"{field} must be a non-negative integer, got {value!r}")
@@ -126,6 +214,8 @@ class GridGame:
             raise LoiError(f"view_width must be a positive odd number, got {self.view_width}")
         if self.beam_length < 1:
             raise LoiError(f"beam_length must be >= 1, got {self.beam_length}")
+        if not isinstance(self.resource_health, (int, np.integer)) or self.resource_health < 1:
+            raise LoiError(f"resource_health must be a positive integer, got {self.resource_health!r}")
         if not 0.0 < float(self.regrowth_probability) <= 1.0:
             raise LoiError(f"regrowth_probability must be in (0, 1], got {self.regrowth_probability}")
         k = self.game.num_strategies
@@ -145,28 +235,74 @@ class GridGame:
         return self.game.num_strategies
 
     @property
+    def episode_cap(self) -> int:
+        return int(self.game.max_steps if self.max_steps is None else self.max_steps)
+
+    @cached_property
+    def obs_layout(self) -> ObservationLayout:
+        k = self.num_strategies
+        h, w = self.view_ahead + 1 + self.view_behind, self.view_width
+        c = 1 + k + 4  # wall, types, partner, ready, result shown, result
+        v = h * w * c
+        return ObservationLayout(
+            view_shape=(h, w, c), self_cell=(self.view_ahead, w // 2), wall=0,
+            resources=slice(1, 1 + k), partner=1 + k, ready=2 + k, result_shown=3 + k, result=4 + k,
+            inventory=slice(v, v + k), ready_to_shoot=v + k,
+            interaction_inventories=slice(v + k + 1, v + 3 * k + 1),
+        )
+
+    @property
     def num_channels(self) -> int:
-        # wall, one per resource type, other player, other player's facing (4, relative)
-        return 1 + self.num_strategies + 1 + 4
+        return self.obs_layout.view_shape[2]
 
     @property
     def view_shape(self) -> tuple[int, int, int]:
-        return (self.view_ahead + 1 + self.view_behind, self.view_width, self.num_channels)
+        return self.obs_layout.view_shape
 
     @property
     def obs_dim(self) -> int:
-        h, w, c = self.view_shape
-        return h * w * c + self.num_strategies + 1
+        return self.obs_layout.size
 
     def action_space(self, agent: str = AGENTS[0]) -> Discrete:
         return Discrete(NUM_ACTIONS)
 
     def observation_space(self, agent: str = AGENTS[0]) -> Box:
-        return Box(0.0, float(np.iinfo(np.int32).max), (self.obs_dim,))
+        # Interaction inventories are -1 off the interaction frame; the result value may be negative.
+        low = min(-1.0, *(v for row in self.game.row_payoff + self.game.col_payoff for v in row))
+        return Box(low, float(np.iinfo(np.int32).max), (self.obs_dim,))
+
+    def beam_view_mask(self) -> np.ndarray:
+        """bool[H, W]: the view cells an unobstructed beam covers (``_beam_lanes``)."""
+        h, w, _ = self.view_shape
+        me_row, me_col = self.obs_layout.self_cell
+        mask = np.zeros((h, w), bool)
+        for side, r, first, length in self._beam_lanes():
+            for dist in range(first, first + length):
+                row, col = me_row - dist, me_col + side * r
+                if 0 <= row < h and 0 <= col < w:
+                    mask[row, col] = True
+        return mask
 
     @property
     def num_resources(self) -> int:
         return len(self._tables.resource_cell)
+
+    # -- the interaction timeline (values of ``state.timeout``) -----------------
+    @property
+    def interaction_timeout(self) -> int:
+        """``timeout`` after the step of an interaction; it then drops by one per step."""
+        return self.freeze_steps + self.respawn_steps + 2
+
+    def players_visible(self, state: GridState) -> jax.Array:
+        """Whether the players are on the map (both or neither: they share the timeline)."""
+        return (state.timeout == 0) | (state.timeout > self.respawn_steps + 1)
+
+    def players_frozen(self, state: GridState) -> jax.Array:
+        """Whether the players are frozen after an interaction (on the map, not acting)."""
+        return state.timeout > self.respawn_steps + 1
+
+    def showing_result(self, state: GridState) -> jax.Array:
+        return (state.timeout >= self.respawn_steps + 2) & (state.timeout < self.interaction_timeout)
 
     @property
     def _pad(self) -> int:
@@ -183,6 +319,14 @@ class GridGame:
         return r - self._pad, c - self._pad
 
     # -- static tables ----------------------------------------------------
+    def _beam_lanes(self) -> list[tuple[int, int, int, int]]:
+        """Melting Pot's beam (dmlab2d ``Grid::HitBeamActual``), lane by lane in its order:
+        (side, distance sideways, first cell ahead, cells); left lanes, right lanes, centre.
+        The side lane r starts beside the player and is ``beam_length - r + 1`` long."""
+        lanes = [(side, r, 0, self.beam_length - r + 1) for side in (-1, 1)
+                 for r in range(1, self.beam_radius + 1)]
+        return lanes + [(0, 0, 1, self.beam_length)]
+
     @cached_property
     def _tables(self) -> _Tables:
         p = self._pad
@@ -221,21 +365,37 @@ class GridGame:
         view_cells = np.clip(np.arange(cells)[:, None, None] + view_offset[None], 0, cells - 1)
         view_code = code[view_cells].reshape(cells * 4, -1)
 
-        # Beam: lanes -radius..radius to the sides, each stopped by the first wall along it.
-        lanes = []
+        # Beam: every lane has beam_length slots. A wall stops its lane (the slots from it on
+        # are -1); a wall beside the player also stops the lanes farther out on that side.
+        lanes = self._beam_lanes()
+        slots = self.beam_length
+        beam = np.full((cells, 4, len(lanes), slots), -1, np.int64)
         for o, (fr, fc) in enumerate(_DIRECTIONS):
             rgt_r, rgt_c = _DIRECTIONS[(o + 1) % 4]
-            per_o = []
-            for lane in range(-self.beam_radius, self.beam_radius + 1):
-                blocked = np.zeros(cells, bool)
-                for dist in range(1, self.beam_length + 1):
-                    tr = np.clip(rr + dist * fr + lane * rgt_r, 0, h - 1)
-                    tc = np.clip(cc + dist * fc + lane * rgt_c, 0, w - 1)
+            side_open = {-1: np.ones(cells, bool), 1: np.ones(cells, bool)}
+            for li, (side, r, first, length) in enumerate(lanes):
+                open_ = side_open[side].copy() if side else np.ones(cells, bool)
+                for i in range(length):
+                    dist = first + i
+                    tr = np.clip(rr + dist * fr + side * r * rgt_r, 0, h - 1)
+                    tc = np.clip(cc + dist * fc + side * r * rgt_c, 0, w - 1)
                     target = tr * w + tc
-                    blocked |= wall[target]
-                    per_o.append(np.where(blocked, -1, target))
-            lanes.append(np.stack(per_o, axis=1))
-        beam_cells = np.stack(lanes, axis=1).reshape(cells * 4, -1).astype(np.int32)
+                    open_ &= ~wall[target]
+                    beam[:, o, li, i] = np.where(open_, target, -1)
+                    if side and i == 0:
+                        side_open[side] &= ~wall[target]
+        beam_cells = beam.reshape(cells * 4, len(lanes) * slots).astype(np.int32)
+        # Dynamic blockers (players, resources) act the same way: a slot is reached only if
+        # no earlier slot of its lane, and no first slot of an inner lane on its side, blocks.
+        prerequisite = np.zeros((len(lanes) * slots, len(lanes) * slots), bool)
+        for li, (side, r, _, _) in enumerate(lanes):
+            for i in range(slots):
+                prerequisite[li * slots + i, li * slots: li * slots + i] = True
+                for lj, (side_j, r_j, _, _) in enumerate(lanes):
+                    if side and side_j == side and r_j < r:
+                        prerequisite[li * slots + i, lj * slots] = True
+        cell_resource = np.full(cells, num_res, np.int32)
+        cell_resource[resource_cell] = np.arange(num_res)
 
         return _Tables(
             padded_width=w,
@@ -244,6 +404,8 @@ class GridGame:
             view_code=view_code.astype(np.int32),
             view_offset=view_offset.astype(np.int32),
             beam_cells=beam_cells,
+            beam_prerequisite=prerequisite,
+            cell_resource=cell_resource,
             resource_cell=resource_cell.astype(np.int32),
             resource_fixed_type=fixed,
             spawn_cell=np.flatnonzero(flat == "n").astype(np.int32),
@@ -261,26 +423,33 @@ class GridGame:
     @property
     def _num_words(self) -> int:
         num_random = int(np.sum(self._tables.resource_fixed_type < 0))
-        return 4 + (num_random + 1) // 2
+        return 3 + (num_random + 1) // 2
 
     def _draw(self, key: jax.Array) -> _Draws:
         w = jax.random.bits(key, (self._num_words,), jnp.uint32)
-        unit = lambda word: ((word >> 8).astype(jnp.float32) + 0.5) * (1.0 / (1 << 24))  # noqa: E731
         k = self.num_strategies
         # 16-bit chunks for the 'a' types; (chunk * k) >> 16 is uniform on 0..k-1 up to 2^-16.
-        if self._num_words > 4:
-            chunks = jnp.stack([w[4:] & 0xFFFF, w[4:] >> 16], axis=1).reshape(-1)
+        if self._num_words > 3:
+            chunks = jnp.stack([w[3:] & 0xFFFF, w[3:] >> 16], axis=1).reshape(-1)
             types = ((chunks * k) >> 16).astype(jnp.int32)
         else:  # no 'a' cells on this map
             types = jnp.zeros((1,), jnp.int32)
         return _Draws(
-            end=unit(w[0]),
-            player_0_first=(w[0] & 1) == 1,
-            regrowth=jnp.stack([unit(w[1]), unit(w[2])]),
-            spawn=jnp.stack([w[3] >> 16, w[3] & 0xFFFF]),
-            facing=jnp.stack([w[1] & 3, (w[1] >> 2) & 3]).astype(jnp.int32),
+            end=((w[0] >> 8).astype(jnp.float32) + 0.5) * (1.0 / (1 << 24)),
+            player_0_moves_first=(w[0] & 1) == 1,
+            player_0_fires_first=(w[0] & 2) == 2,
+            regrowth=w[1],
+            spawn=jnp.stack([w[2] >> 16, w[2] & 0xFFFF]),
+            facing=jnp.stack([(w[0] >> 2) & 3, (w[0] >> 4) & 3]).astype(jnp.int32),
             random_types=types,
         )
+
+    def _regrows(self, seed: jax.Array) -> jax.Array:
+        """bool[R]: each resource's regrowth trial of this step succeeds (independent per resource)."""
+        index = jnp.arange(self.num_resources, dtype=jnp.uint32)
+        word = _mix32(seed ^ _mix32(index * jnp.uint32(0x9E3779B9) + jnp.uint32(1)))
+        threshold = int(round(float(self.regrowth_probability) * (1 << 24)))
+        return (word >> 8) < jnp.uint32(min(threshold, 1 << 24))
 
     def _spawn(self, d: _Draws) -> tuple[jax.Array, jax.Array]:
         """Two distinct spawn cells and two facings."""
@@ -290,7 +459,17 @@ class GridGame:
         second = (first + 1 + ((d.spawn[1] * (s - 1)) >> 16).astype(jnp.int32)) % s
         return spawn[jnp.stack([first, second])], d.facing
 
-    def _initial_state(self, d: _Draws, payoff: jax.Array) -> GridState:
+    # -- the TwoPlayerEnv hooks ---------------------------------------------
+    def _params(self):
+        payoff = jnp.asarray([self.game.row_payoff, self.game.col_payoff], jnp.float32)
+        return payoff, jnp.int32(self.episode_cap)
+
+    def _params_of(self, state: GridState):
+        return state.payoff, state.max_steps
+
+    def _initial_state(self, key: jax.Array, params) -> GridState:
+        payoff, max_steps = params
+        d = self._draw(key)
         t = self._tables
         k = self.num_strategies
         position, orientation = self._spawn(d)
@@ -300,113 +479,149 @@ class GridGame:
         return GridState(
             position=position,
             orientation=orientation,
-            inventory=jnp.zeros((2, k), jnp.int32),
+            inventory=jnp.ones((2, k), jnp.int32),
             cooldown=jnp.zeros((2,), jnp.int32),
             timeout=jnp.int32(0),
             pending_rewards=jnp.zeros((2,), jnp.float32),
-            has_pending=jnp.bool_(False),
+            interaction_inventory=jnp.ones((2, k), jnp.int32),
+            ready_cue=jnp.zeros((2,), bool),
             resource_timer=jnp.zeros((num_res,), jnp.int32),
+            resource_health=jnp.full((num_res,), self.resource_health, jnp.int32),
             resource_type=jnp.where(fixed >= 0, fixed, drawn),
             episode_step=jnp.int32(0),
             payoff=payoff,
+            max_steps=max_steps,
         )
 
-    # -- dynamics -----------------------------------------------------------
-    def _transition(self, d: _Draws, state: GridState, actions: dict[str, jax.Array]):
+    def _beam(self, origin, facing, target, present, health):
+        """One beam: (whether it reaches the player at ``target``, i32[R] resources it hits)."""
+        t = self._tables
+        cells = jnp.asarray(t.beam_cells)[origin * 4 + facing]  # [B]
+        valid = cells >= 0
+        res = jnp.asarray(t.cell_resource)[jnp.maximum(cells, 0)]  # [B], R for none
+        has_res = valid & jnp.concatenate([present, jnp.zeros((1,), bool)])[res]
+        res_health = jnp.concatenate([health, jnp.zeros((1,), jnp.int32)])[res]
+        player = valid & (cells == target)
+        # Players always stop the beam; a resource does unless this hit destroys it.
+        blocks = player | (has_res & (res_health > 1))
+        reached = valid & ~jnp.any(jnp.asarray(t.beam_prerequisite) & blocks[None, :], axis=1)
+        hit_res = reached & has_res
+        damage = jnp.sum(hit_res[:, None] & (res[:, None] == jnp.arange(self.num_resources)), axis=0)
+        return jnp.any(reached & player), damage.astype(jnp.int32)
+
+    def _transition(self, key: jax.Array, state: GridState, actions: dict[str, jax.Array]):
+        d = self._draw(key)
         t = self._tables
         k = self.num_strategies
+        respawn_steps = self.respawn_steps
         action = jnp.stack([jnp.asarray(actions[a], jnp.int32) for a in AGENTS])
         action = jnp.clip(action, 0, NUM_ACTIONS - 1)
         playing = state.timeout == 0
         action = jnp.where(playing, action, NOOP)
+        on_map = self.players_visible(state)
 
-        # Move (both players, random order so neither seat has priority), then turn.
+        # Move (random order; neither may enter the other's cell), then turn.
         pos, facing = state.position, state.orientation
         direction = (facing + jnp.asarray(_MOVE_ROTATION)[action]) % 4
         wanted = jnp.asarray(t.move_target)[pos * 4 + direction]
         wanted = jnp.where(jnp.asarray(_IS_MOVE)[action], wanted, pos)
-        first_0 = d.player_0_first
         p0_first = jnp.where(wanted[0] == pos[1], pos[0], wanted[0])
         p1_second = jnp.where(wanted[1] == p0_first, pos[1], wanted[1])
         p1_first = jnp.where(wanted[1] == pos[0], pos[1], wanted[1])
         p0_second = jnp.where(wanted[0] == p1_first, pos[0], wanted[0])
-        new_pos = jnp.where(
-            first_0, jnp.stack([p0_first, p1_second]), jnp.stack([p0_second, p1_first])
-        )
+        new_pos = jnp.where(d.player_0_moves_first, jnp.stack([p0_first, p1_second]),
+                            jnp.stack([p0_second, p1_first]))
         moved = new_pos != pos
         facing = (facing + jnp.asarray(_TURN)[action]) % 4
 
-        # Regrowth, then collection by players who entered a resource cell.
-        timer = jnp.maximum(state.resource_timer - 1, 0)
+        # Collection: entering a cell whose resource was present at the start of the step.
+        present = state.resource_timer == 0
         res_cell = jnp.asarray(t.resource_cell)
-        entered = (res_cell[None, :] == new_pos[:, None]) & moved[:, None] & (timer == 0)[None, :]  # [2, R]
+        entered = (res_cell[None, :] == new_pos[:, None]) & moved[:, None] & present[None, :]  # [2, R]
         got_type = jnp.sum(entered * state.resource_type[None, :], axis=1)
         got_any = jnp.any(entered, axis=1)
-        inventory = state.inventory + (got_any[:, None] & (got_type[:, None] == jnp.arange(k))).astype(
-            jnp.int32
-        )
-        # Regrowth time: the delay plus a geometric wait (Melting Pot's per-step regeneration rate).
-        if self.regrowth_probability < 1.0:
-            extra = jnp.floor(jnp.log(d.regrowth) / np.log1p(-self.regrowth_probability))
-            extra = jnp.minimum(extra, 1e8).astype(jnp.int32)
-        else:
-            extra = jnp.zeros((2,), jnp.int32)
-        regrow_in = self.regrowth_delay + extra
-        timer = jnp.where(entered[0], regrow_in[0], jnp.where(entered[1], regrow_in[1], timer))
+        inventory = state.inventory + (got_any[:, None] & (got_type[:, None] == jnp.arange(k))).astype(jnp.int32)
 
-        # Beam: fires when ready; hits the other player inside its (wall-clipped) reach.
+        # Beams: the cool-down counts down instead of firing; both only while playing.
         fires = (action == INTERACT) & (state.cooldown == 0)
-        beam = jnp.asarray(t.beam_cells)[new_pos * 4 + facing]  # [2, B]
-        hits = fires & jnp.any(beam == new_pos[::-1, None], axis=1)
-        holding = jnp.sum(inventory, axis=1)
-        interacted = jnp.any(hits) & jnp.all(holding >= 1)
-        cooldown = jnp.where(fires, self.cooldown_steps, jnp.maximum(state.cooldown - 1, 0))
+        cooldown = jnp.where(playing & (state.cooldown > 0), state.cooldown - 1,
+                             jnp.where(fires, self.cooldown_steps, state.cooldown))
+        first = jnp.where(d.player_0_fires_first, 0, 1)
+        health = state.resource_health
+        reach, destroyed = [], jnp.zeros_like(present)
+        for shooter in (first, 1 - first):  # the two beams, in their random order
+            hit, damage = self._beam(new_pos[shooter], facing[shooter], new_pos[1 - shooter], present, health)
+            damage = jnp.where(fires[shooter], damage, 0)
+            gone = (damage > 0) & (health == 1)
+            destroyed = destroyed | gone
+            health = jnp.where(gone, self.resource_health, health - damage)
+            reach.append(fires[shooter] & hit)
+        # Only the first beam to reach the other player counts (Melting Pot lets each player
+        # take part in one hit per step); it interacts if both players are ready.
+        zapper = jnp.where(reach[0], first, 1 - first)
+        ready = jnp.sum(inventory, axis=1) > k
+        interacted = (reach[0] | reach[1]) & jnp.all(ready)
 
-        strategy = inventory.astype(jnp.float32) / jnp.maximum(holding, 1)[:, None].astype(jnp.float32)
-        x, y = strategy[0], strategy[1]
-        row_payoff, col_payoff = state.payoff[0], state.payoff[1]
+        total = jnp.sum(inventory, axis=1).astype(jnp.float32)
+        strategy = inventory.astype(jnp.float32) / total[:, None]
+        zapped = 1 - zapper
+        x, y = strategy[zapper], strategy[zapped]  # the zapper is the row player
         # Elementwise, not ``x @ A @ y``: under vmap a matmul's rounding depends on
         # the batch size, and evaluation results must not depend on chunking.
         joint = x[:, None] * y[None, :]
-        payoff = jnp.stack([jnp.sum(joint * row_payoff), jnp.sum(joint * col_payoff)])
+        row_reward, col_reward = jnp.sum(joint * state.payoff[0]), jnp.sum(joint * state.payoff[1])
+        seat_is_zapper = jnp.arange(2) == zapper
+        payoff = jnp.where(seat_is_zapper, row_reward, col_reward)
+        # The zapper (row player) wins ties; a winning zapper has its inventory reset at once
+        # (Melting Pot's _resolve resets only a winning row player before the freeze ends).
+        reset_now = interacted & (row_reward >= col_reward) & seat_is_zapper
 
-        # Freeze -> removal -> respawn, on one timer shared by both players.
-        timeout = jnp.where(
-            interacted, self.freeze_steps + self.removal_steps, jnp.maximum(state.timeout - 1, 0)
-        )
+        # The timeline after an interaction, on one timer shared by both players.
+        deliver = state.timeout == respawn_steps + 2  # rewards, inventory reset, removal
+        respawn = state.timeout == 1
+        timeout = jnp.where(interacted, self.interaction_timeout, jnp.maximum(state.timeout - 1, 0))
+        rewards = jnp.where(deliver, state.pending_rewards, 0.0)
         pending = jnp.where(interacted, payoff, state.pending_rewards)
-        has_pending = interacted | state.has_pending
-        deliver = has_pending & (timeout == self.removal_steps)
-        rewards = jnp.where(deliver, pending, 0.0)
-        has_pending = has_pending & ~deliver
-        timer = jnp.where(deliver, 0, timer)  # all resources respawn once both players are removed
-        respawn = (interacted | (state.timeout > 0)) & (timeout == 0)
+        interaction_inventory = jnp.where(interacted, inventory, state.interaction_inventory)
+        inventory = jnp.where((reset_now | deliver)[:, None], 1, inventory)
+
+        # Regrowth: delay, then a trial per step unless a player stood on the cell; every
+        # resource comes back while no player is on the map.
+        occupied = jnp.any((res_cell[None, :] == pos[:, None]) & on_map, axis=0)
+        timer = state.resource_timer
+        trial = timer == 1
+        timer = jnp.where(trial, jnp.where(self._regrows(d.regrowth) & ~occupied, 0, 1),
+                          jnp.maximum(timer - 1, 0))
+        timer = jnp.where(on_map, timer, 0)
+        timer = jnp.where(jnp.any(entered, axis=0) | destroyed, self.regrowth_delay + 1, timer)
         spawn_pos, spawn_facing = self._spawn(d)
 
         step = state.episode_step + 1
-        done = episode_ends(step, d.end, self.min_steps, self.end_interval, self.end_probability)
+        done = episode_ends(step, d.end, self.min_steps, self.end_interval, self.end_probability,
+                            state.max_steps)
         new_state = GridState(
             position=jnp.where(respawn, spawn_pos, new_pos),
             orientation=jnp.where(respawn, spawn_facing, facing),
-            inventory=jnp.where(respawn, 0, inventory),
-            cooldown=jnp.where(respawn, 0, cooldown),
+            inventory=inventory,
+            cooldown=cooldown,
             timeout=timeout,
             pending_rewards=pending,
-            has_pending=has_pending,
+            interaction_inventory=interaction_inventory,
+            ready_cue=jnp.sum(state.inventory, axis=1) > k,
             resource_timer=timer,
+            resource_health=health,
             resource_type=state.resource_type,
             episode_step=step,
             payoff=state.payoff,
+            max_steps=state.max_steps,
         )
-        rewards = {AGENTS[0]: rewards[0], AGENTS[1]: rewards[1]}
-        dones = {AGENTS[0]: done, AGENTS[1]: done, "__all__": done}
         infos = {
             "interacted": interacted,
-            "row_strategy": jnp.where(interacted, x, 0.0),
-            "col_strategy": jnp.where(interacted, y, 0.0),
+            "row_strategy": jnp.where(interacted, strategy[0], 0.0),
+            "col_strategy": jnp.where(interacted, strategy[1], 0.0),
             "episode_step": step,
         }
-        return new_state, rewards, dones, infos
+        return new_state, per_agent(rewards), dones_of(done), infos
 
     def _observe(self, state: GridState) -> dict[str, jax.Array]:
         # Built per agent (not as one [2, obs_dim] array then split): XLA fuses each
@@ -415,48 +630,39 @@ class GridGame:
 
     def _observe_agent(self, state: GridState, me: int) -> jax.Array:
         t = self._tables
+        lay = self.obs_layout
         k = self.num_strategies
         other = 1 - me
+        visible = self.players_visible(state)
+        result = self.showing_result(state)
         pos, facing = state.position[me], state.orientation[me]
         code = jnp.asarray(t.view_code)[pos * 4 + facing]  # [V]: resource index / EMPTY / WALL
-        # Terrain channel of each view cell: 0 wall, 1 + type for a present resource, -1 none.
+        # Terrain channel of each view cell: wall, 1 + type for a present resource, -1 none.
         res_channel = jnp.where(state.resource_timer == 0, state.resource_type + 1, -1)
-        res_channel = jnp.concatenate([res_channel, jnp.array([-1, 0], jnp.int32)])  # EMPTY, WALL
+        res_channel = jnp.concatenate([res_channel, jnp.array([-1, lay.wall], jnp.int32)])  # EMPTY, WALL
         terrain = res_channel[code]
-        # The other player (if on the map and in view) sets two channels: presence, relative facing.
-        visible = (state.timeout == 0) | (state.timeout > self.removal_steps)
         cells = pos + jnp.asarray(t.view_offset)[facing]  # [V]
-        other_here = (cells == state.position[other]) & visible
-        other_facing = k + 2 + (state.orientation[other] - facing) % 4
-        # One fused comparison per channel builds [wall, type 1..k, other, other facing 0..3].
-        channel = jnp.arange(self.num_channels)
-        view = (terrain[:, None] == channel) | (
-            other_here[:, None] & ((channel == k + 1) | (channel == other_facing))
-        )
-        ready = (state.timeout == 0) & (state.cooldown[me] == 0) & (jnp.sum(state.inventory[me]) >= 1)
-        return jnp.concatenate(
-            [view.reshape(-1).astype(jnp.float32), state.inventory[me].astype(jnp.float32),
-             ready[None].astype(jnp.float32)]
-        )
-
-    # -- public API (JaxMARL conventions) --------------------------------
-    @partial(jax.jit, static_argnums=0)
-    def reset(self, key: jax.Array) -> tuple[dict[str, jax.Array], GridState]:
-        payoff = jnp.asarray([self.game.row_payoff, self.game.col_payoff], jnp.float32)
-        state = self._initial_state(self._draw(key), payoff)
-        return self._observe(state), state
-
-    @partial(jax.jit, static_argnums=0)
-    def step_env(self, key: jax.Array, state: GridState, actions: dict[str, jax.Array]):
-        """One step without auto-reset."""
-        state, rewards, dones, infos = self._transition(self._draw(key), state, actions)
-        return self._observe(state), state, rewards, dones, infos
-
-    @partial(jax.jit, static_argnums=0)
-    def step(self, key: jax.Array, state: GridState, actions: dict[str, jax.Array]):
-        """One step; when the episode ends, the returned obs/state start a new one."""
-        draws = self._draw(key)
-        state, rewards, dones, infos = self._transition(draws, state, actions)
-        fresh = self._initial_state(draws, state.payoff)
-        state = jax.tree.map(lambda new, old: jnp.where(dones["__all__"], new, old), fresh, state)
-        return self._observe(state), state, rewards, dones, infos
+        partner = (cells == state.position[other]) & visible
+        h, w, _ = lay.view_shape
+        own = np.arange(h * w) == lay.self_cell[0] * w + lay.self_cell[1]
+        avatar = partner | own
+        ready_mark = (partner & state.ready_cue[other]) | (own & state.ready_cue[me])
+        value = jnp.where(partner, state.pending_rewards[other], state.pending_rewards[me])
+        # One fused comparison per channel builds [wall, types 1..k, partner, ready, result shown].
+        channel = jnp.arange(lay.view_shape[2])
+        view = (
+            (terrain[:, None] == channel)
+            | (partner[:, None] & (channel == lay.partner))
+            | ((ready_mark & ~result)[:, None] & (channel == lay.ready))
+            | ((avatar & result)[:, None] & (channel == lay.result_shown))
+        ).astype(jnp.float32)
+        view = view + ((avatar & result)[:, None] & (channel == lay.result)) * value[:, None]
+        view = jnp.where(visible, view, 0.0)  # a removed player sees nothing
+        ready_to_shoot = (1.0 - state.cooldown[me] / self.cooldown_steps) if self.cooldown_steps else jnp.float32(1)
+        at_interaction = state.timeout == self.interaction_timeout
+        inventories = jnp.where(at_interaction, state.interaction_inventory[jnp.array([me, other])], -1)
+        return jnp.concatenate([
+            view.reshape(-1), state.inventory[me].astype(jnp.float32),
+            jnp.reshape(ready_to_shoot, (1,)).astype(jnp.float32),
+            inventories.reshape(-1).astype(jnp.float32),
+        ])

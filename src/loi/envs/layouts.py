@@ -74,6 +74,60 @@ def make_layout(name: str, ascii_map: str | Sequence[str]) -> Layout:
     return Layout(name=name, rows=tuple(lines))
 
 
+_MELTINGPOT_MAP = """
+WWWWWWWWWWWWWWWWWWWWWWW
+Wn         n         nW
+W   WWW W  W  W WW    W
+W    W 11a W a22 W    W
+Wn  WW 11a W a22 WW  nW
+W      11a   a22      W
+W                     W
+Wn WW  WW  n WW  WWW nW
+W                     W
+W      22a W a11      W
+Wn   W 22a W a11 W   nW
+W    W 22a W a11 WW   W
+W  WWWW W  W  W WWW   W
+Wn         n         nW
+WWWWWWWWWWWWWWWWWWWWWWW
+"""
+
+_MELTINGPOT_STAG_HUNT_MAP = """
+WWWWWWWWWWWWWWWWWWWWWWW
+Wn         n         nW
+W  2WWW W  W  W WW2   W
+W    W 11a W 222 W    W
+Wn  WW 11a W a22 WW  nW
+W      1aa 2 a22      W
+W  2               2  W
+Wn WW  WW2 n WW  WWW nW
+W   2            2    W
+W      22a 2 aa1      W
+Wn   W 22a W a11 W   nW
+W   2W 222 W a11 WW   W
+W  WWWW W  W  W WWW2  W
+Wn         n         nW
+WWWWWWWWWWWWWWWWWWWWWWW
+"""
+
+_MELTINGPOT_PURE_COORDINATION_MAP = """
+WWWWWWWWWWWWWWWWWWWWWWW
+Wn         n         nW
+W   WWW W     W WW    W
+W    W 11a   a22 W    W
+Wn  WW 11a   a22 WW  nW
+W      11a   a22      W
+W                     W
+Wn WW      n         nW
+W             WWWW    W
+W      33a W          W
+Wn   W 33a W aaa W   nW
+W    W 33a W aaa WW   W
+W  WWWW W  W  W WWW   W
+Wn         n         nW
+WWWWWWWWWWWWWWWWWWWWWWW
+"""
+
 # SPEC §3 (the paper's custom Melting Pot maps).
 BUILTIN_LAYOUTS: dict[str, Layout] = {
     lay.name: lay
@@ -111,5 +165,11 @@ BUILTIN_LAYOUTS: dict[str, Layout] = {
                 "WWWWWWWWWWWWW",
             ],
         ),
+        # Melting Pot's own 23 x 15 maps (meltingpot/configs/substrates/
+        # *_in_the_matrix__repeated.py): prisoner's dilemma and chicken share the first,
+        # stag hunt and pure coordination (3 resource types, its r/p/s written 1/2/3) have theirs.
+        make_layout("meltingpot", _MELTINGPOT_MAP),
+        make_layout("meltingpot_stag_hunt", _MELTINGPOT_STAG_HUNT_MAP),
+        make_layout("meltingpot_pure_coordination", _MELTINGPOT_PURE_COORDINATION_MAP),
     )
 }

@@ -8,17 +8,15 @@ all zero on the first step) followed by a first-step flag.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 
 import jax
 import jax.numpy as jnp
 from flax import struct
 
+from loi.envs.base import AGENTS, TwoPlayerEnv, dones_of, per_agent
 from loi.envs.ending import episode_ends, validate_ending
 from loi.envs.games import Game
 from loi.envs.spaces import Box, Discrete
-
-AGENTS = ("agent_0", "agent_1")
 
 
 @struct.dataclass
@@ -28,7 +26,7 @@ class MatrixState:
 
 
 @dataclass(frozen=True)
-class MatrixGame:
+class MatrixGame(TwoPlayerEnv):
     """Repeated k x k game; default: a fixed 100 rounds (``end_probability=1``)."""
 
     game: Game
@@ -39,8 +37,6 @@ class MatrixGame:
     def __post_init__(self) -> None:
         validate_ending(self.min_steps, self.end_interval, self.end_probability)
 
-    agents = AGENTS
-    num_agents = 2
     view_shape = None
 
     @property
@@ -62,7 +58,7 @@ class MatrixGame:
         return Box(0.0, 1.0, (self.obs_dim,))
 
     # -- functional core -------------------------------------------------
-    def _initial_state(self) -> MatrixState:
+    def _initial_state(self, key: jax.Array, params=()) -> MatrixState:
         return MatrixState(prev_actions=jnp.full((2,), -1, jnp.int32), episode_step=jnp.int32(0))
 
     def _observe(self, state: MatrixState) -> dict[str, jax.Array]:
@@ -83,8 +79,8 @@ class MatrixGame:
         done = episode_ends(
             step, jax.random.uniform(key), self.min_steps, self.end_interval, self.end_probability
         )
-        rewards = {AGENTS[0]: row_payoff[a[0], a[1]], AGENTS[1]: col_payoff[a[0], a[1]]}
-        dones = {AGENTS[0]: done, AGENTS[1]: done, "__all__": done}
+        rewards = per_agent(jnp.stack([row_payoff[a[0], a[1]], col_payoff[a[0], a[1]]]))
+        dones = dones_of(done)
         k = self.num_strategies
         infos = {
             "interacted": jnp.bool_(True),
@@ -93,24 +89,3 @@ class MatrixGame:
             "episode_step": step,
         }
         return MatrixState(prev_actions=a, episode_step=step), rewards, dones, infos
-
-    # -- public API (JaxMARL conventions) --------------------------------
-    @partial(jax.jit, static_argnums=0)
-    def reset(self, key: jax.Array) -> tuple[dict[str, jax.Array], MatrixState]:
-        state = self._initial_state()
-        return self._observe(state), state
-
-    @partial(jax.jit, static_argnums=0)
-    def step_env(self, key: jax.Array, state: MatrixState, actions: dict[str, jax.Array]):
-        """One step without auto-reset."""
-        state, rewards, dones, infos = self._transition(key, state, actions)
-        return self._observe(state), state, rewards, dones, infos
-
-    @partial(jax.jit, static_argnums=0)
-    def step(self, key: jax.Array, state: MatrixState, actions: dict[str, jax.Array]):
-        """One step; when the episode ends, the returned obs/state start a new one."""
-        state, rewards, dones, infos = self._transition(key, state, actions)
-        state = jax.tree.map(
-            lambda new, old: jnp.where(dones["__all__"], new, old), self._initial_state(), state
-        )
-        return self._observe(state), state, rewards, dones, infos

@@ -26,8 +26,12 @@ def layouts() -> dict[str, Layout]:
 
 
 def names() -> list[str]:
-    """Every registered environment name: ``matrix/GAME`` then ``GAME/LAYOUT``."""
-    return [f"{MATRIX}/{g}" for g in _games] + [f"{g}/{lay}" for g in _games for lay in _layouts]
+    """Every registered environment name: ``matrix/GAME`` then ``GAME/LAYOUT`` (the layouts
+    whose resource types the game has strategies for)."""
+    return [f"{MATRIX}/{g}" for g in _games] + [
+        f"{g}/{lay}" for g, game in _games.items() for lay, layout in _layouts.items()
+        if layout.max_resource_type <= game.num_strategies
+    ]
 
 
 def register(definition: Game | Layout, *, overwrite: bool = False) -> Game | Layout:

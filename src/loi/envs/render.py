@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
-
 import numpy as np
 
 from loi.envs.grid_game import GridGame, GridState
@@ -45,9 +41,8 @@ def render_rgb(env: GridGame, state: GridState, cell: int = 12) -> np.ndarray:
             r, c = env.row_col(pos)
             frame[r * cell + inset:(r + 1) * cell - inset, c * cell + inset:(c + 1) * cell - inset] = \
                 _RESOURCE[int(kinds[i]) % len(_RESOURCE)]
-    timeout = int(state.timeout)
-    if timeout == 0 or timeout > env.removal_steps:
-        dim = 0.45 if timeout > 0 else 1.0
+    if bool(env.players_visible(state)):
+        dim = 0.45 if bool(env.players_frozen(state)) else 1.0
         bar = max(cell // 6, 1)
         for p in range(2):
             r, c = env.row_col(state.position[p])
@@ -82,23 +77,51 @@ def random_episode_states(env: GridGame, steps: int, seed: int = 0) -> tuple[Gri
     return states, np.asarray(interacted)
 
 
-def write_gif(frames: list[np.ndarray], out: str | Path, fps: int = 10) -> Path:
-    """Write frames as an animated GIF atomically (temp file + ``os.replace``)."""
+def legend(width: int, num_types: int, cell: int) -> np.ndarray:
+    """The key drawn under every frame, ``uint8[h, width, 3]``: the two players
+    (dimmed while frozen, white bar = facing), each resource type, walls."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    entries = [(_PLAYER[0], "agent_0"), (_PLAYER[1], "agent_1")]
+    entries += [(_RESOURCE[k % len(_RESOURCE)], f"resource {k + 1}") for k in range(num_types)]
+    entries += [(_WALL, "wall"), (tuple(int(v * 0.45) for v in _PLAYER[0]), "frozen")]
+    size = max(10, cell // 2)
+    font = ImageFont.load_default(size=size)
+    swatch, gap, line = size, size // 2, size + size // 2
+    widths = [swatch + gap + int(font.getlength(text)) + 2 * gap for _, text in entries]
+    rows, x = [[]], 0
+    for entry, w in zip(entries, widths):
+        if x + w > width and rows[-1]:
+            rows.append([])
+            x = 0
+        rows[-1].append((entry, w))
+        x += w
+    image = Image.new("RGB", (width, line * len(rows) + gap), _FLOOR)
+    draw = ImageDraw.Draw(image)
+    for r, row in enumerate(rows):
+        x, y = gap, gap + r * line
+        for (colour, text), w in row:
+            draw.rectangle([x, y, x + swatch - 1, y + swatch - 1], fill=tuple(int(v) for v in colour))
+            draw.text((x + swatch + gap, y + swatch // 2), text, fill=(230, 230, 230), font=font, anchor="lm")
+            x += w
+    return np.asarray(image)
+
+
+def with_legend(frame: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """``frame`` with ``key`` (from :func:`legend`) beneath it."""
+    return np.concatenate([frame, key], axis=0)
+
+
+def gif_bytes(frames: list[np.ndarray], fps: int = 10) -> bytes:
+    """Frames as an animated GIF, in memory (``loi render`` writes it with
+    loi.tables.io.atomic_write: a temp file renamed into place, user's umask)."""
+    import io
+
     from PIL import Image
 
     if not frames:
         raise LoiError("no frames to write")
-    out = Path(out)
-    if not out.parent.exists():
-        raise LoiError(f"output directory does not exist: {out.parent}")
     images = [Image.fromarray(f) for f in frames]
-    fd, tmp = tempfile.mkstemp(suffix=".gif", dir=out.parent, prefix=f".{out.name}.")
-    os.close(fd)
-    try:
-        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:],
-                       duration=int(1000 / fps), loop=0)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
+    buffer = io.BytesIO()
+    images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0)
+    return buffer.getvalue()

@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from loi.errors import LoiError
-from loi.evaluation.policies import Policy
+from loi.evaluation.policies import Policy, no_carry
 
 SEAT_NAMES = ("row", "column")  # ego as agent_0 (row player) / agent_1 (column player)
 
@@ -88,7 +88,7 @@ class CrossPlayResult:
 
 def _family_key(policy: Policy):
     leaves, treedef = jax.tree_util.tree_flatten(policy.params)
-    return (policy.act, treedef, tuple((np.shape(x), np.asarray(x).dtype.str) for x in leaves))
+    return (policy.act, policy.init_carry, treedef, tuple((np.shape(x), np.asarray(x).dtype.str) for x in leaves))
 
 
 def _group(policies: Sequence[Policy]) -> list[list[int]]:
@@ -111,8 +111,13 @@ def _agent_obs(obs: dict, agents: Sequence[str], seat: jax.Array) -> tuple[jax.A
 
 @functools.lru_cache(maxsize=64)
 def _block_program(env, ego_act, coplayer_act, num_egos: int, num_coplayers: int, seats: tuple[int, ...],
-                   streams: int, episodes: int, num_strategies: int) -> Callable:
-    """The jitted program for one block shape (cached: blocks of a matrix reuse it)."""
+                   streams: int, episodes: int, num_strategies: int, ego_init: Callable = no_carry,
+                   coplayer_init: Callable = no_carry) -> Callable:
+    """The jitted program for one block shape (cached: blocks of a matrix reuse it).
+
+    Every lane carries each policy's memory (``init_carry``); a lane's first
+    step of an episode passes ``reset``, which zeroes it, so an episode's
+    actions never depend on the lane's earlier episodes."""
     agents = tuple(env.agents)
     ns = len(seats)
     lanes = num_egos * num_coplayers * ns * streams
@@ -133,31 +138,37 @@ def _block_program(env, ego_act, coplayer_act, num_egos: int, num_coplayers: int
                 pair_keys, lane_episode)
             return jax.vmap(env.reset)(keys)
 
-        def act(obs, step_keys):
+        def by_ego(x):
+            return x.reshape(num_egos, -1, *x.shape[1:])
+
+        # Co-player lanes regrouped per co-player: [co-player, ego, seat, stream].
+        def by_coplayer(x):
+            x = x.reshape(num_egos, num_coplayers, ns * streams, *x.shape[1:])
+            return jnp.swapaxes(x, 0, 1).reshape(num_coplayers, num_egos * ns * streams, *x.shape[3:])
+
+        def act(obs, step_keys, memory, reset):
+            ego_carry, cop_carry, ego_reward, cop_reward = memory
             ego_obs, cop_obs = _agent_obs(obs, agents, lane_seat)
-            dim = ego_obs.shape[-1]
-            ego_a = jax.vmap(ego_act)(ego_params, ego_obs.reshape(num_egos, -1, dim),
-                                      step_keys[:, 1].reshape(num_egos, -1, *step_keys.shape[2:]))
-
-            # Co-player lanes regrouped per co-player: [co-player, ego, seat, stream].
-            def by_coplayer(x):
-                x = x.reshape(num_egos, num_coplayers, ns * streams, *x.shape[1:])
-                return jnp.swapaxes(x, 0, 1).reshape(num_coplayers, num_egos * ns * streams, *x.shape[3:])
-
-            cop_a = jax.vmap(coplayer_act)(coplayer_params, by_coplayer(cop_obs), by_coplayer(step_keys[:, 2]))
+            ego_carry, ego_a = jax.vmap(ego_act)(ego_params, ego_carry, by_ego(ego_obs), by_ego(ego_reward),
+                                                 by_ego(reset), by_ego(step_keys[:, 1]))
+            cop_carry, cop_a = jax.vmap(coplayer_act)(coplayer_params, cop_carry, by_coplayer(cop_obs),
+                                                      by_coplayer(cop_reward), by_coplayer(reset),
+                                                      by_coplayer(step_keys[:, 2]))
             cop_a = jnp.swapaxes(cop_a.reshape(num_coplayers, num_egos, ns * streams), 0, 1).reshape(-1)
             ego_a = ego_a.reshape(-1)
             row = lane_seat == 0
-            return {agents[0]: jnp.where(row, ego_a, cop_a), agents[1]: jnp.where(row, cop_a, ego_a)}
+            actions = {agents[0]: jnp.where(row, ego_a, cop_a), agents[1]: jnp.where(row, cop_a, ego_a)}
+            return actions, (ego_carry, cop_carry)
 
-        def body(carry):
-            (obs, state, episode, t, acc, out) = carry
+        def body(loop):
+            (obs, state, episode, t, acc, out), memory = loop
             step_keys = jax.vmap(lambda pk, n, s: jax.random.split(
                 jax.random.fold_in(jax.random.fold_in(pk, n), s + 1), 3))(pair_keys, episode, t)
-            actions = act(obs, step_keys)
+            actions, carries = act(obs, step_keys, memory, t == 0)
             obs, state, rewards, dones, infos = jax.vmap(env.step_env)(step_keys[:, 0], state, actions)
             row = lane_seat == 0
             r0, r1 = rewards[agents[0]], rewards[agents[1]]
+            memory = (*carries, jnp.where(row, r0, r1).astype(jnp.float32), jnp.where(row, r1, r0).astype(jnp.float32))
             interacted = infos["interacted"]
             x, y = infos["row_strategy"], infos["col_strategy"]
             hit = interacted[:, None]
@@ -176,7 +187,7 @@ def _block_program(env, ego_act, coplayer_act, num_egos: int, num_coplayers: int
             ended = ended | truncated
             # Grid episodes end only at multiples of end_interval, so most steps skip this branch.
             return jax.lax.cond(jnp.any(ended), end_episodes, lambda c: c[:6],
-                                (obs, state, episode, t, acc, out, ended, truncated))
+                                (obs, state, episode, t, acc, out, ended, truncated)), memory
 
         def end_episodes(carry):
             obs, state, episode, t, acc, out, ended, truncated = carry
@@ -194,8 +205,8 @@ def _block_program(env, ego_act, coplayer_act, num_egos: int, num_coplayers: int
             t = jnp.where(ended, 0, t)
             return obs, state, episode, t, acc, out
 
-        def cond(carry):
-            return jnp.any(carry[2] < episodes)
+        def cond(loop):
+            return jnp.any(loop[0][2] < episodes)
 
         episode = lane_stream.astype(jnp.int32)
         obs, state = reset(episode)
@@ -210,9 +221,13 @@ def _block_program(env, ego_act, coplayer_act, num_egos: int, num_coplayers: int
         out["length"] = jnp.zeros((pairs, episodes + 1), jnp.int32)
         out["truncated"] = jnp.zeros((pairs, episodes + 1), bool)
         t = jnp.zeros((lanes,), jnp.int32)
-        carry = jax.lax.while_loop(cond, body, (obs, state, episode, t, acc, out))
+        per_policy = lambda init, n: jax.tree_util.tree_map(  # noqa: E731
+            lambda x: jnp.broadcast_to(x, (n,) + x.shape), init(lanes // n))
+        memory = (per_policy(ego_init, num_egos), per_policy(coplayer_init, num_coplayers),
+                  jnp.zeros((lanes,), jnp.float32), jnp.zeros((lanes,), jnp.float32))
+        loop, _ = jax.lax.while_loop(cond, body, ((obs, state, episode, t, acc, out), memory))
         return {name: v[:, :episodes].reshape((num_egos, num_coplayers, ns, episodes) + v.shape[2:])
-                for name, v in carry[5].items()}
+                for name, v in loop[5].items()}
 
     return jax.jit(program)
 
@@ -312,8 +327,9 @@ def cross_play(env, egos: Sequence[Policy], coplayers: Sequence[Policy], episode
             cop_stack = _stack(coplayers, cop_family)
             nc = min(len(cop_family), int(chunk_size))
             ne = max(1, min(len(ego_family), int(chunk_size) // nc))
-            program = _block_program(env, egos[ego_family[0]].act, coplayers[cop_family[0]].act, ne, nc,
-                                     seat_tuple, streams, int(episodes), k)
+            ego, cop = egos[ego_family[0]], coplayers[cop_family[0]]
+            program = _block_program(env, ego.act, cop.act, ne, nc, seat_tuple, streams, int(episodes), k,
+                                     ego.init_carry, cop.init_carry)
             for e0 in range(0, len(ego_family), ne):
                 for c0 in range(0, len(cop_family), nc):
                     # Pad a short last block by repeating its first policy (results dropped).

@@ -1,17 +1,21 @@
 """Policies for evaluation: trained checkpoints and baselines behind one interface.
 
-A :class:`Policy` is ``act(params, obs[B, D], keys[B]) -> actions[B]`` plus its
-own ``params``. Policies whose ``act`` is the same function object (one per
-network architecture, one for all scripted baselines of an environment) form a
-*family*: cross-play stacks a family's params on a leading axis and plays all
-of them in one compiled program.
+A :class:`Policy` is ``init_carry(B) -> carry`` and ``act(params, carry,
+obs[B, D], reward[B], reset[B], keys[B]) -> (carry, actions[B])`` plus its own
+``params`` (the carried-state interface of :mod:`loi.agents.policy`: ``reward``
+is what the seat got on the step that produced ``obs``, ``reset`` marks an
+episode's first observation, where the carry is zeroed). Feed-forward networks
+and scripted baselines carry ``()``. Policies whose ``act`` is the same function
+object (one per network architecture, one for all scripted baselines of an
+environment) form a *family*: cross-play stacks a family's params on a leading
+axis and plays all of them in one compiled program.
 
 Baselines need no training:
 
 - ``random``: uniform over the action space;
 - ``collectI`` (grid games): move toward the nearest visible resource of type
-  ``I``, else explore; fire the beam when the other player is in reach and the
-  inventory is non-empty. On a matrix game ``collectI`` always plays strategy
+  ``I``, else explore; fire the beam once it holds ``COLLECT_UNTIL`` of type ``I``
+  (more than of any other) and the other player, marked ready, is in reach. On a matrix game ``collectI`` always plays strategy
   ``I``; ``alwaysI`` is an alias on both kinds of game (``I`` is 1-based, like
   the resource digits of the maps).
 """
@@ -31,9 +35,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from loi.agents import load_checkpoint, network_from_description
+from loi.agents.policy import init_carry as network_init_carry
+from loi.agents.policy import policy_step, with_action
 from loi.errors import LoiError
 
-ActFn = Callable[[Any, jax.Array, jax.Array], jax.Array]
+ActFn = Callable[..., tuple[Any, jax.Array]]  # (params, carry, obs, reward, reset, keys) -> (carry, actions)
+StatelessActFn = Callable[[Any, jax.Array, jax.Array], jax.Array]  # (params, obs, keys) -> actions
 
 BASELINE_PREFIX = "baseline:"
 _BASELINE = re.compile(r"^(random|collect(\d+)|always(\d+))$")
@@ -41,13 +48,19 @@ _BASELINE = re.compile(r"^(random|collect(\d+)|always(\d+))$")
 RANDOM, COLLECT = 0, 1
 
 
+def no_carry(batch: int) -> tuple:
+    """The carry of a policy without memory."""
+    return ()
+
+
 @dataclass(frozen=True, eq=False)
 class Policy:
-    """One policy: ``act(params, obs[B, D], keys[B]) -> int32[B]`` (jit/vmap-safe,
-    one key per observation) and its ``params``. ``info`` carries what the
-    reward table records (``scenario``, ``regime``, ``seed``, ``generation``,
-    ``run``, ``path``, ``baseline``); ``obs_dim``/``num_actions`` (when known)
-    are checked against the environment."""
+    """One policy: ``act(params, carry, obs[B, D], reward[B], reset[B], keys[B])
+    -> (carry, int32[B])`` (jit/vmap-safe, one key per observation), its
+    ``params`` and ``init_carry(B)``, the carry of B fresh episodes. ``info``
+    carries what the reward table records (``scenario``, ``regime``, ``seed``,
+    ``generation``, ``run``, ``path``, ``baseline``); ``obs_dim``/``num_actions``
+    (when known) are checked against the environment."""
 
     name: str
     act: ActFn
@@ -55,23 +68,40 @@ class Policy:
     info: Mapping[str, Any] = field(default_factory=dict)
     obs_dim: int | None = None
     num_actions: int | None = None
+    init_carry: Callable[[int], Any] = no_carry
+
+
+@functools.lru_cache(maxsize=None)
+def memoryless(act: StatelessActFn) -> ActFn:
+    """The carried-state form of a memoryless ``act(params, obs, keys) -> actions``
+    (one object per ``act``, so its policies stay one family)."""
+
+    def carried(params, carry, obs, reward, reset, keys):
+        return carry, act(params, obs, keys)
+
+    return carried
 
 
 # ----------------------------------------------------------------------------- trained networks
 
 
 @functools.lru_cache(maxsize=None)
-def _network_act(description: str, greedy: bool) -> ActFn:
-    """One act function per architecture, so equal architectures share a family."""
+def _network_fns(description: str, greedy: bool) -> tuple[ActFn, Callable[[int], Any]]:
+    """One (act, init_carry) per architecture, so equal architectures share a family."""
     network = network_from_description(json.loads(description))
 
-    def act(params, obs, keys):
-        logits, _ = network.apply(params, obs)  # the unused value head is removed by XLA
+    def act(params, carry, obs, reward, reset, keys):
+        logits, _, carry = policy_step(network, params, carry, obs, reward, reset)  # value head: dead code
         if greedy:
-            return jnp.argmax(logits, axis=-1).astype(jnp.int32)
-        return jax.vmap(jax.random.categorical)(keys, logits).astype(jnp.int32)
+            action = jnp.argmax(logits, axis=-1).astype(jnp.int32)
+        else:
+            action = jax.vmap(jax.random.categorical)(keys, logits).astype(jnp.int32)
+        return with_action(carry, action), action
 
-    return act
+    def init_carry(batch):
+        return network_init_carry(network, batch)
+
+    return act, init_carry
 
 
 def network_policy(name: str, params: Any, network_description: Mapping[str, Any], *,
@@ -80,9 +110,9 @@ def network_policy(name: str, params: Any, network_description: Mapping[str, Any
     actions are sampled from the logits (``greedy=True``: the argmax)."""
     description = json.dumps(dict(network_description), sort_keys=True)
     network = network_from_description(json.loads(description))
-    return Policy(name=name, act=_network_act(description, bool(greedy)),
-                  params=jax.tree_util.tree_map(np.asarray, params), info=dict(info or {}),
-                  obs_dim=int(network.obs_dim), num_actions=int(network.num_actions))
+    act, init_carry = _network_fns(description, bool(greedy))
+    return Policy(name=name, act=act, params=jax.tree_util.tree_map(np.asarray, params), info=dict(info or {}),
+                  obs_dim=int(network.obs_dim), num_actions=int(network.num_actions), init_carry=init_carry)
 
 
 def checkpoint_policy(path: str | os.PathLike, *, name: str | None = None, greedy: bool = False) -> Policy:
@@ -100,17 +130,18 @@ def checkpoint_policy(path: str | os.PathLike, *, name: str | None = None, greed
 # ----------------------------------------------------------------------------- scripted baselines
 
 
-def _view_layout(env) -> dict[str, int] | None:
-    view_shape = getattr(env, "view_shape", None)
-    if view_shape is None:
-        return None
-    h, w, c = (int(d) for d in view_shape)
-    return {"h": h, "w": w, "c": c, "ahead": int(env.view_ahead), "beam_length": int(env.beam_length),
-            "beam_radius": int(env.beam_radius)}
+# Resources of its type a scripted collector gathers before it zaps: at k = 2 its strategy is
+# then (3/4, 1/4) or purer.
+COLLECT_UNTIL = 2
+
+
+def _view_layout(env):
+    """The grid game's ``ObservationLayout`` (``loi.envs.grid_game``), or None (matrix game)."""
+    return getattr(env, "obs_layout", None)
 
 
 @functools.lru_cache(maxsize=None)
-def _scripted_act(env) -> ActFn:
+def _scripted_act(env) -> StatelessActFn:
     """The act function shared by every scripted baseline of ``env``; params are
     ``int32[2] = (kind, strategy)``. Under vmap over a family both kinds are
     computed and selected; both are a few elementwise ops."""
@@ -127,22 +158,30 @@ def _scripted_act(env) -> ActFn:
     from loi.envs.grid_game import (BACKWARD, FORWARD, INTERACT, STEP_LEFT, STEP_RIGHT, TURN_LEFT,
                                     TURN_RIGHT)
 
-    h, w, c, k = layout["h"], layout["w"], layout["c"], int(env.num_strategies)
-    me_row, me_col = layout["ahead"], w // 2
+    h, w, _ = layout.view_shape
+    k = int(env.num_strategies)
+    me_row, me_col = layout.self_cell
     # Egocentric coordinates of every view cell: distance ahead and to the right.
     ahead = (me_row - np.arange(h))[:, None] * np.ones((1, w), int)
     right = np.ones((h, 1), int) * (np.arange(w) - me_col)[None, :]
-    in_beam = (ahead >= 1) & (ahead <= layout["beam_length"]) & (np.abs(right) <= layout["beam_radius"])
+    in_beam = env.beam_view_mask()
     distance = np.abs(ahead) + np.abs(right)
     ahead_flat, right_flat = jnp.asarray(ahead.reshape(-1)), jnp.asarray(right.reshape(-1))
 
     def collector(strategy, obs, key):
-        view = obs[: h * w * c].reshape(h, w, c)
-        ready = obs[-1] > 0
-        wall_ahead = view[me_row - 1, me_col, 0] > 0 if me_row >= 1 else jnp.bool_(False)
-        other = view[..., 1 + k] > 0
+        parts = layout.parse(obs)
+        view = parts["view"]
+        # Fire when the beam is cooled down, the partner carries its readiness mark and stands
+        # where the beam reaches, and this player's strategy leans to its resource: it holds
+        # COLLECT_UNTIL of it (on top of the starting one of each, which makes every strategy
+        # mixed), and more of it than of any other type.
+        inventory = parts["inventory"]
+        own = jnp.take(inventory, strategy)
+        ready = (parts["ready_to_shoot"] >= 1) & (own >= 1 + COLLECT_UNTIL) & (own >= jnp.max(inventory))
+        wall_ahead = view[me_row - 1, me_col, layout.wall] > 0 if me_row >= 1 else jnp.bool_(False)
+        other = (view[..., layout.partner] > 0) & (view[..., layout.ready] > 0)
         partner_in_reach = jnp.any(other & in_beam)
-        target = jnp.take(view, 1 + strategy, axis=-1).reshape(-1) > 0
+        target = jnp.take(view, layout.resources.start + strategy, axis=-1).reshape(-1) > 0
         nearest = jnp.argmin(jnp.where(target, distance.reshape(-1), 10**6))
         da, dr = ahead_flat[nearest], right_flat[nearest]
         k_turn, k_explore = jax.random.split(key)
@@ -178,7 +217,7 @@ def baseline_policy(name: str, env) -> Policy:
         if not 1 <= strategy <= k:
             raise LoiError(f"baseline {name!r}: {env.name} has strategies 1..{k}")
         params = np.array([COLLECT, strategy - 1], np.int32)
-    return Policy(name=f"{BASELINE_PREFIX}{short}", act=_scripted_act(env), params=params,
+    return Policy(name=f"{BASELINE_PREFIX}{short}", act=memoryless(_scripted_act(env)), params=params,
                   info={"baseline": short}, obs_dim=None,
                   num_actions=int(env.action_space(env.agents[0]).n))
 

@@ -11,6 +11,7 @@ definition, SPEC §1).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -63,8 +64,7 @@ def fixed_bob_tournament(env, egos: Sequence[Policy], bobs: Sequence[Policy], *,
                          on_chunk: Callable[[int, int], None] | None = None) -> pd.DataFrame:
     """Every ego against every Bob; the reward table with a ``regime`` column
     (the ego's training regime; a baseline ego's regime is its name)."""
-    egos = [p if "regime" in p.info else Policy(p.name, p.act, p.params, {**p.info, "regime": p.name},
-                                                p.obs_dim, p.num_actions) for p in egos]
+    egos = [p if "regime" in p.info else dataclasses.replace(p, info={**p.info, "regime": p.name}) for p in egos]
     ego_names, bob_names = {p.name for p in egos}, {p.name for p in bobs}
     if ego_names & bob_names:
         raise LoiError(f"Bobs must be held out: {sorted(ego_names & bob_names)[0]!r} is also an ego")

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from loi.errors import LoiError
-from loi.metrics import resampling
+from loi.metrics import kernels, resampling
 from loi.metrics.histogram import (
     count_table,
     equal_width_bins,
@@ -24,7 +24,7 @@ from loi.metrics.histogram import (
     paper_statistic,
     quantile_bins,
 )
-from loi.metrics.knn import digamma_table, has_near_ties, knn_mutual_information, knn_permutation_null
+from loi.metrics.knn import digamma_table, has_near_ties, knn_mutual_information
 from loi.metrics.result import ConfidenceInterval, LoIResult
 
 ESTIMATORS: tuple[str, ...] = ("paper", "miller-madow", "knn")
@@ -135,8 +135,8 @@ def _validate_returns(returns: Any) -> np.ndarray:
     return values
 
 
-def _validate_counts(permutations: Any, bootstrap: Any, confidence: Any, seed: Any) -> None:
-    for name, value in (("permutations", permutations), ("bootstrap", bootstrap)):
+def _validate_counts(permutations: Any, bootstrap: Any, confidence: Any, seed: Any, sequential: Any = 0) -> None:
+    for name, value in (("permutations", permutations), ("bootstrap", bootstrap), ("sequential", sequential)):
         if not (_is_int(value) and value >= 0):
             raise LoiError(f"{name} must be a non-negative integer, got {value!r}")
     if not (isinstance(confidence, numbers.Real) and 0.0 < float(confidence) < 1.0):
@@ -146,6 +146,32 @@ def _validate_counts(permutations: Any, bootstrap: Any, confidence: Any, seed: A
 
 
 # ----------------------------------------------------------------------------- blocks
+
+
+def coplayer_entropy(class_sizes: np.ndarray) -> float:
+    """Entropy (nats) of the co-player distribution of a block: the largest value I(R; Pi) can take."""
+    sizes = np.asarray(class_sizes, dtype=np.float64)
+    share = sizes[sizes > 0] / sizes.sum()
+    return float(-(share * np.log(share)).sum())
+
+
+def knn_boundary_scale(class_sizes: np.ndarray, psi: np.ndarray) -> float:
+    """H / M: the co-player entropy H over the value M the Ross estimator takes when the classes
+    are perfectly separated (every m = k~): M = psi(N) - sum_c (n_c / N) psi(n_c) ~ H + (C - 1) / 2N.
+
+    The estimate never exceeds M, the MI never exceeds H; multiplying by H / M maps the one
+    bound onto the other and leaves estimates near 0 unchanged. The intervals use the rescaled
+    values: near the maximum the estimate sits ~M - H above the truth with a spread much smaller
+    than that, so an interval around it excluded the truth (benchmarks/interval_coverage.py
+    --near-max). Classes of one point are left out of M, as the estimator leaves them out.
+    """
+    sizes = np.asarray(class_sizes, dtype=np.int64)
+    counted = sizes[sizes >= 2]
+    used = int(counted.sum())
+    if used == 0:
+        return 1.0
+    boundary = float(psi[used] - (counted * psi[counted]).sum() / used)
+    return coplayer_entropy(sizes) / boundary if boundary > 0 else 1.0
 
 
 class _HistogramBlock:
@@ -158,7 +184,14 @@ class _HistogramBlock:
         self.n_coplayers, self.n_bins = n_coplayers, int(bins.max()) + 1
         self.table = count_table(self.coplayer, self.bins, n_coplayers, self.n_bins)
         self.compute = statistic
+        # The largest value of the statistic: co-players in disjoint bins. For the plug-in MI
+        # that is the co-player entropy; the paper's unweighted mean of KLs reaches
+        # mean_c log(N / n_c) (= ln C for equal counts, more for unequal ones).
         sizes = self.table.sum(1)
+        self.maximum = (float(np.mean(np.log(sizes.sum() / sizes))) if statistic is paper_statistic
+                        else coplayer_entropy(sizes))
+        # Plug-in estimates need no boundary rescaling (see _KnnBlock); the interval is only capped.
+        self.statistic_scale = self.replicate_scale = 1.0
         starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
         self.group_start, self.group_size = starts[self.coplayer], sizes[self.coplayer]
         self.null_tables = resampling.null_tables_are_cheaper(len(self.bins), n_coplayers, self.n_bins)
@@ -213,34 +246,41 @@ class _KnnBlock:
         sizes = np.bincount(self.coplayer, minlength=n_coplayers)
         starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
         self.by_class = by_class
-        self.class_sizes = sizes
         self.ties = has_near_ties(self.values)
         self.group_start, self.group_size = starts[self.coplayer[by_class]], sizes[self.coplayer[by_class]]
-
-    def _mi(self, labels: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
-        return knn_mutual_information(self.values, labels, weights, self.n_coplayers, self.k, self.psi, ties=self.ties)
-
-    def _per_item(self) -> int:
-        return len(self.values) * (self.n_coplayers + 6 * self.k + 8)
+        self.slot_class = np.repeat(np.arange(n_coplayers), sizes)
+        self.maximum = coplayer_entropy(sizes)
+        half = np.maximum(sizes // 2, np.minimum(sizes, 2))  # what half_sample_labels keeps
+        self.statistic_scale = knn_boundary_scale(sizes, self.psi)
+        self.replicate_scale = knn_boundary_scale(half, self.psi)
 
     def statistic(self) -> float:
-        return float(self._mi(self.coplayer[None, :], None)[0])
+        labels = self.coplayer[None, :]
+        return float(knn_mutual_information(self.values, labels, None, self.n_coplayers, self.k, self.psi,
+                                            ties=self.ties)[0])
 
     def null(self, rng: np.random.Generator, size: int) -> np.ndarray:
-        out = []
-        for chunk in resampling.chunk_sizes(size, self._per_item()):
+        # The draws are numpy's, as in knn_permutation_null / permuted_labels (the streams do not
+        # depend on the chunk size); the compiled kernel evaluates them.
+        n, out = len(self.values), []
+        for chunk in resampling.chunk_sizes(size, n):
             if self.ties:
-                out.append(self._mi(resampling.permuted_labels(rng, self.coplayer, chunk), None))
+                labels = resampling.permuted_labels(rng, self.coplayer, chunk)
+                out.append(kernels.labelled_statistics(self.values, labels, self.n_coplayers, self.k, self.psi))
             else:
-                out.append(knn_permutation_null(self.values, self.class_sizes, self.k, self.psi, rng, chunk))
+                shuffled = rng.permuted(np.broadcast_to(np.arange(n), (chunk, n)), axis=1)
+                out.append(kernels.null_statistics(self.values, self.slot_class, shuffled, self.n_coplayers,
+                                                   self.k, self.psi))
         return np.concatenate(out)
 
     def bootstrap(self, rng: np.random.Generator, size: int) -> np.ndarray:
-        out = []
-        for chunk in resampling.chunk_sizes(size, self._per_item()):
-            weights = np.empty((chunk, len(self.values)), dtype=np.int64)
-            weights[:, self.by_class] = resampling.half_sample_weights(rng, self.group_start, self.group_size, chunk)
-            out.append(self._mi(np.broadcast_to(self.coplayer, weights.shape), weights))
+        n, out = len(self.values), []
+        for chunk in resampling.chunk_sizes(size, n):
+            # The uniforms resampling.half_sample_weights draws; the kernel keeps the same rows.
+            uniform = rng.random((chunk, n))
+            labels = np.empty((chunk, n), dtype=np.int64)
+            kernels.half_sample_labels(uniform, self.group_start, self.group_size, self.by_class, self.coplayer, labels)
+            out.append(kernels.labelled_statistics(self.values, labels, self.n_coplayers, self.k, self.psi))
         return np.concatenate(out)
 
 
@@ -314,8 +354,11 @@ def _build_blocks(returns, coplayer, block, estimator: str, options: dict[str, A
             blocks.append(_KnnBlock(local, block_values, len(present), options["k"]))
             used += len(rows)
             continue
+        bins = options["bins"]
+        if bins == "auto":
+            bins = _auto_bins(len(rows), len(present))
         if value_range is not None:
-            bin_codes, inside = equal_width_bins(block_values, options["bins"], value_range)
+            bin_codes, inside = equal_width_bins(block_values, bins, value_range)
             kept = np.bincount(local[inside], minlength=len(present))
             if kept.min() == 0:
                 name = coplayer_labels[present[int(np.argmin(kept))]]
@@ -325,13 +368,28 @@ def _build_blocks(returns, coplayer, block, estimator: str, options: dict[str, A
                 )
             local, bin_codes = local[inside], bin_codes[inside]
         else:
-            bins = options["bins"]
-            bins = _auto_bins(len(rows), len(present)) if bins == "auto" else bins
             bin_codes = quantile_bins(block_values, bins)
         statistic = paper_statistic if estimator == "paper" else miller_madow_statistic
         blocks.append(_HistogramBlock(local, bin_codes, len(present), statistic))
         used += len(local)
     return blocks, block_labels, used
+
+
+def _sequential_null(blocks: list, rng: np.random.Generator, limit: int, hits: int, threshold: float):
+    """Null draws in batches of 64, 128, ... until the ``hits``-th one ``>= threshold`` (kept as
+    the last draw) or ``limit`` draws; returns (draws, how many reached the threshold)."""
+    draws, exceed, batch = [], 0, 64
+    while sum(len(d) for d in draws) < limit:
+        size = min(batch, limit - sum(len(d) for d in draws))
+        chunk = _null_over_blocks(blocks, rng, size)
+        running = exceed + np.cumsum(chunk >= threshold)
+        if running[-1] >= hits:
+            stop = int(np.searchsorted(running, hits))  # the draw that brought the h-th hit
+            draws.append(chunk[:stop + 1])
+            return np.concatenate(draws), hits
+        draws.append(chunk)
+        exceed, batch = int(running[-1]), 2 * batch
+    return np.concatenate(draws), exceed
 
 
 # ----------------------------------------------------------------------------- intervals
@@ -389,7 +447,44 @@ def block_bootstrap_interval(
         studentised = np.where(draw_errors > 0, (draws.mean(axis=1) - mean) / draw_errors, np.nan)
     tail = (1.0 - confidence) / 2.0
     low, high = np.nanquantile(studentised, [tail, 1.0 - tail])
-    return ConfidenceInterval(float(mean - high * standard_error), float(mean - low * standard_error))
+    # When all but a few blocks agree, resamples without the odd ones have a tiny standard
+    # error and a huge t (an end at -3e10 was seen at perfect separation): the ends are kept
+    # within the blocks' range widened by that range on each side.
+    spread = np.ptp(values)
+    return ConfidenceInterval(float(max(mean - high * standard_error, values.min() - spread)),
+                              float(min(mean - low * standard_error, values.max() + spread)))
+
+
+def _interval(blocks, block_statistics, statistic, bootstrap, confidence, ci_method, seed) -> ConfidenceInterval:
+    """The interval of the estimates and, for ``knn``, of the boundary-rescaled estimates
+    (``knn_boundary_scale``), joined: [rescaled low, raw high].
+
+    Near the maximum the raw kNN estimate sits above the MI by up to M - H (its interval
+    excluded the truth: 0% coverage at MI = 1.582 of ln 5, 20 blocks of 5 x 11 episodes), and just
+    below perfect separation the rescaled one sits below it (a stray episode costs the estimate
+    more than the information it removes); each end comes from the estimate that errs away from
+    the truth there. Elsewhere the two differ by the factor H / M (~1 - (C - 1) / (2 N H)), so the
+    interval widens by about that fraction of the estimate. The same draws serve both; for the
+    histogram estimators (no rescaling), and for the textbook ``basic`` and ``percentile``
+    intervals, this is the plain interval.
+    """
+    scales = np.array([b.statistic_scale for b in blocks])
+    if ci_method in ("basic", "percentile"):
+        scales = np.ones(len(blocks))
+    if ci_method == "blocks":
+        raw = block_bootstrap_interval(block_statistics, bootstrap, confidence, np.random.default_rng(seed))
+        if (scales == 1.0).all():
+            return raw
+        scaled = block_bootstrap_interval(block_statistics * scales, bootstrap, confidence, np.random.default_rng(seed))
+    else:
+        rng = np.random.default_rng(seed)
+        per_block = [b.bootstrap(rng, bootstrap) for b in blocks]
+        raw = bootstrap_interval(statistic, np.mean(per_block, axis=0), confidence, ci_method)
+        if (scales == 1.0).all():
+            return raw
+        replicates = np.mean([r * b.replicate_scale for r, b in zip(per_block, blocks)], axis=0)
+        scaled = bootstrap_interval(float((block_statistics * scales).mean()), replicates, confidence, ci_method)
+    return ConfidenceInterval(min(raw.low, scaled.low), max(raw.high, scaled.high))
 
 
 # ----------------------------------------------------------------------------- public API
@@ -413,6 +508,7 @@ def level_of_influence(
     confidence: float = 0.95,
     seed: int = 0,
     ci_method: str = "auto",
+    sequential: int = 0,
     **options,
 ) -> LoIResult:
     """Level of Influence I(R; Pi) of one scenario, with permutation null and bootstrap interval.
@@ -450,6 +546,12 @@ def level_of_influence(
         ``"blocks"``), else ``"centered"``; ``LoIResult.ci_method`` says which was used.
     seed:
         Seed of all random draws; the same seed gives identical results.
+    sequential:
+        ``h > 0``: sequential Monte-Carlo p-value (Besag & Clifford 1991): permute in growing
+        batches and stop at the h-th null draw that reaches the estimate, p = h / L after L
+        draws (at most ``permutations``; without h exceedances p = (1 + g) / (1 + draws) as
+        usual). Saves most draws when LoI is not significant; ``LoIResult.permutations`` is the
+        number drawn, and the null mean uses those draws. ``0`` (default): all ``permutations``.
     **options:
         ``paper``: ``bins=50``, ``value_range=(0, 100)``; ``miller-madow``: ``bins="auto"`` or an
         int, ``value_range=None`` (equal-frequency bins) or ``(low, high)`` (equal-width bins,
@@ -462,7 +564,7 @@ def level_of_influence(
         a co-player with no usable episode, unknown estimator or option, invalid counts.
     """
     resolved = _resolve_options(estimator, options)
-    _validate_counts(permutations, bootstrap, confidence, seed)
+    _validate_counts(permutations, bootstrap, confidence, seed, sequential)
     if ci_method not in CI_METHODS:
         raise LoiError(f"unknown ci_method {ci_method!r}; valid methods: {', '.join(CI_METHODS)}")
     blocks, block_labels, used = _build_blocks(returns, coplayer, block, estimator, resolved)
@@ -477,24 +579,35 @@ def level_of_influence(
     block_statistics.setflags(write=False)
     statistic = float(block_statistics.mean())
 
+    loi_max = float(np.mean([b.maximum for b in blocks]))
+
     null_seed, bootstrap_seed = np.random.SeedSequence(seed).spawn(2)
     null_mean = pvalue = float("nan")
+    drawn = 0
     if permutations:
         rng = np.random.default_rng(null_seed)
-        null = _null_over_blocks(blocks, rng, permutations)
-        null_mean = float(null.mean())
         # Identical tables give identical values; the tolerance only absorbs summation order.
         tolerance = 1e-12 * max(1.0, abs(statistic))
-        pvalue = float((1 + np.count_nonzero(null >= statistic - tolerance)) / (1 + permutations))
-    interval = corrected_interval = NAN_INTERVAL
-    if bootstrap:
-        rng = np.random.default_rng(bootstrap_seed)
-        if ci_method == "blocks":
-            interval = block_bootstrap_interval(block_statistics, bootstrap, float(confidence), rng)
+        if sequential:
+            null, exceed = _sequential_null(blocks, rng, permutations, sequential, statistic - tolerance)
         else:
-            replicates = np.mean([b.bootstrap(rng, bootstrap) for b in blocks], axis=0)
-            interval = bootstrap_interval(statistic, replicates, float(confidence), ci_method)
-        corrected_interval = ConfidenceInterval(interval.low - null_mean, interval.high - null_mean)
+            null = _null_over_blocks(blocks, rng, permutations)
+            exceed = int(np.count_nonzero(null >= statistic - tolerance))
+        drawn = len(null)
+        null_mean = float(null.mean())
+        stopped = sequential and exceed >= sequential
+        pvalue = float(sequential / drawn if stopped else (1 + exceed) / (1 + drawn))
+    interval = corrected_interval = NAN_INTERVAL
+    capped = False
+    if bootstrap:
+        interval = _interval(blocks, block_statistics, statistic, bootstrap, float(confidence), ci_method,
+                             bootstrap_seed)
+        # The MI cannot exceed loi_max, so capping the interval there never loses coverage.
+        capped = bool(interval.high > loi_max)
+        interval = ConfidenceInterval(min(interval.low, loi_max), min(interval.high, loi_max))
+        # The corrected value targets the same bounded quantity: capped likewise.
+        corrected_interval = ConfidenceInterval(min(interval.low - null_mean, loi_max),
+                                                min(interval.high - null_mean, loi_max))
     return LoIResult(
         statistic=statistic,
         confidence_interval=interval,
@@ -508,4 +621,7 @@ def level_of_influence(
         block_statistics=block_statistics,
         block_labels=tuple(block_labels),
         ci_method=ci_method,
+        loi_max=loi_max,
+        permutations=drawn,
+        interval_capped=capped,
     )

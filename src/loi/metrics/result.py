@@ -9,10 +9,16 @@ import numpy as np
 
 @dataclass(frozen=True)
 class ConfidenceInterval:
-    """A two-sided interval; both ends are ``nan`` when it was not computed."""
+    """A two-sided interval; both ends are ``nan`` when it was not computed.
+
+    Unpacks like scipy's: ``low, high = result.confidence_interval``.
+    """
 
     low: float
     high: float
+
+    def __iter__(self):
+        return iter((self.low, self.high))
 
 
 @dataclass(frozen=True)
@@ -24,8 +30,11 @@ class LoIResult:
     statistic:
         The LoI estimate in nats: the per-block estimates averaged over blocks with equal weights.
     confidence_interval:
-        Bootstrap interval of ``statistic``, built as ``ci_method`` says. ``nan`` ends when
-        ``bootstrap=0``.
+        Bootstrap interval of the LoI, built as ``ci_method`` says, capped at ``loi_max``
+        (``interval_capped`` says when that cut it). For ``knn`` it is built from the estimates
+        rescaled by H / M (``estimators.knn_boundary_scale``), which removes the estimator's
+        finite-sample excess at the maximum, so near the maximum it can lie below ``statistic``.
+        ``nan`` ends when ``bootstrap=0``.
     null_mean:
         Mean of the permutation null (co-player labels shuffled within each block): what the
         estimator reports when the return does not depend on the co-player at all, i.e. its bias
@@ -33,8 +42,10 @@ class LoIResult:
     corrected:
         ``statistic - null_mean``: the null-corrected LoI (about 0 for independent data).
     corrected_confidence_interval:
-        ``confidence_interval`` shifted by ``-null_mean``. The null mean is treated as a fixed
-        offset; its Monte-Carlo error (null sd / sqrt(permutations)) is not included.
+        ``confidence_interval`` shifted by ``-null_mean`` (and capped at ``loi_max``). The null mean is treated as a fixed
+        offset; its Monte-Carlo error (null sd / sqrt(permutations)) is not included. The
+        corrected value exceeds ``statistic`` when the null mean is negative (``knn`` and
+        ``miller-madow`` are bias-corrected, so their null mean is about 0, either sign).
     pvalue:
         Permutation p-value for LoI > 0: ``(1 + #{null >= observed}) / (1 + permutations)``.
     n_episodes:
@@ -47,6 +58,15 @@ class LoIResult:
         Per-block estimates, in sorted block-label order (read-only array).
     block_labels:
         The block labels, in the same order.
+    loi_max:
+        The largest value the LoI can take, averaged over blocks: the entropy of the co-player
+        distribution (ln C for C equally likely co-players); for ``paper`` with unequal episode
+        counts, its statistic's own maximum mean_c log(N / n_c). An estimate above it
+        (``above_max``) is the estimator's finite-sample bias, not information.
+    permutations:
+        Null draws made (fewer than asked when a sequential p-value stopped early).
+    interval_capped:
+        Whether the interval's upper end was cut at ``loi_max``.
     ci_method:
         How the interval was built: ``"blocks"`` (whole blocks resampled, bootstrap-t), or from
         episodes resampled within co-player (with replacement for the histogram estimators,
@@ -66,3 +86,11 @@ class LoIResult:
     block_statistics: np.ndarray = field(repr=False)
     block_labels: tuple = field(repr=False, default=())
     ci_method: str = "centered"
+    loi_max: float = float("nan")
+    permutations: int = 0
+    interval_capped: bool = False
+
+    @property
+    def above_max(self) -> bool:
+        """Whether the estimate exceeds ``loi_max`` (the entropy of the co-player distribution)."""
+        return bool(self.statistic > self.loi_max)

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import numpy as np
 import pandas as pd
@@ -42,9 +46,30 @@ def _canonical_order(scenario, block, coplayer, episode, returns) -> np.ndarray:
     return order
 
 
+# Total work in row-resamples (rows x (permutations + bootstrap)) from which `workers=None` spreads
+# scenarios over processes: starting a worker costs 2-5 s of CPU (imports, compiled kernels), the
+# knn estimator ~50-150 ns per row-resample, the histograms ~5-15 ns (benchmarks/measure.py).
+PARALLEL_WORK = 2e8
+
+
+def _one_scenario(name: str, returns, coplayer, block, kwargs: dict) -> LoIResult:
+    try:
+        return level_of_influence(returns, coplayer, block, **kwargs)
+    except LoiError as err:
+        raise LoiError(f"scenario {name!r}: {err}") from None
+
+
+def auto_workers(rows: int, permutations: int, bootstrap: int, scenarios: int) -> int:
+    """Processes for ``measure_table(workers=None)``: one per core (at most one per scenario)
+    when the whole table's work pays for starting them, else 1."""
+    if scenarios < 2 or rows * (permutations + bootstrap) < PARALLEL_WORK:
+        return 1
+    return max(1, min(os.cpu_count() or 1, scenarios))
+
+
 def measure_table(table: pd.DataFrame, *, estimator: str = DEFAULT_ESTIMATOR, permutations: int = 1000,
-                  bootstrap: int = 1000, confidence: float = 0.95, seed: int = 0,
-                  **options) -> dict[str, LoIResult]:
+                  bootstrap: int = 1000, confidence: float = 0.95, seed: int = 0, workers: int | None = 1,
+                  progress: Callable[[int, int], None] | None = None, **options) -> dict[str, LoIResult]:
     """LoI of each scenario of a reward table, keyed by scenario name (sorted).
 
     Co-player identity = the ``coplayer`` column; blocks = (ego, co-player
@@ -52,8 +77,11 @@ def measure_table(table: pd.DataFrame, *, estimator: str = DEFAULT_ESTIMATOR, pe
     ``regime`` when present (:func:`loi.tables.block_labels`; the paper
     averages the LoI over ego checkpoint x co-player seed blocks). Rows are put
     in a canonical order first, so the result does not depend on row order,
-    and each scenario gets its own seed (:func:`scenario_seed`). Other
-    arguments go to :func:`loi.metrics.level_of_influence`.
+    and each scenario gets its own seed (:func:`scenario_seed`), so results do
+    not depend on ``workers`` either. ``workers``: processes running scenarios
+    concurrently (``None``: :func:`auto_workers`). ``progress(done, total)`` is
+    called after each scenario. Other arguments (``ci_method``, ``sequential``,
+    estimator options) go to :func:`loi.metrics.level_of_influence`.
     """
     if estimator not in ESTIMATORS:
         raise LoiError(f"unknown estimator {estimator!r}; expected one of {', '.join(ESTIMATORS)}")
@@ -63,6 +91,9 @@ def measure_table(table: pd.DataFrame, *, estimator: str = DEFAULT_ESTIMATOR, pe
             raise LoiError(f"{name} must be a non-negative integer, got {value!r}")
     if not 0.0 < float(confidence) < 1.0:
         raise LoiError(f"confidence must be strictly between 0 and 1, got {confidence!r}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, (int, np.integer))
+                                or workers < 1):
+        raise LoiError(f"workers must be a positive integer, got {workers!r}")
     clean = validate_table(table)
     # Codes and one canonical sort for the whole table, then a slice per scenario.
     scenario, names = pd.factorize(clean[SCENARIO], sort=True)
@@ -71,15 +102,59 @@ def measure_table(table: pd.DataFrame, *, estimator: str = DEFAULT_ESTIMATOR, pe
     returns = clean[EGO_RETURN].to_numpy(dtype=np.float64)
     order = _canonical_order(scenario, block, coplayer, clean[EPISODE].to_numpy(), returns)
     bounds = np.searchsorted(scenario[order], np.arange(len(names) + 1))
-    results: dict[str, LoIResult] = {}
+    tasks = []
     for i, name in enumerate(names):
         rows = order[bounds[i]:bounds[i + 1]]
-        try:
-            results[str(name)] = level_of_influence(
-                returns[rows], coplayer[rows], block[rows], estimator=estimator,
-                permutations=permutations, bootstrap=bootstrap, confidence=confidence,
-                seed=scenario_seed(seed, str(name)), **options,
-            )
-        except LoiError as err:
-            raise LoiError(f"scenario {name!r}: {err}") from None
-    return results
+        kwargs = dict(estimator=estimator, permutations=permutations, bootstrap=bootstrap, confidence=confidence,
+                      seed=scenario_seed(seed, str(name)), **options)
+        tasks.append((str(name), returns[rows], coplayer[rows], block[rows], kwargs))
+    if workers is None:
+        workers = auto_workers(len(returns), permutations, bootstrap, len(names))
+    results: dict[str, LoIResult] = {}
+    if workers == 1 or len(tasks) < 2:
+        for done, task in enumerate(tasks, 1):
+            results[task[0]] = _one_scenario(*task)
+            if progress:
+                progress(done, len(tasks))
+        return results
+    # Processes, not threads: the numpy draws hold the GIL. "spawn": safe in a process that has
+    # started threads (JAX in `loi run`); the largest scenarios go first to balance the load.
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(min(workers, len(tasks)), mp_context=context)
+    try:
+        futures = {pool.submit(_one_scenario, *task): task[0] for task in sorted(tasks, key=lambda t: -len(t[1]))}
+        for done, future in enumerate(as_completed(futures), 1):
+            results[futures[future]] = future.result()
+            if progress:
+                progress(done, len(tasks))
+    finally:  # on an error or Ctrl-C, drop the scenarios not started yet
+        pool.shutdown(wait=True, cancel_futures=True)
+    return {task[0]: results[task[0]] for task in tasks}
+
+
+# Columns of loi_rows, in order: the one naming scheme for LoI results in tables and JSON.
+LOI_COLUMNS: tuple[str, ...] = (
+    "scenario", "estimator", "ci_method", "loi", "ci_low", "ci_high", "loi_max", "above_max", "interval_capped",
+    "null_mean", "corrected", "corrected_ci_low", "corrected_ci_high", "p_value", "permutations", "episodes",
+    "blocks",
+)
+
+
+def loi_record(scenario: str, result: LoIResult) -> dict:
+    """One LoI result as a flat record with the ``LOI_COLUMNS`` names (nan where not computed)."""
+    low, high = result.confidence_interval
+    corrected_low, corrected_high = result.corrected_confidence_interval
+    return {
+        "scenario": scenario, "estimator": result.estimator, "ci_method": result.ci_method,
+        "loi": result.statistic, "ci_low": low, "ci_high": high, "loi_max": result.loi_max,
+        "above_max": result.above_max, "interval_capped": result.interval_capped,
+        "null_mean": result.null_mean, "corrected": result.corrected,
+        "corrected_ci_low": corrected_low, "corrected_ci_high": corrected_high,
+        "p_value": result.pvalue, "permutations": int(result.permutations), "episodes": int(result.n_episodes),
+        "blocks": int(result.n_blocks),
+    }
+
+
+def loi_rows(results: dict[str, LoIResult]) -> pd.DataFrame:
+    """``measure_table``'s results as a table: one row per scenario, columns ``LOI_COLUMNS``."""
+    return pd.DataFrame([loi_record(name, r) for name, r in results.items()], columns=list(LOI_COLUMNS))

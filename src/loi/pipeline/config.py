@@ -11,8 +11,11 @@
     train = "menu"                         # "menu": every menu regime everywhere; "allocated": only
                                            #  the chosen regime, the uniform one and sp
     executor = "local"
+    smoke = true                           # a smoke test: the report's banner says its numbers are not results
     [menu]        sp = 1, pp3 = 3, pp5 = 5 (regime names as ``loi train --regime``; cost in agent-trainings)
-    [training]    steps, generations, sp_seeds, seeds, num_envs, rollout_length, learning_rate, network, ...
+    [training]    steps, generations, sp_seeds, seeds, and any other TrainConfig field (num_envs, learning_rate, ...)
+    [training.network]  preset = "gru" and/or NetworkConfig fields (kind, hidden, core_size, ...);
+                  or network = "NAME" (a preset: mlp, cnn, gru, lstm, authors)
     [env]         environment overrides for every scenario (e.g. min_steps = 100)
     [heldout]     seeds, stages: held-out Bobs = stages checkpoints of each of seeds separate SP seeds
     [evaluation]  episodes, ego_checkpoints, ego_seeds, tournament_episodes, estimator, permutations, bootstrap,
@@ -39,13 +42,12 @@ EXECUTORS = ("local", "ray")
 TRAIN_MODES = ("menu", "allocated")
 DEFAULT_MENU = {"sp": 1.0, "pp3": 3.0, "pp5": 5.0}
 TOP_KEYS = {"name", "seed", "games", "layouts", "definitions", "allocator", "uniform", "budget", "train",
-            "executor", "ray", "menu", "training", "env", "heldout", "evaluation"}
+            "executor", "ray", "menu", "training", "env", "heldout", "evaluation", "smoke"}
 
-# [training] keys of ours, and the TrainConfig fields that pass straight through.
+# [training] keys of ours; every other TrainConfig field passes straight through (see _training),
+# except those the study sets per job.
 _TRAINING_KEYS = {"steps", "generations", "sp_seeds", "seeds", "network"}
-_TRAIN_CONFIG_PASSTHROUGH = {"num_envs", "rollout_length", "update_epochs", "num_minibatches", "learning_rate",
-                             "anneal_lr", "gamma", "gae_lambda", "clip_eps", "ent_coef", "vf_coef",
-                             "max_grad_norm", "hidden", "activation", "shared_torso"}
+_SET_PER_JOB = {"scenario", "regime", "num_seeds", "total_steps", "num_generations", "network", "env_overrides"}
 
 
 def scenario_name(game: str, layout: str) -> str:
@@ -59,7 +61,7 @@ class TrainingSettings:
     generations: int = 10  # checkpoints over a run
     sp_seeds: int = 5  # independent SP seeds per scenario: SP5 in the paper; also the LoI co-players
     seeds: int = 1  # seeds of every other regime (a PP-n seed yields n egos)
-    network: str = "mlp"
+    network: tuple[tuple[str, Any], ...] = ()  # NetworkConfig fields that differ from its defaults
     options: tuple[tuple[str, Any], ...] = ()  # further TrainConfig fields
 
 
@@ -104,6 +106,7 @@ class StudyConfig:
     evaluation: EvaluationSettings
     definitions: str | None = None  # the definitions file's text (copied into the run dir)
     ray: str | None = None  # Ray address for executor "ray" (None: a Ray instance in this process)
+    smoke: bool = False  # a smoke test (smoke = true): sized to check the stages run, not for results
     source: str | None = field(default=None, compare=False)  # where the config was read from
 
     @property
@@ -125,6 +128,7 @@ class StudyConfig:
         out["menu"] = dict(self.menu)
         out["env"] = dict(self.env)
         out["training"]["options"] = dict(self.training.options)
+        out["training"]["network"] = dict(self.training.network)
         return out
 
     def config_hash(self) -> str:
@@ -132,6 +136,7 @@ class StudyConfig:
         data = self.to_dict()
         data.pop("executor")
         data.pop("ray")
+        data.pop("smoke")  # a label for the report, not a setting
         return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -147,6 +152,12 @@ def _unknown(table: dict, allowed: set[str], where: str) -> None:
 def _int(value: Any, key: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise LoiError(f"{key} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _flag(value: Any, key: str) -> bool:
+    if not isinstance(value, bool):
+        raise LoiError(f"{key} must be true or false, got {value!r}")
     return value
 
 
@@ -203,11 +214,36 @@ def _menu(doc: dict) -> tuple[tuple[str, float], ...]:
     return tuple(sorted(menu.items(), key=lambda item: (item[1], item[0])))
 
 
+def _network_settings(raw: dict, legacy: dict) -> tuple[tuple[str, Any], ...]:
+    """``[training.network]`` (or ``network = "PRESET"``) plus network fields given
+    directly under ``[training]`` -> the fields that differ from NetworkConfig's defaults."""
+    from loi.agents.networks import NetworkConfig, network_config
+
+    spec = raw.get("network", {})
+    if isinstance(spec, str):
+        spec = {"preset": spec}
+    if not isinstance(spec, dict):
+        raise LoiError(f"training.network must be a preset name or a table, got {spec!r}")
+    try:
+        resolved = network_config({**legacy, **spec})
+    except LoiError as err:
+        raise LoiError(f"training.network: {err}") from None
+    defaults = asdict(NetworkConfig())
+    return tuple((k, v) for k, v in sorted(asdict(resolved).items()) if v != defaults[k])
+
+
 def _training(doc: dict) -> TrainingSettings:
+    from dataclasses import fields
+
+    from loi.agents.networks import NetworkConfig
+    from loi.training.config import TrainConfig
+
     raw = _table(doc, "training")
-    _unknown(raw, _TRAINING_KEYS | _TRAIN_CONFIG_PASSTHROUGH, "training.")
+    passthrough = {f.name for f in fields(TrainConfig)} - _SET_PER_JOB
+    network_fields = {f.name for f in fields(NetworkConfig)}
+    _unknown(raw, _TRAINING_KEYS | passthrough | network_fields, "training.")
     defaults = TrainingSettings()
-    options = {k: raw[k] for k in sorted(_TRAIN_CONFIG_PASSTHROUGH & set(raw))}
+    options = {k: raw[k] for k in sorted(passthrough & set(raw))}
     for k, v in options.items():
         if isinstance(v, list):
             options[k] = tuple(v)
@@ -216,7 +252,7 @@ def _training(doc: dict) -> TrainingSettings:
         generations=_int(raw.get("generations", defaults.generations), "training.generations", 1),
         sp_seeds=_int(raw.get("sp_seeds", defaults.sp_seeds), "training.sp_seeds", 2),
         seeds=_int(raw.get("seeds", defaults.seeds), "training.seeds", 1),
-        network=_str(raw.get("network", defaults.network), "training.network", ("mlp", "cnn")),
+        network=_network_settings(raw, {k: raw[k] for k in network_fields & set(raw)}),
         options=tuple(options.items()),
     )
 
@@ -381,6 +417,7 @@ def study_config(doc: dict[str, Any], *, base: Path | None = None, source: str |
         heldout=_heldout(doc, training.generations, training.sp_seeds),
         evaluation=evaluation,
         definitions=definitions,
+        smoke=_flag(doc.get("smoke", False), "smoke"),
         source=source,
     )
     # Build every training config once so that its own checks (e.g. steps too small for one
@@ -425,6 +462,8 @@ def study_from_dict(data: dict[str, Any]) -> StudyConfig:
     data = dict(data)
     training = dict(data["training"])
     training["options"] = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in training["options"].items())
+    training["network"] = tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
+                                       for k, v in training["network"].items()))
     evaluation = dict(data["evaluation"])
     return StudyConfig(
         name=data["name"], seed=data["seed"], games=tuple(data["games"]), layouts=tuple(data["layouts"]),
@@ -432,5 +471,5 @@ def study_from_dict(data: dict[str, Any]) -> StudyConfig:
         budget=data["budget"], train=data["train"], executor=data["executor"],
         training=TrainingSettings(**training), env=tuple(sorted(data["env"].items())),
         heldout=HeldoutSettings(**data["heldout"]), evaluation=EvaluationSettings(**evaluation),
-        definitions=data.get("definitions"), ray=data.get("ray"),
+        definitions=data.get("definitions"), ray=data.get("ray"), smoke=bool(data.get("smoke", False)),
     )

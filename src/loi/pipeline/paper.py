@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import os
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from loi.allocation import PP3, PP5, SP5, AllocationComparison, compare_allocati
 from loi.errors import LoiError
 from loi.metrics import LoIResult
 from loi.metrics.stats import AnovaResult, CorrelationResult, one_way_anova, pearson
-from loi.metrics.table import measure_table
+from loi.metrics.table import loi_record, measure_table
 from loi.tables.npz import cross_play_table, parse_cross_play_name, tournament_table
 from loi.tables.schema import REGIME
 from loi.tables.scores import SCORE, fixed_bob_scores
@@ -84,18 +85,14 @@ def _num(value: float | None) -> float | None:
 def _game_json(game: GameAnalysis) -> dict:
     layouts = {}
     for name, lay in game.layouts.items():
-        res = lay.loi
+        # The LoI fields under loi_record's names (as `loi measure --json`), then the rest.
+        record = loi_record(lay.scenario, lay.loi)
         layouts[name] = {
-            "loi": _num(res.statistic),
-            "loi_null": _num(res.null_mean),
-            "loi_corrected": _num(res.corrected),
-            "loi_p_value": _num(res.pvalue),
-            "loi_ci": [_num(res.confidence_interval.low), _num(res.confidence_interval.high)],
+            **{k: _num(v) if isinstance(v, float) else v for k, v in record.items() if k != "scenario"},
             "anova_f": _num(lay.anova.statistic) if lay.anova else None,
             "anova_p": _num(lay.anova.pvalue) if lay.anova else None,
             "benefit": _num(lay.benefit),
             "regime_means": {k: _num(v) for k, v in lay.regime_means.items()},
-            "episodes": int(res.n_episodes),
         }
     comparisons = {}
     for key, comp in game.comparisons.items():
@@ -183,19 +180,25 @@ def _tournament_scores(data_dir: Path, game: str, layout: str, regimes: set[str]
 
 def analyse_paper_data(data_dir: str | os.PathLike, *, permutations: int = 1000, bootstrap: int = 1000,
                        seed: int = 0, top: int = PAPER_TOP, resamples: int = 10_000,
-                       confidence: float = 0.95) -> PaperAnalysis:
+                       confidence: float = 0.95,
+                       progress: Callable[[int, int], None] | None = None) -> PaperAnalysis:
     """Run the paper's analysis on every game in ``data_dir`` (layout in the
     paper data README). ``permutations``/``bootstrap`` go to the LoI,
     ``resamples`` to the bootstrap CIs of the allocation comparison, ``top`` is
-    the paper's truncation for the labelled ``top{top}`` comparison."""
+    the paper's truncation for the labelled ``top{top}`` comparison.
+    ``progress(done, total)`` is called as scenarios (game x layout) finish."""
     data_dir = Path(data_dir)
     if top < 2:
         raise LoiError(f"top must be >= 2, got {top}")
     games = {}
-    for game, (run, files) in discover_cross_play(data_dir).items():
+    found = discover_cross_play(data_dir)
+    total, finished = sum(len(files) for _, files in found.values()), 0
+    for game, (run, files) in found.items():
         table = pd.concat([cross_play_table(p) for p in files.values()], ignore_index=True)
+        report = None if progress is None else (lambda done, _, before=finished: progress(before + done, total))
         loi = measure_table(table, estimator="paper", permutations=permutations, bootstrap=bootstrap,
-                            confidence=confidence, seed=seed)
+                            confidence=confidence, seed=seed, progress=report)
+        finished += len(files)
         layouts: dict[str, LayoutAnalysis] = {}
         scores: dict[str, pd.DataFrame] = {}
         for layout in files:

@@ -51,20 +51,15 @@ def train_config(config: "StudyConfig", scenario: str, regime: str, num_seeds: i
     from loi.agents.networks import NetworkConfig
     from loi.training.config import TrainConfig
 
-    options = dict(config.training.options)
-    network = {"kind": config.training.network}
-    for key in ("hidden", "activation", "shared_torso"):
-        if key in options:
-            network[key] = options.pop(key)
     return TrainConfig(
         scenario=scenario,
         regime=regime,
         num_seeds=num_seeds,
         total_steps=config.training.steps,
         num_generations=config.training.generations,
-        network=NetworkConfig(**network),
+        network=NetworkConfig(**dict(config.training.network)),
         env_overrides=config.env,
-        **options,
+        **dict(config.training.options),
     )
 
 

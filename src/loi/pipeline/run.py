@@ -120,6 +120,17 @@ def read_study(run_dir: str | Path) -> dict[str, Any]:
         raise LoiError(f"cannot read {path}: {err}") from None
 
 
+def table_path(run_dir: str | Path, name: str) -> Path:
+    """Where stage outputs live: ``RUN/tables/{name}.parquet``."""
+    return Path(run_dir) / "tables" / f"{name}.parquet"
+
+
+def read_run_table(run_dir: str | Path, name: str) -> pd.DataFrame | None:
+    """A stage output table of ``run_dir``, or None while its stage has not written it."""
+    path = table_path(run_dir, name)
+    return pd.read_parquet(path) if path.is_file() else None
+
+
 def study_status(run_dir: str | Path) -> list[dict[str, Any]]:
     """Per stage: name, description, ``done`` and its marker's summary."""
     read_study(run_dir)
@@ -144,7 +155,7 @@ class _Context:
         self.stage, self.index = "", 0
 
     def table(self, name: str) -> Path:
-        return self.run_dir / "tables" / f"{name}.parquet"
+        return table_path(self.run_dir, name)
 
     def run_jobs(self, jobs: list[Job]) -> list[Any]:
         self.on_event(StageEvent(self.stage, self.index, "start", total=len(jobs)))
@@ -174,7 +185,7 @@ def _concat(paths: list[str]) -> pd.DataFrame:
 
 
 def _stage_loi(ctx: _Context) -> dict[str, Any]:
-    from loi.metrics.table import measure_table
+    from loi.metrics.table import loi_rows, measure_table
 
     ev = ctx.config.evaluation
     results = ctx.run_jobs([ctx.job("crossplay_job", s, scenario=s) for s in ctx.config.scenarios])
@@ -182,16 +193,9 @@ def _stage_loi(ctx: _Context) -> dict[str, Any]:
     _write_parquet(table, ctx.table("crossplay"))
     measured = measure_table(table, estimator=ev.estimator, permutations=ev.permutations, bootstrap=ev.bootstrap,
                              confidence=ev.confidence, seed=ctx.config.seed, ci_method=ev.ci_method)
-    rows = []
-    for scenario, r in measured.items():
-        rows.append({"scenario": scenario, "game": ctx.config.game_of[scenario], "estimator": r.estimator,
-                     "ci_method": getattr(r, "ci_method", ev.ci_method),
-                     "loi": r.statistic, "ci_low": r.confidence_interval.low, "ci_high": r.confidence_interval.high,
-                     "null_mean": r.null_mean, "corrected": r.corrected,
-                     "corrected_ci_low": r.corrected_confidence_interval.low,
-                     "corrected_ci_high": r.corrected_confidence_interval.high,
-                     "p_value": r.pvalue, "episodes": r.n_episodes, "blocks": r.n_blocks})
-    _write_parquet(pd.DataFrame(rows), ctx.table("loi"))
+    rows = loi_rows(measured)
+    rows.insert(1, "game", rows["scenario"].map(ctx.config.game_of))
+    _write_parquet(rows, ctx.table("loi"))
     return {"scenarios": len(rows), "episodes": int(len(table))}
 
 

@@ -82,6 +82,11 @@ def correlation_table(benefit: pd.DataFrame) -> pd.DataFrame:
     for game, group in groups:
         group = group[np.isfinite(group["benefit"])]
         row = {"game": game, "r": NAN, "p_value": NAN, "ci_low": NAN, "ci_high": NAN, "n": len(group), "note": ""}
+        if len(group) < 3:  # pearson's own message names its arguments, not the scenarios
+            row["note"] = (f"a correlation needs at least 3 scenarios with a measured benefit; "
+                           f"{game} has {len(group)}")
+            rows.append(row)
+            continue
         try:
             result = pearson(group["loi"].to_numpy(), group["benefit"].to_numpy())
             row.update(r=result.statistic, p_value=result.pvalue, ci_low=result.confidence_interval.low,
@@ -89,6 +94,24 @@ def correlation_table(benefit: pd.DataFrame) -> pd.DataFrame:
         except LoiError as err:
             row["note"] = str(err)
         rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def score_summary_table(scores: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
+    """Per (scenario, regime): evaluations, egos, mean score, sd, and the t-interval
+    of the mean, each evaluation counted as an independent draw (as the allocation
+    comparison's Welch test counts them; evaluations of one ego are not fully
+    independent, so the interval is a lower bound on the uncertainty)."""
+    import scipy.stats
+
+    rows = []
+    for (scenario, regime), group in scores.groupby([SCENARIO, REGIME], sort=True):
+        values = group[SCORE].to_numpy(dtype=float)
+        n, mean = len(values), float(values.mean())
+        sd = float(values.std(ddof=1)) if n > 1 else NAN
+        half = float(scipy.stats.t.ppf((1 + confidence) / 2, n - 1) * sd / math.sqrt(n)) if n > 1 else NAN
+        rows.append({"scenario": scenario, "regime": regime, "n": n, "egos": int(group["ego"].nunique()),
+                     "mean": mean, "sd": sd, "ci_low": mean - half, "ci_high": mean + half})
     return pd.DataFrame(rows)
 
 

@@ -21,22 +21,38 @@ from loi.errors import LoiError  # noqa: E402
 from loi.metrics.plateau import PlateauResult, settling_step  # noqa: E402
 
 REGIME_COLOURS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3")
+DPI = 90
+# Text sizes in points at DPI: a figure is drawn at most about FIGURE_WIDTH inches wide, so that
+# in the report's 1200-px column it is shown at nearly its own size and its labels stay readable.
+FIGURE_WIDTH = 12.0
+TICK_SIZE, LABEL_SIZE, TITLE_SIZE = 9, 10, 11
+plt.rcParams.update({"font.size": LABEL_SIZE, "axes.titlesize": TITLE_SIZE, "axes.labelsize": LABEL_SIZE,
+                     "xtick.labelsize": TICK_SIZE, "ytick.labelsize": TICK_SIZE, "legend.fontsize": TICK_SIZE,
+                     "figure.titlesize": TITLE_SIZE + 1})
 
 
 def _png(fig) -> bytes:
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
     plt.close(fig)
     return buffer.getvalue()
 
 
 def _grid(n: int, width: float = 4.0, height: float = 3.0, cols: int = 4):
+    """``n`` panels, ``cols`` per row at most, each ``width`` x ``height`` inches but
+    together no wider than FIGURE_WIDTH."""
     cols = max(1, min(cols, n))
+    width = min(width, FIGURE_WIDTH / cols)
     rows = math.ceil(n / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False, layout="constrained")
     for ax in axes.ravel()[n:]:
         ax.set_visible(False)
     return fig, axes.ravel()
+
+
+def _columns(n: int) -> int:
+    """Panels per row: 2 for a handful of scenarios (large enough to read), else 4."""
+    return 2 if n <= 4 else 4
 
 
 def _short(policy: str) -> str:
@@ -58,18 +74,19 @@ def loi_figure(loi: pd.DataFrame) -> bytes:
     and the null-corrected value."""
     loi = loi.sort_values("scenario")
     y = np.arange(len(loi))
-    fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(loi) + 1.4), layout="constrained")
+    fig, ax = plt.subplots(figsize=(8.0, 0.45 * len(loi) + 1.6), layout="constrained")
     # The CI is drawn as a segment, not an error bar: a percentile bootstrap interval of a
     # biased estimator need not contain the point estimate.
-    ax.hlines(y, loi["ci_low"], loi["ci_high"], color="#4c72b0", lw=2, alpha=0.6, label="95% bootstrap CI")
+    ax.hlines(y, loi["ci_low"], loi["ci_high"], color="#4c72b0", lw=2, alpha=0.6, label="95% CI of LoI")
     ax.scatter(loi["loi"], y, marker="o", color="#4c72b0", zorder=3, label="LoI")
-    ax.scatter(loi["null_mean"], y, marker="|", s=200, color="#c44e52", label="permutation null mean")
+    ax.scatter(loi["null_mean"], y, marker="|", s=200, color="#c44e52", label="permutation-null mean")
     ax.scatter(loi["corrected"], y, marker="D", s=25, color="#55a868", label="corrected (LoI - null)")
     ax.axvline(0, color="grey", lw=0.8)
     ax.set_yticks(y, loi["scenario"])
     ax.invert_yaxis()
     ax.set_xlabel(f"nats ({loi['estimator'].iloc[0]} estimator)")
-    ax.legend(loc="best", fontsize=8)
+    # Below the axes: inside, a legend covers the right end of some interval.
+    fig.legend(loc="outside lower center", ncols=4, frameon=False)
     ax.set_title("Level of Influence per scenario")
     return _png(fig)
 
@@ -78,7 +95,7 @@ def ridge_figure(crossplay: pd.DataFrame, max_coplayers: int = 12) -> bytes:
     """Per scenario, the ego's return distribution against each co-player
     (one ridge per co-player checkpoint), as in the paper's figures."""
     scenarios = sorted(crossplay["scenario"].unique())
-    fig, axes = _grid(len(scenarios), 4.2, 4.2)
+    fig, axes = _grid(len(scenarios), 5.5, 4.4, cols=_columns(len(scenarios)))
     for ax, scenario in zip(axes, scenarios):
         rows = crossplay[crossplay["scenario"] == scenario]
         coplayers = sorted(rows["coplayer"].unique())
@@ -96,26 +113,28 @@ def ridge_figure(crossplay: pd.DataFrame, max_coplayers: int = 12) -> bytes:
             colour = plt.cm.viridis(i / max(len(coplayers) - 1, 1))
             ax.fill_between(centres, base, base + density, color=colour, alpha=0.75, step="mid")
             ax.plot(centres, base + density, color="black", lw=0.5, drawstyle="steps-mid")
-        ax.set_yticks(np.arange(len(coplayers))[::-1], [_short(c) for c in coplayers], fontsize=6)
+        ax.set_yticks(np.arange(len(coplayers))[::-1], [_short(c) for c in coplayers])
         ax.set_xlabel("ego episode return")
-        ax.set_title(scenario, fontsize=9)
+        ax.set_title(scenario)
     fig.suptitle("Ego return per co-player (LoI cross-play)")
     return _png(fig)
 
 
 def heatmap_figure(crossplay: pd.DataFrame) -> bytes:
-    """Per scenario, mean ego return for every (ego, co-player) pair."""
+    """Per scenario, mean ego return for every (ego, co-player) pair; pairs never
+    played (the protocol skips the ego's own seed) are grey."""
     scenarios = sorted(crossplay["scenario"].unique())
-    fig, axes = _grid(len(scenarios), 4.2, 3.6)
+    fig, axes = _grid(len(scenarios), 5.5, 3.8, cols=_columns(len(scenarios)))
+    cmap = plt.get_cmap("magma").with_extremes(bad="#d9d9d9")
     for ax, scenario in zip(axes, scenarios):
         rows = crossplay[crossplay["scenario"] == scenario]
         matrix = rows.pivot_table(index="ego", columns="coplayer", values="ego_return", aggfunc="mean")
-        image = ax.imshow(matrix.to_numpy(), aspect="auto", cmap="magma")
-        fig.colorbar(image, ax=ax, shrink=0.8)
-        ax.set_yticks(np.arange(len(matrix.index)), [_short(e) for e in matrix.index], fontsize=6)
+        image = ax.imshow(np.ma.masked_invalid(matrix.to_numpy(dtype=float)), aspect="auto", cmap=cmap)
+        fig.colorbar(image, ax=ax, shrink=0.8, label="mean ego return")
+        ax.set_yticks(np.arange(len(matrix.index)), [_short(e) for e in matrix.index])
         ax.set_xticks([])
-        ax.set_xlabel(f"{matrix.shape[1]} co-player checkpoints")
-        ax.set_title(scenario, fontsize=9)
+        ax.set_xlabel(f"{matrix.shape[1]} co-player checkpoints (grey: not played)")
+        ax.set_title(scenario)
     fig.suptitle("Cross-play: mean ego return")
     return _png(fig)
 
@@ -143,7 +162,7 @@ def curves_figure(curves: pd.DataFrame) -> bytes:
     scenarios = sorted(curves["scenario"].unique())
     roles = sorted(curves["role"].unique())
     colours = regime_colour(roles)
-    fig, axes = _grid(len(scenarios), 4.2, 3.0)
+    fig, axes = _grid(len(scenarios), 5.5, 3.4, cols=_columns(len(scenarios)))
     for ax, scenario in zip(axes, scenarios):
         rows = curves[curves["scenario"] == scenario]
         for role in roles:
@@ -158,29 +177,34 @@ def curves_figure(curves: pd.DataFrame) -> bytes:
         ax.xaxis.set_major_formatter(EngFormatter(sep=""))
         ax.set_xlabel("env steps per member")
         ax.set_ylabel("return per step")
-        ax.set_title(scenario, fontsize=9)
-        ax.legend(fontsize=7)
+        ax.set_title(scenario)
+        ax.legend()
     fig.suptitle("Learning curves (every update; dotted: settling step)")
     return _png(fig)
 
 
-def allocation_figure(allocation: pd.DataFrame, menu: dict[str, float]) -> bytes:
-    """LoI of every scenario, coloured by the regime each allocator gives it."""
+def allocation_figure(allocation: pd.DataFrame, menu: dict[str, float], budget: float) -> bytes:
+    """LoI of every scenario, coloured by the regime each allocator gives it; each
+    panel's title gives its cost per game against the per-game ``budget``."""
     allocators = sorted(allocation["allocator"].unique(), key=lambda a: (a != "uniform", a))
     regimes = sorted(menu, key=lambda r: (menu[r], r))
     colours = regime_colour(regimes)
-    fig, axes = _grid(len(allocators), 4.0, 0.35 * allocation["scenario"].nunique() + 1.5)
+    fig, axes = _grid(len(allocators), 5.5, 0.4 * allocation["scenario"].nunique() + 1.7,
+                      cols=min(3, len(allocators)))
     for ax, allocator in zip(axes, allocators):
         rows = allocation[allocation["allocator"] == allocator].sort_values("scenario")
         y = np.arange(len(rows))
         ax.barh(y, rows["loi"], color=[colours.get(r, "grey") for r in rows["regime"]])
         for yi, (regime, loi) in enumerate(zip(rows["regime"], rows["loi"])):
-            ax.text(loi, yi, f" {regime}", va="center", fontsize=7)
-        ax.set_yticks(y, rows["scenario"], fontsize=7)
+            ax.text(max(loi, 0), yi, f" {regime}", va="center")
+        ax.set_yticks(y, rows["scenario"])
         ax.invert_yaxis()
         ax.axvline(0, color="grey", lw=0.8)
+        ax.margins(x=0.25)
         chosen = " (chosen)" if rows["chosen"].any() else ""
-        ax.set_title(f"{allocator}{chosen}: cost {rows['cost'].sum():g}", fontsize=9)
+        per_game = rows.groupby("game")["cost"].sum()
+        costs = ", ".join(f"{c:g}" for c in per_game)
+        ax.set_title(f"{allocator}{chosen}\ncost per game {costs} (budget {budget:g})")
         ax.set_xlabel("corrected LoI (nats)")
     fig.suptitle("Allocation of the budget per allocator")
     return _png(fig)
@@ -188,8 +212,10 @@ def allocation_figure(allocation: pd.DataFrame, menu: dict[str, float]) -> bytes
 
 def tournament_figure(scores: pd.DataFrame, menu: dict[str, float]) -> bytes:
     """Fixed-Bob generalization scores per regime, per scenario (box + points)."""
+    from matplotlib.lines import Line2D
+
     scenarios = sorted(scores["scenario"].unique())
-    fig, axes = _grid(len(scenarios), 3.6, 3.0)
+    fig, axes = _grid(len(scenarios), 4.0, 3.2, cols=3 if len(scenarios) <= 6 else 4)
     for ax, scenario in zip(axes, scenarios):
         rows = scores[scores["scenario"] == scenario]
         regimes = sorted(rows["regime"].unique(), key=lambda r: (menu.get(r, math.inf), r))
@@ -199,6 +225,119 @@ def tournament_figure(scores: pd.DataFrame, menu: dict[str, float]) -> bytes:
         for i, values in enumerate(data, start=1):
             ax.scatter(i + rng.uniform(-0.12, 0.12, len(values)), values, s=4, alpha=0.4, color="black")
         ax.set_ylabel("score vs held-out Bobs")
-        ax.set_title(scenario, fontsize=9)
+        ax.set_title(scenario)
+    # The markers of matplotlib's boxplot(showmeans=True): orange median line, green triangle mean.
+    fig.legend(handles=[Line2D([], [], color="C1", label="median"),
+                        Line2D([], [], marker="^", color="green", linestyle="", label="mean"),
+                        Line2D([], [], marker="o", color="black", alpha=0.4, linestyle="", markersize=3,
+                               label="one evaluation")],
+               loc="outside lower center", ncols=3, frameon=False)
     fig.suptitle("Fixed-Bob tournament scores per regime")
+    return _png(fig)
+
+
+def _interval_rows(ax, y, values, lows, highs, hollow, colour) -> None:
+    ax.hlines(y, lows, highs, color=colour, lw=2, alpha=0.7)
+    face = ["white" if h else colour for h in hollow]
+    ax.scatter(values, y, marker="o", s=36, facecolors=face, edgecolors=colour, zorder=3)
+
+
+def answer_figure(loi: pd.DataFrame, summaries) -> bytes:
+    """The summary's figure: per game, the corrected LoI of its scenarios with their
+    CIs (ranked), and every allocator's gain over uniform with its CI; hollow:
+    an allocation identical to uniform (nothing compared); right margin: cost."""
+    from loi.report.summary import ALL_GAMES, short_scenario
+
+    games = [g for g in summaries if g.group != ALL_GAMES]
+    height = max(max(len(g.allocators) for g in games) if games else 1,
+                 max(int((loi["game"] == g.group).sum()) for g in games) if games else 1)
+    fig, axes = plt.subplots(len(games), 2, figsize=(9.5, (0.42 * height + 1.4) * len(games)), squeeze=False,
+                             layout="constrained")
+    corrected = "corrected_ci_low" in loi.columns
+    value, low, high = ("corrected", "corrected_ci_low", "corrected_ci_high") if corrected else \
+        ("loi", "ci_low", "ci_high")
+    for (left, right), game in zip(axes, games):
+        rows = loi[loi["game"] == game.group].sort_values(value, ascending=False)
+        y = np.arange(len(rows))
+        _interval_rows(left, y, rows[value], rows[low], rows[high], [False] * len(rows), "#55a868")
+        left.set_yticks(y, [short_scenario(s, game.group) for s in rows["scenario"]])
+        left.invert_yaxis()
+        left.axvline(0, color="grey", lw=0.8)
+        left.set_xlabel(f"{'corrected ' if corrected else ''}LoI (nats), 95% CI")
+        left.set_title(f"{game.group}: LoI, highest first")
+        allocators = list(game.allocators)
+        y = np.arange(len(allocators))
+        finite = [a for a in allocators if math.isfinite(a.gain)]
+        _interval_rows(right, [i for i, a in enumerate(allocators) if math.isfinite(a.gain)],
+                       [a.gain for a in finite], [a.gain_low for a in finite], [a.gain_high for a in finite],
+                       [a.vacuous for a in finite], "#4c72b0")
+        labels = []
+        for a in allocators:
+            tag = " (= uniform)" if a.vacuous else " (n/a)" if not math.isfinite(a.gain) else ""
+            labels.append(f"{a.allocator}{tag}")
+        right.set_yticks(y, labels)
+        right.invert_yaxis()
+        right.axvline(0, color="grey", lw=0.8)
+        for i, a in enumerate(allocators):
+            right.annotate(f"cost {a.cost:g}/{a.uniform_cost:g}", (1.0, i), xycoords=("axes fraction", "data"),
+                           xytext=(4, 0), textcoords="offset points", va="center")
+        right.set_xlabel("gain over uniform (score / SP mean), 95% CI")
+        right.set_title(f"{game.group}: allocators vs uniform")
+    return _png(fig)
+
+
+def gains_figure(comparison: pd.DataFrame, vacuous: set[tuple[str, str]]) -> bytes:
+    """Forest plot of every row of the comparison table: gain over uniform with its
+    CI, per allocator and group, one colour per protocol; hollow: ``(allocator,
+    group)`` in ``vacuous`` (allocation identical to uniform)."""
+    rows = comparison[np.isfinite(comparison["difference"])].reset_index(drop=True)
+    protocols = sorted(rows["protocol"].unique(), key=lambda p: (p != "all", p))
+    colours = dict(zip(protocols, ("#4c72b0", "#dd8452", "#55a868", "#8172b3")))
+    fig, ax = plt.subplots(figsize=(8.5, 0.32 * len(rows) + 1.6), layout="constrained")
+    labels = []
+    for i, r in rows.iterrows():
+        hollow = (r["allocator"], r["group"]) in vacuous
+        _interval_rows(ax, [i], [r["difference"]], [r["difference_ci_low"]], [r["difference_ci_high"]], [hollow],
+                       colours[r["protocol"]])
+        labels.append(f"{r['allocator']} · {r['group']}{' (= uniform)' if hollow else ''}")
+    ax.set_yticks(np.arange(len(rows)), labels)
+    ax.invert_yaxis()
+    ax.axvline(0, color="grey", lw=0.8)
+    ax.set_xlabel("gain over uniform (score / SP mean), 95% CI")
+    from matplotlib.lines import Line2D
+
+    fig.legend(handles=[Line2D([], [], color=colours[p], marker="o", label=f"protocol {p}") for p in protocols],
+               loc="outside lower center", ncols=len(protocols), frameon=False)
+    ax.set_title("Allocations vs uniform")
+    return _png(fig)
+
+
+def benefit_figure(benefit: pd.DataFrame, correlation: pd.DataFrame) -> bytes:
+    """Per game, population-play benefit against LoI, one point per scenario, with
+    the least-squares line and Pearson r with its CI (from the correlation table)."""
+    from loi.report.summary import short_scenario
+
+    games = sorted(benefit["game"].unique())
+    fig, axes = _grid(len(games), 4.6, 3.6, cols=min(3, len(games)))
+    by_game = correlation.set_index("game")
+    for ax, game in zip(axes, games):
+        rows = benefit[(benefit["game"] == game) & np.isfinite(benefit["benefit"])]
+        ax.scatter(rows["loi"], rows["benefit"], color="#4c72b0", zorder=3)
+        for _, r in rows.iterrows():
+            ax.annotate(short_scenario(r["scenario"], game), (r["loi"], r["benefit"]), xytext=(4, 3),
+                        textcoords="offset points")
+        if len(rows) >= 2 and rows["loi"].nunique() >= 2:
+            slope, intercept = np.polyfit(rows["loi"], rows["benefit"], 1)
+            xs = np.linspace(rows["loi"].min(), rows["loi"].max(), 2)
+            ax.plot(xs, slope * xs + intercept, color="#c44e52", lw=1, label="least squares")
+        ax.axhline(0, color="grey", lw=0.8)
+        ax.margins(0.2)
+        c = by_game.loc[game] if game in by_game.index else None
+        if c is not None and math.isfinite(c["r"]):
+            ax.set_title(f"{game}\nr = {c['r']:.2f} [{c['ci_low']:.2f}, {c['ci_high']:.2f}], n = {int(c['n'])}")
+        else:
+            ax.set_title(f"{game}\nr not available ({len(rows)} scenarios)")
+        ax.set_xlabel("corrected LoI (nats)")
+        ax.set_ylabel("benefit (score / SP mean)")
+    fig.suptitle("LoI vs population-play benefit, per game")
     return _png(fig)

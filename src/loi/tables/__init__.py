@@ -1,7 +1,7 @@
 """Reward tables: the long-format schema, loaders (Parquet, CSV, the authors'
 NPZ tensors) and atomic writes. Plain numpy/pandas; never imports JAX."""
 
-from loi.tables.io import atomic_write, read_table, write_table
+from loi.tables.io import atomic_write, check_writable, read_table, write_table
 from loi.tables.npz import (
     cross_play_table,
     parse_cross_play_name,
@@ -19,6 +19,8 @@ from loi.tables.schema import (
     EGO_CHECKPOINT,
     EGO_RETURN,
     EPISODE,
+    EPISODE_KEY,
+    EVAL_SEED,
     OPTIONAL_COLUMNS,
     REGIME,
     REQUIRED_COLUMNS,
@@ -30,8 +32,8 @@ from loi.tables.scores import SCORE, fixed_bob_scores
 
 __all__ = [
     "COLUMN_KINDS", "COPLAYER", "COPLAYER_CHECKPOINT", "COPLAYER_RETURN", "COPLAYER_SEED", "EGO",
-    "EGO_CHECKPOINT", "EGO_RETURN", "EPISODE", "OPTIONAL_COLUMNS", "REGIME", "REQUIRED_COLUMNS",
-    "SCENARIO", "SCORE", "atomic_write", "block_labels", "cross_play_table", "fixed_bob_scores",
+    "EGO_CHECKPOINT", "EGO_RETURN", "EPISODE", "EPISODE_KEY", "EVAL_SEED", "OPTIONAL_COLUMNS", "REGIME", "REQUIRED_COLUMNS",
+    "SCENARIO", "SCORE", "atomic_write", "check_writable", "block_labels", "cross_play_table", "fixed_bob_scores",
     "parse_cross_play_name", "parse_tournament_name", "read_npz", "read_table", "tournament_table",
     "validate_table", "write_table",
 ]

@@ -23,12 +23,37 @@ from loi.tables.schema import validate_table
 PARQUET_SUFFIXES = (".parquet", ".pq")
 CSV_SUFFIXES = (".csv",)
 NPZ_SUFFIXES = (".npz",)
+_SEPARATOR_NAMES = {";": "semicolon", "\t": "tab", "|": "pipe"}
 
 
 def _current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def check_writable(path: str | os.PathLike) -> Path:
+    """Raise a one-line LoiError unless a file can be created at ``path``: its directory exists,
+    is a directory and accepts a new file (tried with a temporary file, removed at once). Call it
+    before long work whose result goes to ``path``. Returns ``path``."""
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise LoiError(f"cannot write {path}: it is a directory")
+    if not directory.exists():
+        ancestor = next((a for a in directory.parents if a.exists()), None)
+        if ancestor is not None and not ancestor.is_dir():
+            raise LoiError(f"cannot write {path}: {ancestor} is a file, not a directory")
+        raise LoiError(f"cannot write {path}: directory {directory} does not exist")
+    if not directory.is_dir():
+        raise LoiError(f"cannot write {path}: {directory} is a file, not a directory")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=directory)
+    except OSError as err:
+        raise LoiError(f"cannot write {path}: {err.strerror or err} (directory {directory})") from None
+    os.close(fd)
+    os.unlink(probe)
+    return path
 
 
 @contextlib.contextmanager
@@ -39,13 +64,15 @@ def atomic_write(path: str | os.PathLike) -> Iterator[Path]:
     ...     df.to_parquet(tmp)
 
     If the body raises, the temporary file is removed and ``path`` is left
-    untouched (absent, or its previous content).
+    untouched (absent, or its previous content). A destination that cannot be
+    written (see :func:`check_writable`) is a LoiError.
     """
-    path = Path(path)
+    path = check_writable(path)
     directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise LoiError(f"cannot write {path}: directory {directory} does not exist")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    except OSError as err:
+        raise LoiError(f"cannot write {path}: {err.strerror or err}") from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -53,7 +80,10 @@ def atomic_write(path: str | os.PathLike) -> Iterator[Path]:
         # mkstemp creates 0600 files; give the result the permissions of an
         # ordinary file (0666 minus the umask), as ``open`` would.
         os.chmod(tmp, 0o666 & ~_current_umask())
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except OSError as err:
+            raise LoiError(f"cannot write {path}: {err.strerror or err}") from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -99,6 +129,10 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
     except Exception as err:  # pyarrow/pandas raise many types for garbled input
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise LoiError(f"cannot read {path}: {reason}") from err
+    if suffix in CSV_SUFFIXES and len(table.columns) == 1 and any(sep in str(table.columns[0]) for sep in ";\t|"):
+        sep = next(sep for sep in ";\t|" if sep in str(table.columns[0]))
+        raise LoiError(f"cannot read {path}: it has one column named {str(table.columns[0])[:60]!r}; "
+                       f"it looks {_SEPARATOR_NAMES[sep]}-separated, but loi reads comma-separated CSV")
     return validate_table(table, source=str(path))
 
 

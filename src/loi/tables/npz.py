@@ -34,6 +34,7 @@ from loi.tables.schema import (
     EGO_CHECKPOINT,
     EGO_RETURN,
     EPISODE,
+    EVAL_SEED,
     REGIME,
     SCENARIO,
     validate_table,
@@ -41,7 +42,6 @@ from loi.tables.schema import (
 
 GAME = "game"
 LAYOUT = "layout"
-EVAL_SEED = "eval_seed"
 RUN = "run"
 
 _CROSS_PLAY_NAME = re.compile(r"^(?P<game>.+?)_(?P<layout>[^_]+)_(?P<run>\d[^.]*)$")

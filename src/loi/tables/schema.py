@@ -24,6 +24,7 @@ EGO_CHECKPOINT = "ego_checkpoint"
 COPLAYER_CHECKPOINT = "coplayer_checkpoint"
 COPLAYER_SEED = "coplayer_seed"
 REGIME = "regime"
+EVAL_SEED = "eval_seed"
 
 REQUIRED_COLUMNS: tuple[str, ...] = (SCENARIO, EGO, COPLAYER, EPISODE, EGO_RETURN)
 
@@ -42,6 +43,10 @@ COLUMN_KINDS: dict[str, str] = {
 }
 OPTIONAL_COLUMNS: tuple[str, ...] = tuple(c for c in COLUMN_KINDS if c not in REQUIRED_COLUMNS)
 RETURN_COLUMNS: tuple[str, ...] = (EGO_RETURN, COPLAYER_RETURN)
+# What identifies one episode: no two rows may agree on all of these that the table has (a
+# duplicated row would count as a second episode and fake dependence on the co-player).
+EPISODE_KEY: tuple[str, ...] = (SCENARIO, REGIME, EGO, EGO_CHECKPOINT, COPLAYER, COPLAYER_SEED,
+                                COPLAYER_CHECKPOINT, EVAL_SEED, EPISODE)
 
 
 def _where(source: str | None) -> str:
@@ -123,7 +128,29 @@ def validate_table(table: pd.DataFrame, *, source: str | None = None) -> pd.Data
     for name, kind in COLUMN_KINDS.items():
         if name in clean.columns:
             clean[name] = _CONVERT[kind](clean[name], name, where)
+    _check_unique_episodes(clean, where)
     return clean
+
+
+def _check_unique_episodes(table: pd.DataFrame, where: str) -> None:
+    key = [c for c in EPISODE_KEY if c in table.columns]
+    packed = np.zeros(len(table), dtype=np.int64)
+    for column in key:  # mixed-radix code of the key; rows are unique iff their codes are
+        codes, uniques = pd.factorize(table[column])
+        if (len(uniques) + 1) * float(packed.max(initial=0) + 1) >= 2.0**62:
+            packed = pd.factorize(pd.MultiIndex.from_arrays([packed, codes]))[0].astype(np.int64)
+        else:
+            packed = packed * len(uniques) + codes
+    order = np.argsort(packed, kind="stable")
+    repeated = np.flatnonzero(packed[order][1:] == packed[order][:-1])
+    if len(repeated):
+        # Equal keys keep table order (stable sort): the later row of each equal pair is a repeat.
+        first = int(order[repeated + 1].min())
+        earlier = int(np.flatnonzero(packed == packed[first])[0])
+        values = (table[c].iloc[first] for c in key)
+        label = ", ".join(f"{c}={v.item() if isinstance(v, np.generic) else v!r}" for c, v in zip(key, values))
+        raise LoiError(f"{where}duplicate episode ({label}) at rows {earlier} and {first}; "
+                       f"{len(repeated)} row(s) repeat the key ({', '.join(key)}) of an earlier row")
 
 
 def block_labels(table: pd.DataFrame) -> np.ndarray:

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from loi.agents.networks import NetworkConfig
+from loi.agents.networks import NetworkConfig, network_config
 from loi.errors import LoiError
 
 _REGIME = re.compile(r"^(sp|pp|fcp)(\d*)$")
@@ -106,8 +106,8 @@ class TrainConfig:
         _in_range("max_grad_norm", self.max_grad_norm, 0.0, 1e6, low_open=True)
         if not isinstance(self.anneal_lr, bool):
             raise LoiError(f"anneal_lr must be true or false, got {self.anneal_lr!r}")
-        if isinstance(self.network, dict):
-            object.__setattr__(self, "network", NetworkConfig(**self.network))
+        if isinstance(self.network, (dict, str)):  # a preset name or a table of fields (TOML, JSON, Python)
+            object.__setattr__(self, "network", network_config(self.network))
         if not isinstance(self.network, NetworkConfig):
             raise LoiError(f"network must be a NetworkConfig, got {type(self.network).__name__}")
         overrides = dict(self.env_overrides) if not isinstance(self.env_overrides, dict) else self.env_overrides
@@ -116,6 +116,11 @@ class TrainConfig:
         # Lists (from TOML/JSON) become tuples so the config stays hashable (a jit/compile cache key).
         object.__setattr__(self, "env_overrides", tuple(sorted(
             (k, tuple(v) if isinstance(v, list) else v) for k, v in overrides.items())))
+        if self.network.recurrent and self.num_envs % self.num_minibatches:
+            raise LoiError(
+                f"num_minibatches ({self.num_minibatches}) must divide num_envs ({self.num_envs}): a recurrent "
+                "network's minibatches are whole rollouts of environments"
+            )
         if (self.num_envs * self.rollout_length) % self.num_minibatches:
             raise LoiError(
                 f"num_minibatches ({self.num_minibatches}) must divide num_envs * rollout_length "
@@ -162,7 +167,7 @@ class TrainConfig:
             raise LoiError(f"unknown training config keys: {', '.join(unknown)}")
         data = dict(data)
         if "network" in data:
-            data["network"] = NetworkConfig(**data["network"])
+            data["network"] = network_config(data["network"])
         if "env_overrides" in data:
             data["env_overrides"] = tuple(sorted(dict(data["env_overrides"]).items()))
         return cls(**data)

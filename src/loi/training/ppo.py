@@ -18,6 +18,16 @@ Regimes (the member sits in one seat; the partner in the other):
 Partner actions are computed for every candidate partner and selected per
 environment (cost: one extra forward pass per candidate), which keeps the draw
 per episode rather than per rollout: a partner or seat never changes mid-episode.
+The seating is the regime's :class:`~loi.training.matchup.Matchup`, so one
+rollout step serves every regime.
+
+Recurrent networks (PureJaxRL ``ppo_rnn``): every learner seat and every
+partner carries its own memory (reset at episode start; a drawn partner's
+memory is the environment's, whichever candidate it is). The learner's memory
+at the start of each rollout is stored with the batch; the update replays each
+environment's whole rollout from it (back-propagation through the rollout) and
+draws minibatches over environments, so time order is kept. Feed-forward
+networks carry ``()`` and keep the flat per-sample minibatches.
 """
 
 from __future__ import annotations
@@ -31,10 +41,11 @@ import optax
 from flax import struct
 
 from loi.agents.networks import ActorCritic, init_params, make_network
+from loi.agents.policy import init_carry, policy_step, sequence_logits, with_action
+from loi.envs.base import AGENTS
 from loi.errors import LoiError
 from loi.training.config import TrainConfig
-
-AGENTS = ("agent_0", "agent_1")
+from loi.training.matchup import EpisodeLog, episode_log, log_step, regime_matchup
 
 
 @dataclass(frozen=True)
@@ -60,9 +71,11 @@ class TrainState:
     obs: Any  # dict agent -> [S, M, E, obs_dim]
     partner: jax.Array  # i32 [S, M, E]: partner index (population member or pool entry)
     seat: jax.Array  # i32 [S, M, E]: 0 = member is agent_0 (row player)
-    episode_return: jax.Array  # f32 [S, M, E, slots]
-    episode_length: jax.Array  # i32 [S, M, E]
-    episode_interactions: jax.Array  # i32 [S, M, E]
+    first: jax.Array  # bool [S, M, E]: ``obs`` is the first of an episode
+    last_reward: jax.Array  # f32 [S, M, E, 2]: both seats' rewards of the step that produced ``obs``
+    learner_carry: Any  # [S, M, E, slots, ...]: the learner's memory at each of its seats (() if feed-forward)
+    partner_carry: Any  # [S, M, E, ...]: the drawn partner's memory (() without one or if feed-forward)
+    log: EpisodeLog  # [S, M, E, ...]: the running episode's totals
     key: jax.Array  # [S, 2]
     update: jax.Array  # i32 [S]: completed updates
 
@@ -74,6 +87,8 @@ class Transition(NamedTuple):
     value: jax.Array
     reward: jax.Array
     done: jax.Array
+    reward_in: jax.Array | None  # recurrent only: the reward that came with ``obs`` (the previous step's)
+    reset: jax.Array | None  # recurrent only: ``obs`` starts an episode
 
 
 class UpdateMetrics(NamedTuple):
@@ -121,6 +136,11 @@ def make_env(config: TrainConfig) -> Any:
     return loi.envs.make(config.scenario, **dict(config.env_overrides))
 
 
+def _per_agent(obs: dict) -> jax.Array:
+    """dict agent -> [..., D]  ->  [..., 2, D] (seat order)."""
+    return jnp.stack([obs[AGENTS[0]], obs[AGENTS[1]]], axis=-2)
+
+
 def make_train(config: TrainConfig, pool: PartnerPool | None = None, env: Any = None) -> Trainer:
     """Build the PPO trainer for ``config`` (``pool`` is required for fcpN)."""
     regime = config.regime_spec
@@ -138,14 +158,17 @@ def make_train(config: TrainConfig, pool: PartnerPool | None = None, env: Any = 
     if pool is not None and (pool.network.obs_dim, pool.network.num_actions) != (network.obs_dim, network.num_actions):
         raise LoiError("the frozen pool's checkpoints were trained on a different observation/action space")
 
+    matchup = regime_matchup(regime)
     num_members = regime.num_members
-    num_partners = regime.size  # candidates: the population (pp), the pool (fcp); 1 = self (sp)
-    self_play = regime.kind == "sp"
-    slots = 2 if self_play else 1  # learning seats per environment
+    num_candidates = regime.size  # partner_episodes' width: the population (pp), the pool (fcp); 1 (sp)
+    slots = matchup.slots
+    partner_network = pool.network if pool is not None else network
+    recurrent = network.recurrent
     num_envs, horizon = config.num_envs, config.rollout_length
     k = int(env.num_strategies)
     batch_size = num_envs * horizon * slots
     minibatch_size = batch_size // config.num_minibatches
+    sequences = num_envs * slots  # recurrent minibatches: whole rollouts (TrainConfig checks the divisibility)
     grad_steps_per_update = config.update_epochs * config.num_minibatches
 
     def schedule(count):
@@ -159,15 +182,10 @@ def make_train(config: TrainConfig, pool: PartnerPool | None = None, env: Any = 
 
     env_reset = jax.vmap(jax.vmap(env.reset))  # keys [M, E]
     env_step = jax.vmap(jax.vmap(env.step))
-    apply_members = jax.vmap(network.apply)  # params [M], obs [M, ...]
 
-    def draw_pairing(key, shape):
-        k_partner, k_seat = jax.random.split(key)
-        if self_play:
-            return jnp.zeros(shape, jnp.int32), jnp.zeros(shape, jnp.int32)
-        partner = jax.random.randint(k_partner, shape, 0, num_partners, dtype=jnp.int32)
-        seat = jax.random.randint(k_seat, shape, 0, 2, dtype=jnp.int32)
-        return partner, seat
+    def learner_step(params, carry, obs, reward, reset):
+        """Members' logits/values/carries: params [M], the rest [M, E, slots, ...]."""
+        return jax.vmap(lambda p, c, o, r, d: policy_step(network, p, c, o, r, d))(params, carry, obs, reward, reset)
 
     # ---- one seed: init -------------------------------------------------
     def init_seed(key):
@@ -177,7 +195,7 @@ def make_train(config: TrainConfig, pool: PartnerPool | None = None, env: Any = 
         params = jax.lax.map(lambda kk: init_params(network, kk), jax.random.split(k_params, num_members))
         opt_state = jax.vmap(optimizer.init)(params)
         obs, env_state = env_reset(jax.random.split(k_env, num_members * num_envs).reshape(num_members, num_envs, -1))
-        partner, seat = draw_pairing(k_pair, (num_members, num_envs))
+        partner, seat = matchup.draw(k_pair, (num_members, num_envs))
         return TrainState(
             params=params,
             opt_state=opt_state,
@@ -185,93 +203,92 @@ def make_train(config: TrainConfig, pool: PartnerPool | None = None, env: Any = 
             obs=obs,
             partner=partner,
             seat=seat,
-            episode_return=jnp.zeros((num_members, num_envs, slots), jnp.float32),
-            episode_length=jnp.zeros((num_members, num_envs), jnp.int32),
-            episode_interactions=jnp.zeros((num_members, num_envs), jnp.int32),
+            first=jnp.ones((num_members, num_envs), bool),
+            last_reward=jnp.zeros((num_members, num_envs, 2), jnp.float32),
+            learner_carry=init_carry(network, (num_members, num_envs, slots)),
+            partner_carry=init_carry(partner_network, (num_members, num_envs)) if matchup.has_partner else (),
+            log=episode_log((num_members, num_envs)),
             key=key,
             update=jnp.int32(0),
         )
 
     # ---- one seed: rollout ---------------------------------------------
-    def partner_logits(params, partner_obs, partner):
-        """Logits of each env's partner: every candidate evaluated, one selected."""
-        if regime.kind == "pp":
-            # candidate c's logits on every member's envs: [C, M, E, A]
-            all_logits = jax.vmap(lambda p: network.apply(p, partner_obs)[0])(params)
-        else:
-            all_logits = jax.vmap(lambda p: pool.network.apply(p, partner_obs)[0])(pool.params)
-        return jnp.take_along_axis(all_logits, partner[None, ..., None], axis=0)[0]
+    def partner_act(state: TrainState, partner_obs, key):
+        """Each environment's drawn partner acts: every candidate evaluated on the
+        environment's partner memory, the drawn one's logits and memory kept."""
+        candidates = state.params if regime.kind == "pp" else pool.params
+        reward = matchup.partner_view(state.last_reward, state.seat)
+
+        def candidate(p):
+            logits, _, carry = policy_step(partner_network, p, state.partner_carry, partner_obs, reward, state.first)
+            return logits, carry
+
+        all_logits, all_carry = jax.vmap(candidate)(candidates)  # [C, M, E, ...]
+        pick = lambda x: jnp.take_along_axis(  # noqa: E731
+            x, state.partner.reshape((1,) + state.partner.shape + (1,) * (x.ndim - 3)), axis=0)[0]
+        action = jax.random.categorical(key, pick(all_logits)).astype(jnp.int32)
+        return with_action(jax.tree_util.tree_map(pick, all_carry), action), action
 
     def env_step_fn(carry, _):
         state, stats = carry
         key, k_act, k_partner, k_env, k_pair = jax.random.split(state.key, 5)
-        obs0, obs1 = state.obs[AGENTS[0]], state.obs[AGENTS[1]]
-        if self_play:
-            learner_obs = jnp.stack([obs0, obs1], axis=2)  # [M, E, 2, D]
-        else:
-            member_first = (state.seat == 0)[..., None]
-            learner_obs = jnp.where(member_first, obs0, obs1)[:, :, None]  # [M, E, 1, D]
-        logits, value = apply_members(state.params, learner_obs)
+        per_agent_obs = _per_agent(state.obs)  # [M, E, 2, D]
+        learner_obs = matchup.learner_view(per_agent_obs, state.seat)  # [M, E, slots, D]
+        reward_in = matchup.learner_view(state.last_reward, state.seat)
+        reset = jnp.broadcast_to(state.first[..., None], reward_in.shape)
+        logits, value, learner_carry = learner_step(state.params, state.learner_carry, learner_obs, reward_in, reset)
         action = jax.random.categorical(k_act, logits).astype(jnp.int32)
         log_prob = jnp.take_along_axis(jax.nn.log_softmax(logits), action[..., None], -1)[..., 0]
-        if self_play:
-            a0, a1 = action[..., 0], action[..., 1]
-        else:
-            partner_obs = jnp.where(member_first, obs1, obs0)
-            p_action = jax.random.categorical(k_partner, partner_logits(state.params, partner_obs, state.partner))
-            p_action = p_action.astype(jnp.int32)
-            a0 = jnp.where(state.seat == 0, action[..., 0], p_action)
-            a1 = jnp.where(state.seat == 0, p_action, action[..., 0])
+        learner_carry = with_action(learner_carry, action)
+        partner_carry, p_action = state.partner_carry, None
+        if matchup.has_partner:
+            partner_obs = matchup.partner_view(per_agent_obs, state.seat)
+            partner_carry, p_action = partner_act(state, partner_obs, k_partner)
+        joint = matchup.joint(action, state.seat, p_action)
         step_keys = jax.random.split(k_env, num_members * num_envs).reshape(num_members, num_envs, -1)
-        obs, env_state, rewards, dones, infos = env_step(step_keys, state.env_state, {AGENTS[0]: a0, AGENTS[1]: a1})
-        r0, r1 = rewards[AGENTS[0]].astype(jnp.float32), rewards[AGENTS[1]].astype(jnp.float32)
+        obs, env_state, rewards, dones, infos = env_step(
+            step_keys, state.env_state, {AGENTS[0]: joint[..., 0], AGENTS[1]: joint[..., 1]})
+        rewards = jnp.stack([rewards[AGENTS[0]], rewards[AGENTS[1]]], axis=-1).astype(jnp.float32)  # [M, E, 2]
         done = dones["__all__"]
         interacted = infos["interacted"]
-        if self_play:
-            reward = jnp.stack([r0, r1], axis=2)
-            strategy = infos["row_strategy"] + infos["col_strategy"]  # both seats learn
-            strategy_count = 2 * interacted.astype(jnp.float32)
-        else:
-            reward = jnp.where(state.seat == 0, r0, r1)[..., None]
-            strategy = jnp.where((state.seat == 0)[..., None], infos["row_strategy"], infos["col_strategy"])
-            strategy_count = interacted.astype(jnp.float32)
-        strategy = strategy * interacted[..., None]
-        agreement = (infos["row_strategy"] * infos["col_strategy"]).sum(-1) * strategy_count
+        reward = matchup.learner_view(rewards, state.seat)
+        log, finished = log_step(state.log, rewards, interacted, done)
 
-        episode_return = state.episode_return + reward
-        episode_length = state.episode_length + 1
-        episode_interactions = state.episode_interactions + interacted.astype(jnp.int32)
         done_f = done.astype(jnp.float32)
-        new_partner, new_seat = draw_pairing(k_pair, done.shape)
-        partner = jnp.where(done, new_partner, state.partner)
-        seat = jnp.where(done, new_seat, state.seat)
+        strategies = jnp.stack([infos["row_strategy"], infos["col_strategy"]], axis=-2)  # [M, E, 2, k]
+        strategy = matchup.learner_view(strategies, state.seat).sum(-2) * interacted[..., None]
+        strategy_count = slots * interacted.astype(jnp.float32)
+        agreement = (infos["row_strategy"] * infos["col_strategy"]).sum(-1) * strategy_count
+        new_partner, new_seat = matchup.draw(k_pair, done.shape)
         stats = UpdateMetrics(
             episodes=stats.episodes + slots * done_f.sum(-1),
-            return_sum=stats.return_sum + (episode_return.sum(-1) * done_f).sum(-1),
-            length_sum=stats.length_sum + slots * (episode_length * done_f).sum(-1),
-            interaction_sum=stats.interaction_sum + slots * (episode_interactions * done_f).sum(-1),
+            return_sum=stats.return_sum + (matchup.learner_view(finished.returns, state.seat).sum(-1) * done_f).sum(-1),
+            length_sum=stats.length_sum + slots * (finished.length * done_f).sum(-1),
+            interaction_sum=stats.interaction_sum + slots * (finished.interactions * done_f).sum(-1),
             reward_per_step=stats.reward_per_step + reward.sum((-1, -2)),
             strategy_sum=stats.strategy_sum + strategy.sum(1),
             interaction_steps=stats.interaction_steps + strategy_count.sum(-1),
             agreement_sum=stats.agreement_sum + agreement.sum(-1),
             partner_episodes=stats.partner_episodes
-            + (jax.nn.one_hot(new_partner, num_partners) * done_f[..., None]).sum(1),
+            + (jax.nn.one_hot(new_partner, num_candidates) * done_f[..., None]).sum(1),
             loss_total=stats.loss_total,
             entropy=stats.entropy,
         )
-        keep = 1 - done_f
+        transition = Transition(
+            learner_obs, action, log_prob, value, reward, jnp.broadcast_to(done[..., None], reward.shape),
+            reward_in if recurrent else None, reset if recurrent else None,
+        )
         state = state.replace(
             env_state=env_state,
             obs=obs,
-            partner=partner,
-            seat=seat,
-            episode_return=episode_return * keep[..., None],
-            episode_length=(episode_length * keep).astype(jnp.int32),
-            episode_interactions=(episode_interactions * keep).astype(jnp.int32),
+            partner=jnp.where(done, new_partner, state.partner),
+            seat=jnp.where(done, new_seat, state.seat),
+            first=done,
+            last_reward=rewards,
+            learner_carry=learner_carry,
+            partner_carry=partner_carry,
+            log=log,
             key=key,
-        )
-        transition = Transition(
-            learner_obs, action, log_prob, value, reward, jnp.broadcast_to(done[..., None], reward.shape)
         )
         return (state, stats), transition
 
@@ -289,8 +306,7 @@ def make_train(config: TrainConfig, pool: PartnerPool | None = None, env: Any = 
         )
         return advantages, advantages + traj.value
 
-    def loss_fn(params, batch: Transition, advantages, targets):
-        logits, value = network.apply(params, batch.obs)
+    def ppo_loss(logits, value, batch: Transition, advantages, targets):
         log_probs = jax.nn.log_softmax(logits)
         log_prob = jnp.take_along_axis(log_probs, batch.action[..., None], -1)[..., 0]
         value_clipped = batch.value + (value - batch.value).clip(-config.clip_eps, config.clip_eps)
@@ -304,49 +320,84 @@ def make_train(config: TrainConfig, pool: PartnerPool | None = None, env: Any = 
         total = actor_loss + config.vf_coef * value_loss - config.ent_coef * entropy
         return total, entropy
 
-    grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+    def loss_fn(params, batch: Transition, advantages, targets):
+        logits, value = network.apply(params, batch.obs)
+        return ppo_loss(logits, value, batch, advantages, targets)
 
-    def update_member(params, opt_state, traj: Transition, advantages, targets, key):
-        flat = jax.tree_util.tree_map(lambda x: x.reshape((batch_size,) + x.shape[3:]), (traj, advantages, targets))
+    def sequence_loss_fn(params, carry0, batch: Transition, advantages, targets):
+        logits, value = sequence_logits(network, params, carry0, batch.obs, batch.action, batch.reward_in,
+                                        batch.reset)
+        return ppo_loss(logits, value, batch, advantages, targets)
+
+    grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+    sequence_grad_fn = jax.value_and_grad(sequence_loss_fn, has_aux=True)
+
+    def optimise(params, opt_state, minibatches, grad, key):
+        """``update_epochs`` epochs over ``minibatches(key) -> [num_minibatches, ...]`` batches."""
 
         def epoch(carry, k):
-            params, opt_state = carry
-            order = jax.random.permutation(k, batch_size)
-            shuffled = jax.tree_util.tree_map(
-                lambda x: x[order].reshape((config.num_minibatches, minibatch_size) + x.shape[1:]), flat
-            )
-
             def minibatch(carry, mb):
                 params, opt_state = carry
-                (loss, entropy), grads = grad_fn(params, *mb)
+                (loss, entropy), grads = grad(params, *mb)
                 updates, opt_state = optimizer.update(grads, opt_state, params)
                 return (optax.apply_updates(params, updates), opt_state), (loss, entropy)
 
-            return jax.lax.scan(minibatch, (params, opt_state), shuffled)
+            return jax.lax.scan(minibatch, carry, minibatches(k))
 
         (params, opt_state), (loss, entropy) = jax.lax.scan(
             epoch, (params, opt_state), jax.random.split(key, config.update_epochs)
         )
         return params, opt_state, loss.mean(), entropy.mean()
 
+    def update_member(params, opt_state, carry0, traj: Transition, advantages, targets, key):
+        """traj leaves [T, E, slots, ...]; carry0 [E, slots, ...]: the memory before step 0."""
+        if not recurrent:
+            flat = jax.tree_util.tree_map(lambda x: x.reshape((batch_size,) + x.shape[3:]),
+                                          (traj, advantages, targets))
+
+            def minibatches(k):
+                order = jax.random.permutation(k, batch_size)
+                return jax.tree_util.tree_map(
+                    lambda x: x[order].reshape((config.num_minibatches, minibatch_size) + x.shape[1:]), flat)
+
+            return optimise(params, opt_state, minibatches, grad_fn, key)
+
+        # Whole rollouts, one per (environment, seat): time stays axis 1 of every minibatch.
+        seqs = jax.tree_util.tree_map(lambda x: x.reshape((horizon, sequences) + x.shape[3:]),
+                                      (traj, advantages, targets))
+        starts = jax.tree_util.tree_map(lambda x: x.reshape((sequences,) + x.shape[2:]), carry0)
+        per_minibatch = sequences // config.num_minibatches
+
+        def minibatches(k):
+            order = jax.random.permutation(k, sequences)
+            split = lambda x, axis: jnp.moveaxis(  # noqa: E731
+                jnp.take(x, order, axis=axis).reshape(
+                    x.shape[:axis] + (config.num_minibatches, per_minibatch) + x.shape[axis + 1:]), axis, 0)
+            return (jax.tree_util.tree_map(lambda x: split(x, 0), starts),
+                    *jax.tree_util.tree_map(lambda x: split(x, 1), seqs))
+
+        return optimise(params, opt_state, minibatches, sequence_grad_fn, key)
+
     # ---- one seed: one update -------------------------------------------
     def update_seed(state: TrainState, _):
         zeros = lambda *shape: jnp.zeros((num_members,) + shape, jnp.float32)  # noqa: E731
         stats = UpdateMetrics(
-            zeros(), zeros(), zeros(), zeros(), zeros(), zeros(k), zeros(), zeros(), zeros(num_partners), zeros(), zeros()
+            zeros(), zeros(), zeros(), zeros(), zeros(), zeros(k), zeros(), zeros(), zeros(num_candidates), zeros(),
+            zeros()
         )
+        carry0 = state.learner_carry
         (state, stats), traj = jax.lax.scan(env_step_fn, (state, stats), None, length=horizon)
         # traj leaves: [T, M, E, slots, ...] -> per member [M, T, E, slots, ...]
         traj = jax.tree_util.tree_map(lambda x: jnp.moveaxis(x, 0, 1), traj)
-        if self_play:
-            last_obs = jnp.stack([state.obs[AGENTS[0]], state.obs[AGENTS[1]]], axis=2)
-        else:
-            last_obs = jnp.where((state.seat == 0)[..., None], state.obs[AGENTS[0]], state.obs[AGENTS[1]])[:, :, None]
-        _, last_value = apply_members(state.params, last_obs)
+        last_reward = matchup.learner_view(state.last_reward, state.seat)
+        _, last_value, _ = learner_step(state.params, state.learner_carry,
+                                        matchup.learner_view(_per_agent(state.obs), state.seat), last_reward,
+                                        jnp.broadcast_to(state.first[..., None], last_reward.shape))
         advantages, targets = jax.vmap(gae)(traj, last_value)
         key, k_update = jax.random.split(state.key)
         params, opt_state, loss, entropy = jax.vmap(update_member)(
-            state.params, state.opt_state, traj, advantages, targets, jax.random.split(k_update, num_members)
+            state.params, state.opt_state, carry0, traj, advantages, targets,
+            jax.random.split(k_update, num_members)
         )
         stats = stats._replace(
             reward_per_step=stats.reward_per_step / (num_envs * horizon * slots), loss_total=loss, entropy=entropy

@@ -1,0 +1,289 @@
+"""The real Melting Pot 2.x "*_in_the_matrix__repeated" substrates, as an optional backend.
+
+Install with ``bash scripts/install_meltingpot.sh`` (a separate venv, no TensorFlow, no bot
+assets). Everything here is numpy plus Melting Pot, imported only when used; without it,
+:func:`require` raises :class:`LoiError`.
+
+What this module knows of Melting Pot, each read from the substrate's own settings (the
+config module's ``lab2d_settings_builder`` output), never copied:
+
+- :func:`substrate_settings` builds a substrate's settings with an optional custom ASCII map
+  (the way the paper's authors changed ``ASCII_MAP`` in the config modules) and custom payoff
+  matrices of size ``k <= `` the substrate's own number of resources.
+- :func:`loi_rows` translates a substrate's map into loi's map symbols (``W n a 1-9``).
+- :func:`view_palette` / :func:`parse_view` turn a player's 40x40 ``RGB`` observation into the
+  5x5 cell view a scripted policy reads: terrain codes (-1 wall, 0 floor, j >= 1 resource of
+  type j) and where the partner is.
+- :func:`play_episode` plays one episode with a per-step policy callback and returns what the
+  parity benchmark measures, counting interactions from the substrate's ``interaction`` events.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from loi.errors import LoiError
+
+INSTALL_HINT = "run `bash scripts/install_meltingpot.sh` and use .venv-meltingpot/bin/python"
+SPRITE_SIZE = 8  # pixels per cell in the substrates' RGB views (the_matrix configs: spriteSize)
+WALL, FLOOR = -1, 0
+
+
+def available() -> bool:
+    """Whether the Melting Pot substrates can be imported here."""
+    try:
+        require()
+    except LoiError:
+        return False
+    return True
+
+
+def require():
+    """The ``meltingpot.configs.substrates`` module, or a LoiError saying how to install it."""
+    try:
+        from meltingpot.configs import substrates  # noqa: PLC0415
+        from meltingpot.utils.substrates import builder  # noqa: F401, PLC0415
+    except ImportError as err:
+        raise LoiError(f"Melting Pot is not installed ({err}); {INSTALL_HINT}") from None
+    return substrates
+
+
+def substrate_name(game: str) -> str:
+    return f"{game}_in_the_matrix__repeated"
+
+
+def _components(obj: Mapping[str, Any]) -> dict[str, dict]:
+    return {c["component"]: c.setdefault("kwargs", {}) for c in obj["components"]}
+
+
+def substrate_settings(
+    game: str,
+    *,
+    rows: Sequence[str] | None = None,
+    row_payoff: Sequence[Sequence[float]] | None = None,
+    col_payoff: Sequence[Sequence[float]] | None = None,
+) -> dict:
+    """The lab2d settings of ``{game}_in_the_matrix__repeated`` for two players, with the map
+    replaced by ``rows`` (loi symbols: ``W`` wall, ``n`` spawn, ``1``-``9`` resource, ``a``
+    random type, space floor) and the payoffs by ``row_payoff`` / ``col_payoff`` if given."""
+    substrates = require()
+    name = substrate_name(game)
+    if name not in substrates.SUBSTRATES:
+        raise LoiError(f"Melting Pot has no substrate {name!r}")
+    config = substrates.get_config(name)
+    settings = copy.deepcopy(dict(config.lab2d_settings_builder(roles=("default",) * 2, config=config)))
+    sim = settings["simulation"]
+    resources = _resource_prefab_names(sim)
+    if row_payoff is not None:
+        k = len(row_payoff)
+        if k > len(resources):
+            raise LoiError(f"{name} has {len(resources)} resource types; a {k}x{k} game needs more")
+        matrix = _components(sim["scene"])["TheMatrix"]
+        matrix["matrix"] = [list(map(float, r)) for r in row_payoff]
+        cols = col_payoff if col_payoff is not None else np.asarray(row_payoff).T
+        matrix["columnPlayerMatrix"] = [list(map(float, r)) for r in cols]
+        everything = np.concatenate([np.ravel(row_payoff), np.ravel(cols)])
+        lo, hi = float(everything.min()), float(everything.max())
+        edges = np.linspace(lo, hi + 1e-6 * max(1.0, abs(hi)), 6)  # 5 indicator colours
+        matrix["resultIndicatorColorIntervals"] = [[float(a), float(b)] for a, b in zip(edges, edges[1:])]
+        for obj in sim["gameObjects"]:
+            comps = _components(obj)
+            if "GameInteractionZapper" in comps:
+                comps["GameInteractionZapper"]["numResources"] = k
+            for metric in comps.get("AvatarMetricReporter", {}).get("metrics", []):
+                if metric["name"] == "INTERACTION_INVENTORIES":
+                    metric["shape"] = (2, k)
+        resources = resources[:k]
+    if rows is not None:
+        k = len(resources)
+        used = {int(c) for r in rows for c in r if c.isdigit()}
+        if used and max(used) > k:
+            raise LoiError(f"the map uses resource type {max(used)}, the game has {k}")
+        prefab_map = {"W": "wall", "n": "spawn_point", "a": {"type": "choice", "list": list(resources)}}
+        prefab_map.update({str(j + 1): resources[j] for j in range(k)})
+        sim["charPrefabMap"] = prefab_map
+        sim["map"] = "\n" + "\n".join(r.replace(".", " ") for r in rows) + "\n"
+    elif row_payoff is not None:
+        choice = next((v for v in sim["charPrefabMap"].values() if isinstance(v, Mapping)), None)
+        if choice is not None:
+            choice["list"] = list(resources)
+    return settings
+
+
+def _resource_prefab_names(sim: Mapping[str, Any]) -> list[str]:
+    """Resource prefabs in class order (1, 2, ...)."""
+    by_class = {}
+    for name, prefab in sim["prefabs"].items():
+        comps = _components(prefab)
+        if "Resource" in comps:
+            by_class[int(comps["Resource"]["resourceClass"])] = name
+    return [by_class[c] for c in sorted(by_class)]
+
+
+def loi_rows(settings: Mapping[str, Any]) -> tuple[str, ...]:
+    """The substrate's map in loi's symbols (resource class j -> digit j, a choice -> ``a``)."""
+    sim = settings["simulation"]
+    classes = {name: j + 1 for j, name in enumerate(_resource_prefab_names(sim))}
+    symbol = {" ": " "}
+    for char, prefab in sim["charPrefabMap"].items():
+        if isinstance(prefab, Mapping):
+            symbol[char] = "a"
+        elif prefab == "wall":
+            symbol[char] = "W"
+        elif prefab == "spawn_point":
+            symbol[char] = "n"
+        elif prefab in classes:
+            symbol[char] = str(classes[prefab])
+        else:
+            raise LoiError(f"map symbol {char!r} ({prefab}) has no loi equivalent")
+    lines = [line for line in sim["map"].split("\n") if line.strip()]
+    return tuple("".join(symbol[c] for c in line) for line in lines)
+
+
+def num_resources(settings: Mapping[str, Any]) -> int:
+    return len(_components(settings["simulation"]["scene"])["TheMatrix"]["matrix"])
+
+
+def max_steps(settings: Mapping[str, Any]) -> int:
+    return int(settings["maxEpisodeLengthFrames"])
+
+
+@dataclass(frozen=True)
+class ViewPalette:
+    """Base colours (RGB) that identify what a cell of a player's view shows."""
+
+    wall: tuple[int, int, int]
+    partner: tuple[int, int, int]
+    resources: tuple[tuple[int, int, int], ...]  # by class, 1-based order
+
+
+def view_palette(settings: Mapping[str, Any]) -> ViewPalette:
+    """The colours of walls, the partner's avatar ("Other" sprite) and each resource type."""
+    sim = settings["simulation"]
+
+    def base(palette) -> tuple[int, int, int]:
+        return tuple(int(v) for v in palette["*"][:3])
+
+    wall = base(_components(sim["prefabs"]["wall"])["Appearance"]["palettes"][0])
+    resources = tuple(
+        base(_components(sim["prefabs"][name])["Appearance"]["palettes"][0])
+        for name in _resource_prefab_names(sim)[: num_resources(settings)]
+    )
+    partner = None
+    for obj in sim["gameObjects"]:
+        extra = _components(obj).get("AdditionalSprites")
+        if extra is not None:
+            names = list(extra["customSpriteNames"])
+            partner = base(extra["customPalettes"][names.index("Other")])
+            break
+    if partner is None:
+        raise LoiError("the substrate's avatars have no 'Other' sprite to recognise the partner by")
+    return ViewPalette(wall=wall, partner=partner, resources=resources)
+
+
+def parse_view(rgb: np.ndarray, palette: ViewPalette) -> tuple[np.ndarray, np.ndarray]:
+    """``(terrain i32[5, 5], partner bool[5, 5])`` from a player's ``RGB`` view: a cell is the
+    partner / a wall / resource j when any of its pixels has that base colour. Row 0 is the
+    farthest ahead, column 0 the far left (the player stands at row 3, column 2)."""
+    h, w = rgb.shape[0] // SPRITE_SIZE, rgb.shape[1] // SPRITE_SIZE
+    rgb = rgb.astype(np.uint32)
+    packed = ((rgb[:, :, 0] << 16) | (rgb[:, :, 1] << 8) | rgb[:, :, 2]).reshape(h, SPRITE_SIZE, w, SPRITE_SIZE)
+
+    def shows(color) -> np.ndarray:
+        r, g, b = color
+        return np.any(packed == ((r << 16) | (g << 8) | b), axis=(1, 3))
+
+    terrain = np.zeros((h, w), np.int32)
+    for j, color in enumerate(palette.resources):
+        terrain[shows(color)] = j + 1
+    terrain[shows(palette.wall)] = WALL
+    return terrain, shows(palette.partner)
+
+
+@dataclass(frozen=True)
+class EpisodeRecord:
+    """What one episode contributes to the parity statistics."""
+
+    length: int
+    interactions: int
+    reward: float  # both players' rewards, summed over the episode
+    dominant_share: float  # sum over interacting players of max_k strategy_k
+    strategies: int  # number of interacting-player strategies in dominant_share (2 per interaction)
+    reward_delay: float  # sum over interactions of the steps from the interaction to its reward
+    delays: int  # interactions whose reward arrived (and was not zero for both players)
+
+
+PolicyFn = Callable[[int, np.ndarray, np.ndarray, bool], int]
+
+
+def _event_fields(values) -> dict[str, Any]:
+    items = list(values)[1:]  # the first entry is the payload type (b"dict")
+    return {k.decode() if isinstance(k, bytes) else k: v for k, v in zip(items[::2], items[1::2])}
+
+
+def play_episode(
+    game: str,
+    settings: Mapping[str, Any],
+    policy: PolicyFn,
+    seed: int,
+    *,
+    max_frames: int | None = None,
+) -> EpisodeRecord:
+    """Play one episode of ``game``'s substrate built from ``settings``. ``policy(player, terrain, partner, collected) -> action index`` (into
+    the substrate's action set) is called for both players every step, on their parsed views;
+    ``collected`` = the player has collected a resource since its last reset (its inventory
+    exceeds the starting one)."""
+    substrates = require()
+    from meltingpot.utils.substrates import builder  # noqa: PLC0415
+
+    settings = dict(settings)
+    if max_frames is not None:
+        settings["maxEpisodeLengthFrames"] = int(max_frames)
+    action_set = [dict(a) for a in substrates.get_config(substrate_name(game)).action_set]
+    palette = view_palette(settings)
+    k = num_resources(settings)
+    env = builder.builder(settings, env_seed=int(seed) + 1)
+    try:
+        timestep = env.reset()
+        start = None
+        length = interactions = strategies = delays = 0
+        reward = dominant = delay = 0.0
+        pending: list[int] = []  # steps of interactions whose reward is still due
+        while True:
+            obs = timestep.observation
+            actions = {}
+            for player in (1, 2):
+                inventory = np.asarray(obs[f"{player}.INVENTORY"])
+                if start is None:
+                    start = inventory.copy()
+                terrain, partner = parse_view(np.asarray(obs[f"{player}.RGB"]), palette)
+                collected = bool(inventory.sum() > start.sum())
+                chosen = action_set[int(policy(player - 1, terrain, partner, collected))]
+                for part in ("move", "turn", "interact"):
+                    actions[f"{player}.{part}"] = chosen.get(part, 0)
+            timestep = env.step(actions)
+            length += 1
+            paid = float(timestep.observation["1.REWARD"]) + float(timestep.observation["2.REWARD"])
+            reward += paid
+            if paid != 0.0 and pending:
+                delay += length - pending.pop(0)
+                delays += 1
+            for event_name, values in env.events():
+                if event_name != "interaction":
+                    continue
+                fields = _event_fields(values)
+                interactions += 1
+                pending.append(length)
+                for side in ("row_inventory", "col_inventory"):
+                    inv = np.asarray(fields[side], float)[:k]
+                    dominant += float(inv.max() / inv.sum())
+                    strategies += 1
+            if timestep.last():
+                break
+    finally:
+        env.close()
+    return EpisodeRecord(length, interactions, reward, dominant, strategies, delay, delays)

@@ -1,0 +1,219 @@
+"""The Melting Pot parity benchmark: its policy, parsers and statistics (no Melting Pot
+needed), and a short run against the real substrates (marked ``meltingpot``; skipped, with
+the reason, where ``bash scripts/install_meltingpot.sh`` has not been run)."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import loi.envs
+from loi.backends import meltingpot as mp
+from loi.errors import LoiError
+
+BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "meltingpot_parity.py"
+
+
+def _load_benchmark():
+    spec = importlib.util.spec_from_file_location("meltingpot_parity", BENCHMARK)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("meltingpot_parity", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+par = _load_benchmark()
+NO_RANDOM = np.array([0.9, 0.9, 0.0])  # no turn, no exploration step
+
+
+_jitted_policy = jax.jit(lambda *args: par.scripted_action(jnp, *args))
+
+
+@pytest.mark.parametrize("xp", [np, jnp], ids=["numpy", "jax"])
+def test_scripted_policy_decisions(xp):
+    policy = _jitted_policy if xp is jnp else lambda *args: par.scripted_action(np, *args)
+    act = lambda target, terrain, partner, collected, u=NO_RANDOM: int(  # noqa: E731
+        policy(xp.asarray(target), xp.asarray(terrain), xp.asarray(partner), xp.asarray(collected), xp.asarray(u)))
+    terrain, partner = np.zeros((5, 5), np.int32), np.zeros((5, 5), bool)
+    # Nothing in view: walk forward; a wall right ahead: turn right.
+    assert act(1, terrain, partner, False) == par.FORWARD
+    walled = terrain.copy()
+    walled[2, 2] = par.WALL
+    assert act(1, walled, partner, False) == par.TURN_RIGHT
+    # Resource 1 two cells ahead: forward; beside on the left: step left; behind: backward.
+    for (r, c), expected in {(1, 2): par.FORWARD, (3, 1): par.STEP_LEFT, (3, 4): par.STEP_RIGHT,
+                             (4, 2): par.BACKWARD}.items():
+        t = terrain.copy()
+        t[r, c] = 1
+        assert act(1, t, partner, False) == expected, (r, c)
+    # A type-2 resource is ignored by collect1 and sought by collect2.
+    t = terrain.copy()
+    t[3, 0] = 2
+    assert act(1, t, partner, False) == par.FORWARD
+    assert act(2, t, partner, False) == par.STEP_LEFT
+    # The nearest resource wins.
+    t = terrain.copy()
+    t[0, 2], t[3, 3] = 1, 1
+    assert act(1, t, partner, False) == par.STEP_RIGHT
+    # The partner in reach: zap only once a resource was collected. Reach: centre lane 1-3
+    # ahead, side lanes 0-2 ahead.
+    for (r, c), in_reach in {(0, 2): True, (2, 2): True, (3, 1): True, (1, 3): True,
+                             (0, 1): False, (4, 2): False, (3, 0): False}.items():
+        p = partner.copy()
+        p[r, c] = True
+        assert (act(1, terrain, p, True) == par.INTERACT) == in_reach, (r, c)
+        assert act(1, terrain, p, False) != par.INTERACT
+    # Random: the third uniform picks the action.
+    assert [act(0, terrain, partner, True, np.array([0.5, 0.5, u])) for u in (0.0, 0.49, 0.99)] == [0, 3, 7]
+
+
+def test_statistics_against_hand_computed_values():
+    records = {"length": np.array([1000.0, 2000.0]), "interactions": np.array([10.0, 30.0]),
+               "reward": np.array([40.0, 120.0]), "dominant_share": np.array([14.0, 36.0]),
+               "strategies": np.array([20.0, 60.0]), "reward_delay": np.array([170.0, 510.0]),
+               "delays": np.array([10.0, 30.0])}
+    fig = par.summarise(records)
+    assert fig["length"].value == 1500 and math.isclose(fig["length"].se, 500.0)
+    assert fig["min_length"].value == 1000
+    # 40 interactions in 3000 steps; residuals 10 - 40/3 and 30 - 80/3; SE = sqrt(2 * sum r^2) / 3000.
+    r = np.array([10 - 40 / 3, 30 - 80 / 3])
+    assert math.isclose(fig["interactions_per_1000"].value, 40 / 3)
+    assert math.isclose(fig["interactions_per_1000"].se, 1000 * math.sqrt(2 * np.sum(r**2)) / 3000)
+    assert math.isclose(fig["reward_per_interaction"].value, 160 / 80)
+    assert fig["reward_per_interaction"].se == 0.0  # both episodes pay 2 per interaction
+    assert math.isclose(fig["dominant_share"].value, 50 / 80)
+    assert fig["reward_delay"].value == 17.0 and fig["reward_delay"].se == 0.0
+    # No interaction at all: undefined, and two undefined figures agree.
+    none = par.summarise({**records, "interactions": np.zeros(2), "strategies": np.zeros(2)})
+    assert math.isnan(none["reward_per_interaction"].value)
+    assert par.agrees(none["reward_per_interaction"], none["reward_per_interaction"])
+
+
+def test_agreement_rule_is_three_standard_errors_or_five_percent():
+    F = par.Figure
+    assert par.agrees(F(104.9, 0.0), F(100.0, 0.0)) and not par.agrees(F(105.1, 0.0), F(100.0, 0.0))
+    # SE of the difference sqrt(3^2 + 4^2) = 5, so 3 SE = 15.
+    assert par.agrees(F(114.9, 3.0), F(100.0, 4.0)) and not par.agrees(F(115.1, 3.0), F(100.0, 4.0))
+    assert not par.agrees(F(math.nan, 0.0), F(1.0, 0.0))
+
+
+def test_minimum_rule():
+    # 1199 vs 1099 is 9 %: it passes only when 1199 is a plausible minimum of 6 draws from the
+    # other sample: P = (share of lengths >= 1199)^6.
+    long_tail = np.array([1099.0] + [1500.0] * 63)  # 63/64 >= 1199: P = 0.91
+    assert par.minimum_agrees(long_tail, np.array([1199.0] * 6))
+    short = np.array([1099.0] * 40 + [1500.0] * 24)  # 24/64 >= 1199: P = 0.375^6 = 0.0028
+    assert par.minimum_agrees(short, np.array([1199.0] * 6))
+    shorter = np.array([1099.0] * 41 + [1500.0] * 23)  # P = 0.359^6 = 0.0021 < 0.0027
+    assert not par.minimum_agrees(shorter, np.array([1199.0] * 6))
+    assert par.minimum_agrees(np.array([1099.0, 2000.0]), np.array([1140.0, 3000.0]))  # within 5 %
+
+
+def test_parse_view_of_a_synthetic_rgb_frame():
+    palette = mp.ViewPalette(wall=(95, 95, 95), partner=(200, 100, 50), resources=((30, 225, 185), (225, 30, 70)))
+    rgb = np.zeros((40, 40, 3), np.uint8)
+
+    def paint(r, c, color, pixels=1):
+        rgb[8 * r + 3, 8 * c : 8 * c + pixels] = color
+
+    paint(0, 0, palette.wall, 8)
+    paint(1, 2, palette.resources[0])
+    paint(2, 4, palette.resources[1], 3)
+    paint(0, 3, palette.partner)
+    paint(4, 1, (96, 95, 95))  # a near-miss colour means nothing
+    terrain, partner = mp.parse_view(rgb, palette)
+    expected = np.zeros((5, 5), np.int32)
+    expected[0, 0], expected[1, 2], expected[2, 4] = mp.WALL, 1, 2
+    np.testing.assert_array_equal(terrain, expected)
+    assert partner.sum() == 1 and partner[0, 3]
+
+
+def test_loi_view_matches_the_map_around_the_player():
+    env = par.loi_env("stag_hunt", "large")
+    obs, state = env.reset(jax.random.key(3))
+    terrain, partner, inventory = (np.asarray(x) for x in par.loi_view(env, obs["agent_0"]))
+    rows = env.layout.rows
+    r0, c0 = env.row_col(state.position[0])
+    facing = int(state.orientation[0])
+    fr, fc = [(-1, 0), (0, 1), (1, 0), (0, -1)][facing]
+    rr, rc = [(-1, 0), (0, 1), (1, 0), (0, -1)][(facing + 1) % 4]
+    r1, c1 = env.row_col(state.position[1])
+    for i in range(5):
+        for j in range(5):
+            ahead, right = par.VIEW_AHEAD - i, j - par.VIEW_HALF_WIDTH
+            r, c = r0 + ahead * fr + right * rr, c0 + ahead * fc + right * rc
+            inside = 0 <= r < len(rows) and 0 <= c < len(rows[0])
+            symbol = rows[r][c] if inside else "W"
+            if symbol == "W":
+                assert terrain[i, j] == par.WALL
+            elif symbol.isdigit():
+                assert terrain[i, j] == int(symbol)
+            elif symbol == "a":
+                assert terrain[i, j] in (1, 2)
+            else:
+                assert terrain[i, j] == 0
+            assert partner[i, j] == ((r, c) == (r1, c1))
+    assert inventory.shape == (env.num_strategies,)
+
+
+def test_loi_rollouts_count_what_the_env_reports():
+    env = loi.envs.make("prisoners_dilemma/small", min_steps=300)
+    rec = par.loi_rollouts(env, "collect1", episodes=4, steps=600, seed=0)
+    assert rec["length"].shape == (4,)
+    assert np.all((rec["length"] >= 300) & (rec["length"] <= 600))
+    assert np.all(rec["interactions"] > 0)
+    np.testing.assert_array_equal(rec["strategies"], 2 * rec["interactions"])
+    # Every interaction's reward arrives after the freeze, except perhaps one cut by the end.
+    assert np.all(rec["delays"] >= rec["interactions"] - 1)
+    assert np.all(rec["reward_delay"] >= rec["delays"] * env.freeze_steps)
+    share = rec["dominant_share"] / rec["strategies"]
+    assert np.all((share > 0.5) & (share <= 1.0))
+
+
+def test_backend_reports_a_missing_melting_pot():
+    if mp.available():
+        pytest.skip("Melting Pot is installed here")
+    with pytest.raises(LoiError, match="install_meltingpot.sh"):
+        mp.substrate_settings("prisoners_dilemma")
+
+
+@pytest.mark.meltingpot
+def test_short_parity_run_against_melting_pot():
+    if not mp.available():
+        pytest.skip("Melting Pot is not installed: run `bash scripts/install_meltingpot.sh`, then "
+                    "`.venv-meltingpot/bin/python -m pytest -m meltingpot`")
+    settings = mp.substrate_settings("prisoners_dilemma", rows=("WWWWWW", "Wn  nW", "W 21 W", "W 12 W", "Wn  nW",
+                                                                 "WWWWWW"), row_payoff=((3, 0), (5, 1)))
+    assert mp.loi_rows(settings) == ("WWWWWW", "Wn  nW", "W 21 W", "W 12 W", "Wn  nW", "WWWWWW")
+    rec = par.mp_rollouts("prisoners_dilemma", settings, "collect1", episodes=2, seed=0)
+    # Melting Pot's own rules: ends at 1099 + 100 j or the cap; inventories start at [1, 1], so
+    # no interacting strategy is pure.
+    assert np.all(((rec["length"] - 1099) % 100 == 0) | (rec["length"] == mp.max_steps(settings)))
+    assert np.all(rec["interactions"] > 0)
+    assert np.all(rec["dominant_share"] / rec["strategies"] < 1.0)
+    # Every payoff is x A y for mixed x, y: strictly between the matrix's extremes.
+    per = rec["reward"].sum() / (2 * rec["interactions"].sum())
+    assert 0 < per < 5
+    # loi's built-in Melting Pot maps (and the stock 3x3 game) are the substrates' own.
+    from loi.envs import registry
+
+    layouts, games = registry.layouts(), registry.games()
+    for game, layout, loi_game in (("prisoners_dilemma", "meltingpot", "prisoners_dilemma"),
+                                   ("chicken", "meltingpot", "chicken"),
+                                   ("stag_hunt", "meltingpot_stag_hunt", "stag_hunt"),
+                                   ("pure_coordination", "meltingpot_pure_coordination", "pure_coordination_3x3")):
+        stock = mp.substrate_settings(game)
+        assert layouts[layout].rows == mp.loi_rows(stock), layout
+        matrix = next(c["kwargs"] for c in stock["simulation"]["scene"]["components"]
+                      if c["component"] == "TheMatrix")
+        np.testing.assert_array_equal(games[loi_game].row_payoff, matrix["matrix"])
+    # The whole benchmark path, one short row.
+    assert par.main(["--games", "prisoners_dilemma", "--maps", "small", "--policies", "random",
+                     "--episodes", "2", "--loi-episodes", "8"]) == 0
