@@ -12,6 +12,7 @@ import scipy.stats
 from loi.errors import LoiError
 from loi.pipeline.allocate import allocation_table
 from loi.pipeline.executor import Job, LocalExecutor
+from loi.metrics.stats import ratio_of_means
 from loi.pipeline.statistics import anova_table, benefit_table, comparison_table, correlation_table
 
 MENU = {"sp": 1.0, "pp3": 3.0, "pp5": 5.0}
@@ -193,3 +194,51 @@ def test_score_summary_gives_a_t_interval_of_the_mean_per_scenario_and_regime() 
     assert (sp["ci_low"], sp["ci_high"]) == pytest.approx((3 - half, 3 + half))
     assert half == pytest.approx(1.963, abs=1e-3)
     assert table.loc["pp3", "sd"] == 0 and table.loc["pp3", "ci_low"] == table.loc["pp3", "ci_high"] == 2.0
+
+
+def _ego_scores(scenario: str, regime: str, ego_means: list[float], episodes: int = 3) -> pd.DataFrame:
+    rows = [{"scenario": scenario, "regime": regime, "ego": f"{regime}-{i}", "episode": e, "score": m + d}
+            for i, m in enumerate(ego_means) for e, d in zip(range(episodes), (-0.5, 0.0, 0.5))]
+    return pd.DataFrame(rows)
+
+
+def test_benefit_intervals_are_over_egos_welch_raw_and_fieller_normalised() -> None:
+    sp, pp5 = [2.0, 2.4, 1.8, 2.2, 2.1], [3.0, 3.6, 2.9, 3.3]
+    scores = pd.concat([_ego_scores("g/a", "sp", sp), _ego_scores("g/a", "pp5", pp5)], ignore_index=True)
+    row = benefit_table(scores, {"g/a": 0.3}, {"g/a": "g"}, MENU).iloc[0]
+    a, b = np.array(pp5), np.array(sp)
+    # Raw: Welch's t interval of the ego means' difference, halved (episode noise averages out per ego).
+    welch = scipy.stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+    assert row["benefit_raw"] == pytest.approx((a.mean() - b.mean()) / 2)
+    assert (row["benefit_raw_ci_low"], row["benefit_raw_ci_high"]) == pytest.approx((welch.low / 2, welch.high / 2))
+    assert (row["egos"], row["reference_egos"]) == (4, 5)
+    # Normalised: the point is (ratio - 1) / 2 and its Fieller interval contains it, wider than the
+    # interval that treats the SP mean as known.
+    assert row["benefit"] == pytest.approx((a.mean() / b.mean() - 1) / 2)
+    assert row["benefit_ci_low"] < row["benefit"] < row["benefit_ci_high"]
+    naive = (welch.high - welch.low) / b.mean() / 2
+    assert row["benefit_ci_high"] - row["benefit_ci_low"] > naive
+
+
+def test_fieller_reduces_to_a_scaled_t_interval_when_the_denominator_is_exact() -> None:
+    a, b = np.array([1.0, 3.0, 2.0, 2.5]), np.array([4.0, 4.0, 4.0])
+    result = ratio_of_means(a, b)
+    t = scipy.stats.t.ppf(0.975, a.size - 1)
+    half = t * a.std(ddof=1) / np.sqrt(a.size)
+    assert result.df == pytest.approx(a.size - 1)
+    assert (result.confidence_interval.low, result.confidence_interval.high) == pytest.approx(
+        ((a.mean() - half) / 4, (a.mean() + half) / 4))
+    # A denominator indistinguishable from 0: unbounded, said in words, not a number.
+    wide = ratio_of_means(a, np.array([-1.0, 1.0, 0.5]))
+    assert np.isnan(wide.confidence_interval.low) and "unbounded" in wide.note
+
+
+def test_fieller_interval_keeps_its_coverage() -> None:
+    rng = np.random.default_rng(0)
+    true_ratio, hits, trials = 1.25, 0, 2000
+    for _ in range(trials):
+        a, b = rng.normal(5.0, 1.0, 5), rng.normal(4.0, 0.8, 5)
+        ci = ratio_of_means(a, b).confidence_interval
+        hits += ci.low <= true_ratio <= ci.high
+    # 95% nominal; binomial sd at 2000 trials is 0.5%.
+    assert 0.93 <= hits / trials <= 0.97

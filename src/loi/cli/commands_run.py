@@ -151,7 +151,8 @@ def summary_table(name: str, allocator: str, scenarios: dict):
 @app.command()
 def run(
     config: Optional[Path] = typer.Argument(None, help="Study config (TOML). Default: the embedded quick study "
-                                                       "(examples/quick.toml)."),
+                                                       "(examples/quick.toml). A factorial config ([settings]) "
+                                                       "runs each setting as a study into OUT/SETTING."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (default ./runs/<config name>); "
                                                                  "re-running resumes it."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object to stdout at the end."),
@@ -161,28 +162,71 @@ def run(
     log_every: float = typer.Option(LOG_EVERY, "--log-every", metavar="SECONDS",
                                     help="When stderr is not a terminal (nohup, a batch job): seconds between "
                                          "plain progress lines."),
+    setting: Optional[list[str]] = typer.Option(None, "--setting", metavar="NAME",
+                                                help="Factorial configs: run only this setting (repeatable)."),
+    paper_data: Optional[Path] = typer.Option(None, "--paper-data", metavar="DIR",
+                                              help="Factorial configs: add the authors' values, computed from "
+                                                   "their released data, to the summary."),
+    results: Optional[Path] = typer.Option(None, "--results", metavar="DIR",
+                                           help="Factorial configs: also write the summary tables here "
+                                                "(e.g. docs/results/why)."),
 ) -> None:
     """Run (or resume) the study: train SP, LoI, allocate, train, tournaments, statistics, report.
 
     Progress goes to stderr: on a terminal a bar per stage with its ETA (from the jobs done
-    and their times) and what JAX is compiling; otherwise plain log lines."""
+    and their times) and what JAX is compiling; otherwise plain log lines. A factorial
+    config runs its settings one after another, then writes OUT/summary/ (CSV tables of
+    every finished setting side by side, and a manifest with the config and git revision)."""
+    import time
+
+    from loi.errors import LoiError
+    from loi.pipeline.factorial import Factorial, factorial_summary, load_study_or_factorial
+
+    if not log_every > 0:
+        raise LoiError(f"--log-every must be > 0 seconds, got {log_every}")
+    start = time.perf_counter()
+    loaded = load_study_or_factorial(config)  # every config error surfaces here, before anything is written
+    if not isinstance(loaded, Factorial):
+        if setting or paper_data is not None or results is not None:
+            raise LoiError("--setting, --paper-data and --results are for factorial configs (with [settings])")
+        summary = _run_one(loaded, out if out is not None else Path("runs") / loaded.name, as_json=as_json,
+                           ray=ray, log_every=log_every, start=start)
+        if as_json:
+            print(json.dumps(summary))
+        return
+    if paper_data is not None and not paper_data.is_dir():
+        raise LoiError(f"--paper-data {paper_data} is not a directory")
+    root = out if out is not None else Path("runs") / loaded.name
+    chosen = loaded.select(setting)
+    summaries = {}
+    for index, one in enumerate(chosen, start=1):
+        if not as_json:
+            print(f"setting {index}/{len(chosen)}: {one.name} ({one.description or 'no description'})")
+        summaries[one.name] = _run_one(one.study, root / one.name, as_json=as_json, ray=ray, log_every=log_every,
+                                       start=time.perf_counter())
+    factorial_summary(loaded, root, paper_data=paper_data, results=results)
+    if as_json:
+        print(json.dumps({"run_dir": str(root), "summary": str(root / "summary"), "settings": summaries,
+                          "seconds": round(time.perf_counter() - start, 3)}))
+        return
+    from loi.pipeline.factorial import markdown_summary
+
+    print(markdown_summary(root / "summary"), end="")
+    print(f"summary: {root / 'summary'}" + (f" and {results}" if results is not None else ""))
+
+
+def _run_one(study, run_dir: Path, *, as_json: bool, ray: Optional[str], log_every: float, start: float) -> dict:
+    """One study with progress on stderr; its summary printed (unless ``as_json``) and returned."""
     import contextlib
     import sys
     import time
 
     from rich.console import Console
 
-    from loi.errors import LoiError
-    from loi.pipeline.config import load_config
     from loi.pipeline.progress import ProgressTracker, watch_compilation
     from loi.pipeline.run import STAGES, enable_compilation_cache, run_study
     from loi.report import write_report
 
-    if not log_every > 0:
-        raise LoiError(f"--log-every must be > 0 seconds, got {log_every}")
-    start = time.perf_counter()
-    study = load_config(config)  # every config error surfaces here, before anything is written
-    run_dir = out if out is not None else Path("runs") / study.name
     enable_compilation_cache()
     console = Console(stderr=True)  # progress on stderr: --json keeps stdout to the one object
     tracker = ProgressTracker(dict(STAGES))
@@ -207,8 +251,7 @@ def run(
     summary = {"run_dir": str(result.run_dir), "report": str(result.report), "seconds": round(seconds, 3),
                **result.summary}
     if as_json:
-        print(json.dumps(summary))
-        return
+        return summary
     from loi.report.summary import summarize_run_dir
 
     out_console = Console(width=min(Console().width, 100) if sys.stdout.isatty() else SUMMARY_WIDTH)
@@ -219,6 +262,7 @@ def run(
     for game in summarize_run_dir(result.run_dir):
         out_console.print(game.verdict, markup=False, highlight=False)
     out_console.print(f"report: {result.report}  ({seconds:.0f} s)", markup=False, highlight=False)
+    return summary
 
 
 @app.command()

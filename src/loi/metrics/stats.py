@@ -180,3 +180,43 @@ def mean_difference(a, b, *, confidence: float = 0.95, resamples: int = 10_000, 
     """mean(a) - mean(b) with a bootstrap confidence interval."""
     a, b = _sample(a, "a"), _sample(b, "b")
     return _bootstrap(_mean_difference, a, b, confidence, resamples, seed, method)
+
+
+@dataclass(frozen=True)
+class RatioResult:
+    """mean(a) / mean(b) of independent samples with Fieller's interval.
+    ``confidence_interval`` is (nan, nan) when mean(b) is not significantly
+    non-zero (the interval is then unbounded); ``note`` says so."""
+
+    statistic: float
+    confidence_interval: ConfidenceInterval
+    df: float
+    note: str = ""
+
+
+def ratio_of_means(a, b, *, confidence: float = 0.95) -> RatioResult:
+    """Fieller's interval for mean(a)/mean(b), a and b independent: the ratios r
+    with (mean_a - r mean_b)^2 <= t^2 (var_a/n_a + r^2 var_b/n_b), t from the
+    Welch-Satterthwaite degrees of freedom of mean_a - mean_b. Unlike dividing a
+    difference's interval by mean(b), it carries mean(b)'s own uncertainty."""
+    a, b = _sample(a, "a"), _sample(b, "b")
+    confidence = _confidence(confidence)
+    mean_a, mean_b = float(a.mean()), float(b.mean())
+    if mean_b == 0:
+        raise LoiError("a ratio of means is undefined when mean(b) is 0")
+    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
+    if va + vb == 0:
+        df = float(a.size + b.size - 2)
+    else:
+        df = float((va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1)))
+    t2 = float(scipy.stats.t.ppf((1 + confidence) / 2, df)) ** 2
+    ratio = mean_a / mean_b
+    # (mean_b^2 - t2 vb) r^2 - 2 mean_a mean_b r + (mean_a^2 - t2 va) <= 0
+    qa, qb, qc = mean_b**2 - t2 * vb, -2 * mean_a * mean_b, mean_a**2 - t2 * va
+    discriminant = qb**2 - 4 * qa * qc
+    if qa <= 0 or discriminant < 0:
+        return RatioResult(ratio, ConfidenceInterval(float("nan"), float("nan")), df,
+                           "the denominator's mean is not significantly different from 0: the interval is unbounded")
+    root = np.sqrt(discriminant)
+    low, high = sorted(((-qb - root) / (2 * qa), (-qb + root) / (2 * qa)))
+    return RatioResult(ratio, ConfidenceInterval(float(low), float(high)), df)

@@ -439,14 +439,16 @@ def _ray_address(value: Any) -> str | None:
     return value
 
 
-def load_config(path: str | Path | None = None) -> StudyConfig:
-    """Read and validate a study TOML file; ``None``: the embedded quick study."""
+def read_toml(path: str | Path | None = None) -> tuple[dict[str, Any], str, str, Path | None]:
+    """``(document, text, source, base directory)`` of a config file; ``None``: the embedded quick study."""
     if path is None:
         from importlib.resources import files
 
         text, source, base = (files("loi.pipeline") / "quick.toml").read_text(encoding="utf-8"), "quick.toml", None
     else:
         path = Path(path)
+        if path.is_dir():
+            raise LoiError(f"config {path} is a directory, not a TOML file")
         if not path.is_file():
             raise LoiError(f"config file not found: {path}")
         text, source, base = path.read_text(encoding="utf-8"), str(path), path.resolve().parent
@@ -454,6 +456,14 @@ def load_config(path: str | Path | None = None) -> StudyConfig:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise LoiError(f"{source}: not valid TOML ({err})") from None
+    return doc, text, source, base
+
+
+def load_config(path: str | Path | None = None) -> StudyConfig:
+    """Read and validate a study TOML file; ``None``: the embedded quick study."""
+    doc, _, source, base = read_toml(path)
+    if "settings" in doc:
+        raise LoiError(f"{source} is a factorial config ([settings]): run it with `loi run`")
     return study_config(doc, base=base, source=source)
 
 

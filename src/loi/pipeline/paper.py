@@ -171,8 +171,10 @@ def discover_cross_play(data_dir: str | os.PathLike) -> dict[str, tuple[str, dic
     return games
 
 
-def _tournament_scores(data_dir: Path, game: str, layout: str, regimes: set[str]) -> pd.DataFrame | None:
-    paths = {r: data_dir / "tournament" / f"{game}_{layout}_{r}.npz" for r in sorted(regimes)}
+def tournament_scores(data_dir: str | os.PathLike, game: str, layout: str,
+                      regimes: set[str] = frozenset(ANOVA_REGIMES)) -> pd.DataFrame | None:
+    """Fixed-Bob scores of one scenario's ``regimes`` (None unless every file is present)."""
+    paths = {r: Path(data_dir) / "tournament" / f"{game}_{layout}_{r}.npz" for r in sorted(regimes)}
     if not all(p.exists() for p in paths.values()):
         return None
     return fixed_bob_scores(pd.concat([tournament_table(p) for p in paths.values()], ignore_index=True))
@@ -203,7 +205,7 @@ def analyse_paper_data(data_dir: str | os.PathLike, *, permutations: int = 1000,
         scores: dict[str, pd.DataFrame] = {}
         for layout in files:
             scenario = f"{game}/{layout}"
-            frame = _tournament_scores(data_dir, game, layout, set(ANOVA_REGIMES))
+            frame = tournament_scores(data_dir, game, layout)
             anova, benefit, means = None, None, {}
             if frame is not None:
                 scores[layout] = frame
@@ -238,4 +240,4 @@ def loi_values(analysis: PaperAnalysis) -> dict[str, dict[str, float]]:
 
 
 __all__ = ["GameAnalysis", "LayoutAnalysis", "PaperAnalysis", "analyse_paper_data", "discover_cross_play",
-           "loi_values", "read_manifest"]
+           "loi_values", "read_manifest", "tournament_scores"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import platform
+import subprocess
 import time
 import warnings
 from collections.abc import Callable
@@ -61,10 +62,24 @@ class StudyResult:
     summary: dict[str, Any]
 
 
+def git_revision(where: Path | None = None) -> str:
+    """The checkout's commit, ``+dirty`` when the tracked files differ from it; ``unknown`` outside git."""
+    where = Path(where) if where is not None else Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True,
+                                check=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=where,
+                               capture_output=True, text=True, check=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return commit + ("+dirty" if dirty else "")
+
+
 def versions() -> dict[str, str]:
+    """Package versions and the git revision of the loi code (recorded in every run directory)."""
     import importlib.metadata as md
 
-    out = {"python": platform.python_version()}
+    out = {"python": platform.python_version(), "git": git_revision()}
     for package in ("loi", "jax", "numpy", "scipy", "pandas", "flax", "optax"):
         try:
             out[package] = md.version(package)
@@ -244,7 +259,7 @@ def _stage_statistics(ctx: _Context) -> dict[str, Any]:
     scores = pd.read_parquet(ctx.table("scores"))
     loi = pd.read_parquet(ctx.table("loi")).set_index("scenario")[LOI_COLUMN].to_dict()
     _write_parquet(anova_table(scores), ctx.table("anova"))
-    benefit = benefit_table(scores, loi, c.game_of, c.menu_costs)
+    benefit = benefit_table(scores, loi, c.game_of, c.menu_costs, confidence=c.evaluation.confidence)
     _write_parquet(benefit, ctx.table("benefit"))
     _write_parquet(correlation_table(benefit), ctx.table("correlation"))
     allocations = pd.read_parquet(ctx.table("allocation"))

@@ -21,8 +21,8 @@ import pandas as pd
 
 from loi.allocation import compare_allocations, normalised_scores
 from loi.errors import LoiError
-from loi.metrics.stats import one_way_anova, pearson
-from loi.tables.schema import REGIME, SCENARIO
+from loi.metrics.stats import one_way_anova, pearson, ratio_of_means, welch_t_test
+from loi.tables.schema import EGO, REGIME, SCENARIO
 from loi.tables.scores import SCORE
 
 NAN = float("nan")
@@ -45,10 +45,50 @@ def anova_table(scores: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _ego_means(group: pd.DataFrame, regime: str) -> np.ndarray:
+    """One mean score per ego: episodes of one ego are not independent draws, egos are."""
+    return group.loc[group[REGIME] == regime].groupby(EGO, observed=True)[SCORE].mean().to_numpy(dtype=float)
+
+
+def population_benefit(group: pd.DataFrame, regime: str, reference: str = "sp", *,
+                       confidence: float = 0.95) -> dict[str, float | int | str]:
+    """(mean ``regime`` - mean ``reference``) / 2 on one scenario's raw scores
+    (the paper's (PP5 - SP5)/2), and the same relative to the reference mean
+    (the SP-normalised benefit), each with an interval over egos: Welch's t for
+    the raw difference, Fieller's for the ratio (it carries the SP mean's own
+    uncertainty). Each ego's evaluations are averaged first."""
+    top, ref = _ego_means(group, regime), _ego_means(group, reference)
+    row: dict[str, float | int | str] = {
+        "benefit_raw": NAN, "benefit_raw_ci_low": NAN, "benefit_raw_ci_high": NAN,
+        "benefit_ci_low": NAN, "benefit_ci_high": NAN, "egos": int(top.size), "reference_egos": int(ref.size),
+        "note": ""}
+    if top.size < 2 or ref.size < 2:
+        row["note"] = (f"an interval needs at least 2 egos of each regime; {regime} has {top.size}, "
+                       f"{reference} has {ref.size}")
+        if top.size and ref.size:
+            row["benefit_raw"] = float(top.mean() - ref.mean()) / 2
+        return row
+    row["benefit_raw"] = float(top.mean() - ref.mean()) / 2
+    if np.ptp(top) > 0 or np.ptp(ref) > 0:
+        ci = welch_t_test(top, ref, alternative="two-sided", confidence=confidence).confidence_interval
+        row.update(benefit_raw_ci_low=ci.low / 2, benefit_raw_ci_high=ci.high / 2)
+    else:
+        row.update(benefit_raw_ci_low=row["benefit_raw"], benefit_raw_ci_high=row["benefit_raw"])
+    try:
+        ratio = ratio_of_means(top, ref, confidence=confidence)
+        row.update(benefit_ci_low=(ratio.confidence_interval.low - 1) / 2,
+                   benefit_ci_high=(ratio.confidence_interval.high - 1) / 2, note=ratio.note)
+    except LoiError as err:
+        row["note"] = str(err)
+    return row
+
+
 def benefit_table(scores: pd.DataFrame, loi: Mapping[str, float], games: Mapping[str, str],
-                  menu: Mapping[str, float], reference: str = "sp") -> pd.DataFrame:
-    """Per scenario: LoI, mean SP-normalised score of every regime, and the
-    population-play benefit (most expensive trained regime - reference) / 2."""
+                  menu: Mapping[str, float], reference: str = "sp", *, confidence: float = 0.95) -> pd.DataFrame:
+    """Per scenario: LoI and the population-play benefit of the most expensive
+    trained regime over ``reference``: ``benefit`` on SP-normalised scores (its
+    interval ``benefit_ci_*``) and ``benefit_raw`` on raw scores, both / 2 (see
+    :func:`population_benefit`)."""
     rows = []
     try:
         normalised = normalised_scores(scores, reference)
@@ -56,7 +96,9 @@ def benefit_table(scores: pd.DataFrame, loi: Mapping[str, float], games: Mapping
         normalised, note = None, str(err)
     for scenario in sorted(scores[SCENARIO].unique()):
         row = {"scenario": scenario, "game": games[scenario], "loi": float(loi[scenario]),
-               "regime": "", "benefit": NAN, "note": ""}
+               "regime": "", "benefit": NAN, "benefit_ci_low": NAN, "benefit_ci_high": NAN,
+               "benefit_raw": NAN, "benefit_raw_ci_low": NAN, "benefit_raw_ci_high": NAN,
+               "egos": 0, "reference_egos": 0, "note": ""}
         if normalised is None:
             row["note"] = note
         else:
@@ -66,6 +108,8 @@ def benefit_table(scores: pd.DataFrame, loi: Mapping[str, float], games: Mapping
             if others:
                 top = max(others, key=lambda r: (menu.get(r, math.inf), r))
                 row.update(regime=top, benefit=float(means[top] - means[reference]) / 2)
+                row.update(population_benefit(scores[scores[SCENARIO] == scenario], top, reference,
+                                              confidence=confidence))
             else:
                 row["note"] = "only the reference regime was trained"
         rows.append(row)

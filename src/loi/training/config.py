@@ -14,6 +14,11 @@ from loi.errors import LoiError
 
 _REGIME = re.compile(r"^(sp|pp|fcp)(\d*)$")
 
+# How an sp/ppN learner meets its partners (see loi.training.ppo): "concurrent" draws a live
+# population member per episode; "generational" is the authors' MARL/PP_train.py: per generation a
+# frozen copy of a drawn member (itself included; sp: itself), and only the learner's seat trains.
+PP_SCHEDULES = ("concurrent", "generational")
+
 
 @dataclass(frozen=True)
 class Regime:
@@ -89,6 +94,7 @@ class TrainConfig:
     max_grad_norm: float = 0.5
     network: NetworkConfig = field(default_factory=NetworkConfig)
     env_overrides: tuple[tuple[str, Any], ...] = ()
+    pp_schedule: str = "concurrent"
 
     def __post_init__(self) -> None:
         if not isinstance(self.scenario, str) or not self.scenario:
@@ -106,6 +112,11 @@ class TrainConfig:
         _in_range("max_grad_norm", self.max_grad_norm, 0.0, 1e6, low_open=True)
         if not isinstance(self.anneal_lr, bool):
             raise LoiError(f"anneal_lr must be true or false, got {self.anneal_lr!r}")
+        if self.pp_schedule not in PP_SCHEDULES:
+            raise LoiError(f"unknown pp_schedule {self.pp_schedule!r}; valid: {', '.join(PP_SCHEDULES)}")
+        if self.pp_schedule != "concurrent" and self.regime_spec.kind == "fcp":
+            raise LoiError(f"pp_schedule {self.pp_schedule!r} applies to sp and ppN; {self.regime} already "
+                           "trains against a frozen pool")
         if isinstance(self.network, (dict, str)):  # a preset name or a table of fields (TOML, JSON, Python)
             object.__setattr__(self, "network", network_config(self.network))
         if not isinstance(self.network, NetworkConfig):

@@ -66,10 +66,11 @@ class Matchup:
         return partner, seat
 
 
-def regime_matchup(regime: Regime) -> Matchup:
+def regime_matchup(regime: Regime, schedule: str = "concurrent") -> Matchup:
     """sp: the learner in both seats; ppN / fcpN: one drawn seat, a partner drawn
-    from the population / the frozen pool in the other."""
-    if regime.kind == "sp":
+    from the population / the frozen pool in the other. Under the generational
+    schedule sp too learns in one seat, its partner a frozen copy of itself."""
+    if regime.kind == "sp" and schedule == "concurrent":
         return Matchup(slots=SEATS, num_partners=0)
     return Matchup(slots=1, num_partners=regime.size)
 

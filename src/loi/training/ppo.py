@@ -15,6 +15,15 @@ Regimes (the member sits in one seat; the partner in the other):
 - ``fcpN``: one learner; partners drawn per episode the same way from a frozen
   pool of N checkpoints (passed to :func:`make_train`).
 
+``pp_schedule = "generational"`` (sp and ppN) is the authors' schedule
+(their ``MARL/PP_train.py``): at the start of every generation each member
+draws one population member uniformly (itself included; in sp, itself) and
+plays the whole generation against a frozen copy of that member's parameters
+as they were then. Only the learner's seat trains (sp included), the
+environments restart with the new partner, and the seat is still drawn per
+episode so that a member learns both roles (the authors' learner always sat
+in seat 0).
+
 Partner actions are computed for every candidate partner and selected per
 environment (cost: one extra forward pass per candidate), which keeps the draw
 per episode rather than per rollout: a partner or seat never changes mid-episode.
@@ -75,6 +84,7 @@ class TrainState:
     last_reward: jax.Array  # f32 [S, M, E, 2]: both seats' rewards of the step that produced ``obs``
     learner_carry: Any  # [S, M, E, slots, ...]: the learner's memory at each of its seats (() if feed-forward)
     partner_carry: Any  # [S, M, E, ...]: the drawn partner's memory (() without one or if feed-forward)
+    frozen_params: Any  # [S, M, ...]: each member's frozen partner this generation (generational; else ())
     log: EpisodeLog  # [S, M, E, ...]: the running episode's totals
     key: jax.Array  # [S, 2]
     update: jax.Array  # i32 [S]: completed updates
@@ -158,7 +168,8 @@ def make_train(config: TrainConfig, pool: PartnerPool | None = None, env: Any = 
     if pool is not None and (pool.network.obs_dim, pool.network.num_actions) != (network.obs_dim, network.num_actions):
         raise LoiError("the frozen pool's checkpoints were trained on a different observation/action space")
 
-    matchup = regime_matchup(regime)
+    generational = config.pp_schedule == "generational"
+    matchup = regime_matchup(regime, config.pp_schedule)
     num_members = regime.num_members
     num_candidates = regime.size  # partner_episodes' width: the population (pp), the pool (fcp); 1 (sp)
     slots = matchup.slots
@@ -207,6 +218,7 @@ def make_train(config: TrainConfig, pool: PartnerPool | None = None, env: Any = 
             last_reward=jnp.zeros((num_members, num_envs, 2), jnp.float32),
             learner_carry=init_carry(network, (num_members, num_envs, slots)),
             partner_carry=init_carry(partner_network, (num_members, num_envs)) if matchup.has_partner else (),
+            frozen_params=params if generational else (),  # replaced at the first generation's start
             log=episode_log((num_members, num_envs)),
             key=key,
             update=jnp.int32(0),
@@ -216,8 +228,13 @@ def make_train(config: TrainConfig, pool: PartnerPool | None = None, env: Any = 
     def partner_act(state: TrainState, partner_obs, key):
         """Each environment's drawn partner acts: every candidate evaluated on the
         environment's partner memory, the drawn one's logits and memory kept."""
-        candidates = state.params if regime.kind == "pp" else pool.params
         reward = matchup.partner_view(state.last_reward, state.seat)
+        if generational:  # one frozen partner per member: no candidates to select from
+            logits, _, carry = jax.vmap(lambda p, c, o, r, d: policy_step(partner_network, p, c, o, r, d))(
+                state.frozen_params, state.partner_carry, partner_obs, reward, state.first)
+            action = jax.random.categorical(key, logits).astype(jnp.int32)
+            return with_action(carry, action), action
+        candidates = state.params if regime.kind == "pp" else pool.params
 
         def candidate(p):
             logits, _, carry = policy_step(partner_network, p, state.partner_carry, partner_obs, reward, state.first)
@@ -260,6 +277,8 @@ def make_train(config: TrainConfig, pool: PartnerPool | None = None, env: Any = 
         strategy_count = slots * interacted.astype(jnp.float32)
         agreement = (infos["row_strategy"] * infos["col_strategy"]).sum(-1) * strategy_count
         new_partner, new_seat = matchup.draw(k_pair, done.shape)
+        if generational:  # the generation's partner stays; only the seat is redrawn
+            new_partner = state.partner
         stats = UpdateMetrics(
             episodes=stats.episodes + slots * done_f.sum(-1),
             return_sum=stats.return_sum + (matchup.learner_view(finished.returns, state.seat).sum(-1) * done_f).sum(-1),
@@ -405,7 +424,30 @@ def make_train(config: TrainConfig, pool: PartnerPool | None = None, env: Any = 
         state = state.replace(params=params, opt_state=opt_state, key=key, update=state.update + 1)
         return state, stats
 
+    def start_generation(state: TrainState) -> TrainState:
+        """Generational schedule: each member draws its frozen partner for this
+        generation, and every environment starts a new episode with it."""
+        key, k_pick, k_env, k_pair = jax.random.split(state.key, 4)
+        pick = jax.random.randint(k_pick, (num_members,), 0, num_members, dtype=jnp.int32)
+        obs, env_state = env_reset(jax.random.split(k_env, num_members * num_envs).reshape(num_members, num_envs, -1))
+        _, seat = matchup.draw(k_pair, (num_members, num_envs))
+        return state.replace(
+            frozen_params=jax.tree_util.tree_map(lambda x: x[pick], state.params),
+            env_state=env_state,
+            obs=obs,
+            partner=jnp.broadcast_to(pick[:, None], (num_members, num_envs)),
+            seat=seat,
+            first=jnp.ones((num_members, num_envs), bool),
+            last_reward=jnp.zeros((num_members, num_envs, 2), jnp.float32),
+            learner_carry=init_carry(network, (num_members, num_envs, slots)),
+            partner_carry=init_carry(partner_network, (num_members, num_envs)),
+            log=episode_log((num_members, num_envs)),
+            key=key,
+        )
+
     def generation_seed(state: TrainState):
+        if generational:
+            state = start_generation(state)
         return jax.lax.scan(update_seed, state, None, length=config.updates_per_generation)
 
     def init(key: jax.Array) -> TrainState:

@@ -1,0 +1,331 @@
+"""A factorial study: one base study and named settings, each changing a few keys.
+
+    name = "why"
+    games = ["prisoners_dilemma", "chicken"]
+    ...                                    # any study key: the base every setting starts from
+    [settings.faithful]
+    description = "recurrent agents, the authors' generational schedule"
+    [settings.feedforward]
+    description = "as faithful, feed-forward agents"
+    training = { network = "mlp" }         # merged into the base, table by table
+
+Every setting is a whole study (``loi run`` runs them one after another into
+``OUT/{setting}``, each resumable) and is validated before anything runs.
+:func:`factorial_summary` gathers the settings' tables side by side, optionally
+beside the authors' values computed from their released data, into small CSV
+tables with a manifest (config text, git revision, wall times) that are meant to
+be committed; :func:`markdown_summary` renders them for the README.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from loi.errors import LoiError
+from loi.pipeline.config import StudyConfig, read_toml, study_config
+from loi.tables.io import atomic_write
+
+SETTINGS = "settings"
+AUTHORS = "authors"  # the setting name of the rows computed from the authors' released data
+SUMMARY_TABLES = ("scenarios", "correlations", "allocations")
+# r(LoI, benefit) as loi computes it (null-corrected LoI, SP-normalised benefit), and as the paper did
+# (raw LoI, raw (PP5 - SP5) / 2), the latter for the authors' rows only.
+CORRELATION_PROTOCOLS = ("corrected LoI vs normalised benefit", "paper: raw LoI vs raw benefit")
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    description: str
+    overrides: str  # the setting's table as JSON (what it changes from the base)
+    study: StudyConfig
+
+
+@dataclass(frozen=True)
+class Factorial:
+    name: str
+    settings: tuple[Setting, ...]
+    text: str  # the config file's text (recorded in the manifest)
+    source: str | None = None
+
+    def select(self, names: list[str] | None) -> tuple[Setting, ...]:
+        """The named settings in config order (None: all); an unknown name is an error."""
+        if not names:
+            return self.settings
+        known = {s.name for s in self.settings}
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise LoiError(f"unknown setting {unknown[0]!r}; settings: {', '.join(s.name for s in self.settings)}")
+        return tuple(s for s in self.settings if s.name in names)
+
+
+def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def factorial_config(doc: dict[str, Any], *, text: str = "", base: Path | None = None,
+                     source: str | None = None) -> Factorial:
+    """Validate a factorial document: every setting must be a valid study."""
+    settings = doc.get(SETTINGS)
+    if not isinstance(settings, dict) or not settings:
+        raise LoiError(f"[{SETTINGS}] must hold at least one [{SETTINGS}.NAME] table")
+    base_doc = {k: v for k, v in doc.items() if k != SETTINGS}
+    name = str(base_doc.get("name", "study"))
+    out = []
+    for setting, table in settings.items():
+        if not isinstance(table, dict):
+            raise LoiError(f"[{SETTINGS}.{setting}] must be a table, got {table!r}")
+        if not setting or not all(c.isalnum() or c in "-_" for c in setting):
+            raise LoiError(f"setting names use letters, digits, '-' or '_', got {setting!r}")
+        if setting == AUTHORS:
+            raise LoiError(f"setting name {AUTHORS!r} is reserved for the authors' values in the summary")
+        description = table.get("description", "")
+        if not isinstance(description, str):
+            raise LoiError(f"[{SETTINGS}.{setting}] description must be a string")
+        overrides = {k: v for k, v in table.items() if k != "description"}
+        if "name" in overrides:
+            raise LoiError(f"[{SETTINGS}.{setting}] cannot rename the study (its runs are named {name}-{setting})")
+        merged = _merge(base_doc, overrides)
+        merged["name"] = f"{name}-{setting}"
+        try:
+            study = study_config(merged, base=base, source=source)
+        except LoiError as err:
+            raise LoiError(f"[{SETTINGS}.{setting}]: {err}") from None
+        out.append(Setting(setting, description, json.dumps(overrides, sort_keys=True, default=str), study))
+    return Factorial(name, tuple(out), text, source)
+
+
+def load_study_or_factorial(path: str | Path | None) -> StudyConfig | Factorial:
+    """A study config, or a factorial one when the file has a [settings] table."""
+    doc, text, source, base = read_toml(path)
+    if SETTINGS in doc:
+        return factorial_config(doc, text=text, base=base, source=source)
+    return study_config(doc, base=base, source=source)
+
+
+# ----------------------------------------------------------------------------- summary
+
+
+def _setting_tables(setting: str, run_dir: Path) -> dict[str, pd.DataFrame] | None:
+    from loi.pipeline.run import read_run_table
+
+    loi = read_run_table(run_dir, "loi")
+    benefit = read_run_table(run_dir, "benefit")
+    correlation = read_run_table(run_dir, "correlation")
+    comparison = read_run_table(run_dir, "comparison")
+    allocation = read_run_table(run_dir, "allocation")
+    if any(t is None for t in (loi, benefit, correlation, comparison, allocation)):
+        return None  # the setting's statistics stage has not finished
+    loi = loi.set_index("scenario")
+    chosen = allocation[allocation["chosen"]].set_index("scenario")["regime"]
+    scenarios = pd.DataFrame({
+        "setting": setting,
+        "scenario": benefit["scenario"],
+        "game": benefit["game"],
+        "loi": benefit["scenario"].map(loi["corrected"]).to_numpy(),
+        "loi_ci_low": benefit["scenario"].map(loi["corrected_ci_low"]).to_numpy(),
+        "loi_ci_high": benefit["scenario"].map(loi["corrected_ci_high"]).to_numpy(),
+        "loi_estimator": benefit["scenario"].map(loi["estimator"]).to_numpy(),
+        "benefit_regime": benefit["regime"],
+        **{c: benefit[c] for c in ("benefit", "benefit_ci_low", "benefit_ci_high", "benefit_raw",
+                                    "benefit_raw_ci_low", "benefit_raw_ci_high")},
+        "allocated": benefit["scenario"].map(chosen).to_numpy(),
+    })
+    correlations = correlation[["game", "r", "ci_low", "ci_high", "p_value", "n", "note"]].copy()
+    correlations.insert(0, "setting", setting)
+    correlations.insert(2, "protocol", CORRELATION_PROTOCOLS[0])
+    # An allocator that chose the uniform allocation has nothing to compare: say so in the row.
+    uniform = allocation[allocation["allocator"] == "uniform"].set_index("scenario")["regime"]
+    same: dict[tuple[str, str], bool] = {}
+    games = dict(zip(benefit["scenario"], benefit["game"]))
+    for allocator, rows in allocation[allocation["allocator"] != "uniform"].groupby("allocator"):
+        picks = dict(zip(rows["scenario"], rows["regime"]))
+        for group in ["all", *sorted(set(games.values()))]:
+            members = [s for s in picks if group == "all" or games.get(s) == group]
+            same[(allocator, group)] = all(picks[s] == uniform.get(s) for s in members)
+    allocations = comparison[["allocator", "group", "protocol", "uniform", "heuristic", "difference",
+                              "difference_ci_low", "difference_ci_high", "p_value", "n_heuristic", "n_uniform",
+                              "note"]].copy()
+    allocations.insert(0, "setting", setting)
+    allocations.insert(4, "same_as_uniform", [same.get((a, g), False) for a, g in
+                                              zip(allocations["allocator"], allocations["group"])])
+    return {"scenarios": scenarios, "correlations": correlations, "allocations": allocations}
+
+
+def authors_tables(data_dir: str | Path, games: tuple[str, ...], *, confidence: float = 0.95,
+                   permutations: int = 1000, seed: int = 0) -> dict[str, pd.DataFrame]:
+    """The same three tables computed from the authors' released data (``loi paper``'s
+    analysis, their histogram LoI) for ``games``, benefits with the intervals of
+    :func:`loi.pipeline.statistics.population_benefit`."""
+    from loi.metrics.stats import pearson
+    from loi.pipeline.paper import ANOVA_REGIMES, analyse_paper_data, tournament_scores
+    from loi.pipeline.statistics import population_benefit
+
+    analysis = analyse_paper_data(data_dir, permutations=permutations, bootstrap=permutations, seed=seed,
+                                  confidence=confidence)
+    missing = [g for g in games if g not in analysis.games]
+    if missing:
+        raise LoiError(f"the authors' data in {data_dir} has no game {missing[0]!r}")
+    sp, top = ANOVA_REGIMES[0], ANOVA_REGIMES[-1]
+    scenario_rows, correlation_rows, allocation_rows = [], [], []
+    layout_names = {"S": "small", "M": "medium", "L": "large", "O": "obstacle"}
+    for game in games:
+        ga = analysis.games[game]
+        benefits, lois, raw_benefits, raw_lois = [], [], [], []
+        for layout, lay in ga.layouts.items():
+            scores = tournament_scores(data_dir, game, layout)
+            row = {"setting": AUTHORS, "scenario": f"{game}/{layout_names.get(layout, layout)}", "game": game,
+                   "loi": lay.loi.corrected, "loi_ci_low": lay.loi.corrected_confidence_interval.low,
+                   "loi_ci_high": lay.loi.corrected_confidence_interval.high, "loi_estimator": lay.loi.estimator,
+                   "benefit_regime": "pp5", "allocated": ga.allocation.get(layout, "").lower()}
+            if scores is not None:
+                b = population_benefit(scores, top, sp, confidence=confidence)
+                means = scores.groupby("regime")["score"].mean()
+                row.update(benefit=float(means[top] / means[sp] - 1) / 2,
+                           **{k: b[k] for k in ("benefit_ci_low", "benefit_ci_high", "benefit_raw",
+                                                "benefit_raw_ci_low", "benefit_raw_ci_high")})
+                benefits.append(row["benefit"])
+                lois.append(row["loi"])
+                raw_benefits.append(lay.benefit)
+                raw_lois.append(lay.loi.statistic)
+            scenario_rows.append(row)
+        for protocol, x, y in zip(CORRELATION_PROTOCOLS, (lois, raw_lois), (benefits, raw_benefits)):
+            corr = {"setting": AUTHORS, "game": game, "protocol": protocol, "r": math.nan, "ci_low": math.nan,
+                    "ci_high": math.nan, "p_value": math.nan, "n": len(y), "note": ""}
+            if len(y) >= 3:
+                result = pearson(x, y, confidence=confidence)
+                corr.update(r=result.statistic, ci_low=result.confidence_interval.low,
+                            ci_high=result.confidence_interval.high, p_value=result.pvalue)
+            correlation_rows.append(corr)
+        for key, comp in ga.comparisons.items():
+            if key not in ("all",) and not key.startswith("top"):
+                continue
+            allocation_rows.append({
+                "setting": AUTHORS, "allocator": "one_sigma", "group": game,
+                "protocol": key, "same_as_uniform": False, "uniform": comp.uniform_mean,
+                "heuristic": comp.heuristic_mean, "difference": comp.difference.statistic,
+                "difference_ci_low": comp.difference.confidence_interval.low,
+                "difference_ci_high": comp.difference.confidence_interval.high, "p_value": comp.pvalue,
+                "n_heuristic": comp.n_heuristic, "n_uniform": comp.n_uniform, "note": ""})
+    return {"scenarios": pd.DataFrame(scenario_rows), "correlations": pd.DataFrame(correlation_rows),
+            "allocations": pd.DataFrame(allocation_rows)}
+
+
+def stage_seconds(run_dir: Path) -> float:
+    """Wall seconds of a run's finished stages (a stage interrupted and resumed counts its last attempt)."""
+    from loi.pipeline.run import study_status
+
+    return float(sum((s["summary"] or {}).get("seconds", 0.0) for s in study_status(run_dir) if s["done"]))
+
+
+def factorial_summary(factorial: Factorial, out: str | Path, *, paper_data: str | Path | None = None,
+                      results: str | Path | None = None) -> dict[str, pd.DataFrame]:
+    """Gather every finished setting's tables (and the authors' values from
+    ``paper_data``) into ``OUT/summary/{scenarios,correlations,allocations}.csv``
+    plus ``manifest.json``; the same files go to ``results`` when given."""
+    out = Path(out)
+    frames: dict[str, list[pd.DataFrame]] = {name: [] for name in SUMMARY_TABLES}
+    done, pending = [], []
+    for setting in factorial.settings:
+        tables = _setting_tables(setting.name, out / setting.name)
+        if tables is None:
+            pending.append(setting.name)
+            continue
+        done.append(setting)
+        for name in SUMMARY_TABLES:
+            frames[name].append(tables[name])
+    if not done:
+        raise LoiError(f"no setting of {factorial.name} has finished its statistics under {out}")
+    if paper_data is not None:
+        games = tuple(dict.fromkeys(g for s in done for g in s.study.games))
+        authors = authors_tables(paper_data, games, confidence=done[0].study.evaluation.confidence)
+        for name in SUMMARY_TABLES:
+            frames[name].append(authors[name])
+    summary = {name: pd.concat(parts, ignore_index=True) for name, parts in frames.items()}
+    from loi.pipeline.run import read_study, versions
+
+    manifest = {
+        "factorial": factorial.name,
+        "settings": [{"name": s.name, "description": s.description, "changes": json.loads(s.overrides),
+                      "config_hash": s.study.config_hash(), "seconds": round(stage_seconds(out / s.name), 1),
+                      "git_revision": read_study(out / s.name).get("versions", {}).get("git", "unknown")}
+                     for s in done],
+        "pending": pending,
+        "authors": None if paper_data is None else "loi paper's analysis of the authors' released tensors",
+        "versions": versions(),
+        "config": factorial.text,
+    }
+    for folder in [out / "summary"] + ([Path(results)] if results is not None else []):
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, frame in summary.items():
+            with atomic_write(folder / f"{name}.csv") as tmp:
+                frame.to_csv(tmp, index=False, float_format="%.6g")
+        with atomic_write(folder / MANIFEST) as tmp:
+            tmp.write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+    return summary
+
+
+# ----------------------------------------------------------------------------- markdown
+
+
+def _ci(point: float, low: float, high: float, digits: int = 3) -> str:
+    if not np.isfinite(point):
+        return "n/a"
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return f"{point:.{digits}f}"
+    return f"{point:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def markdown_summary(folder: str | Path) -> str:
+    """The README's tables from a summary folder's CSVs: per setting and game the
+    mean PP benefit, r(LoI, benefit) with CI, and the allocation gain vs uniform
+    on all evaluations; then the per-scenario rows."""
+    folder = Path(folder)
+    scenarios = pd.read_csv(folder / "scenarios.csv")
+    correlations = pd.read_csv(folder / "correlations.csv").fillna({"note": ""})
+    allocations = pd.read_csv(folder / "allocations.csv").fillna({"note": ""})
+    order = list(dict.fromkeys(scenarios["setting"]))
+    lines = ["| setting | game | PP5 benefit, normalised (mean of layouts) | r(LoI, benefit) [95% CI] | "
+             "allocation gain vs uniform, all evaluations [95% CI], p |",
+             "|---|---|---|---|---|"]
+    for setting in order:
+        for game in sorted(scenarios.loc[scenarios["setting"] == setting, "game"].unique()):
+            part = scenarios[(scenarios["setting"] == setting) & (scenarios["game"] == game)]
+            corr = correlations[(correlations["setting"] == setting) & (correlations["game"] == game)
+                                & (correlations["protocol"] == CORRELATION_PROTOCOLS[0])]
+            alloc = allocations[(allocations["setting"] == setting) & (allocations["group"] == game)
+                                & (allocations["protocol"] == "all")]
+            r = "n/a" if corr.empty else _ci(*corr.iloc[0][["r", "ci_low", "ci_high"]].astype(float), digits=2)
+            gains = []
+            for row in alloc.itertuples(index=False):
+                text = _ci(row.difference, row.difference_ci_low, row.difference_ci_high)
+                if np.isfinite(row.p_value):
+                    text += f", p = {row.p_value:.3g}"
+                if row.same_as_uniform:
+                    text = "same allocation as uniform"
+                gains.append(f"{row.allocator}: {text}")
+            lines.append(f"| {setting} | {game} | {part['benefit'].mean():.3f} | {r} | "
+                         f"{'; '.join(gains) or 'n/a'} |")
+    lines += ["", "| setting | scenario | LoI [95% CI] | PP5 benefit, normalised [95% CI] | "
+              "PP5 benefit, raw [95% CI] | allocated |", "|---|---|---|---|---|---|"]
+    for row in scenarios.itertuples(index=False):
+        lines.append(f"| {row.setting} | {row.scenario} | {_ci(row.loi, row.loi_ci_low, row.loi_ci_high)} | "
+                     f"{_ci(row.benefit, row.benefit_ci_low, row.benefit_ci_high)} | "
+                     f"{_ci(row.benefit_raw, row.benefit_raw_ci_low, row.benefit_raw_ci_high, 2)} | "
+                     f"{row.allocated if isinstance(row.allocated, str) else ''} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,153 @@
+"""Factorial configs: settings merged into one base study, run one after another
+by ``loi run``, gathered side by side into committed-size summary tables."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from loi.errors import LoiError
+from loi.pipeline.config import load_config, study_config
+from loi.pipeline.factorial import (AUTHORS, CORRELATION_PROTOCOLS, SUMMARY_TABLES, factorial_config,
+                                    markdown_summary)
+
+DATA = Path(__file__).parent / "data"
+TINY = (DATA / "pipeline_tiny.toml").read_text()
+SETTINGS = """
+[settings.concurrent]
+description = "the tiny study as it is"
+
+[settings.generational]
+description = "the authors' schedule"
+training = { pp_schedule = "generational" }
+"""
+
+
+def _factorial_file(tmp_path: Path, settings: str = SETTINGS) -> Path:
+    text = TINY.replace('definitions = "pipeline_tiny_layouts.toml"',
+                        f'definitions = "{(DATA / "pipeline_tiny_layouts.toml").as_posix()}"')
+    path = tmp_path / "factorial.toml"
+    path.write_text(text + settings)
+    return path
+
+
+def _doc(tmp_path: Path, settings: str = SETTINGS) -> dict:
+    return tomllib.loads(_factorial_file(tmp_path, settings).read_text())
+
+
+def test_settings_change_only_their_keys(tmp_path: Path) -> None:
+    factorial = factorial_config(_doc(tmp_path))
+    concurrent, generational = factorial.settings
+    assert (concurrent.name, generational.name) == ("concurrent", "generational")
+    assert (concurrent.study.name, generational.study.name) == ("tiny-concurrent", "tiny-generational")
+    assert dict(generational.study.training.options)["pp_schedule"] == "generational"
+    assert "pp_schedule" not in dict(concurrent.study.training.options)
+    # A nested table is merged key by key: the base's other [training] keys stay.
+    assert generational.study.training.steps == concurrent.study.training.steps == 1536
+    assert generational.study.training.network == concurrent.study.training.network
+    assert concurrent.study.config_hash() != generational.study.config_hash()
+    # The base study alone is what the concurrent setting runs (bar its name).
+    base = study_config({**{k: v for k, v in _doc(tmp_path).items() if k != "settings"}, "name": "tiny-concurrent"})
+    assert base.config_hash() == concurrent.study.config_hash()
+    assert [s.name for s in factorial.select(["generational"])] == ["generational"]
+    with pytest.raises(LoiError, match="unknown setting 'fast'; settings: concurrent, generational"):
+        factorial.select(["fast"])
+
+
+@pytest.mark.parametrize("settings,message", [
+    ("[settings.bad]\ntraining = { pp_schedule = 'sometimes' }\n", r"\[settings.bad\]: .*unknown pp_schedule"),
+    ("[settings.bad]\nlayouts = ['nowhere']\n", r"\[settings.bad\]: .*nowhere"),
+    ("[settings.authors]\n", "reserved"),
+    ("[settings.renamed]\nname = 'other'\n", "cannot rename"),
+    ("[settings]\n", "at least one"),
+    ("[settings.'two words']\n", "setting names"),
+])
+def test_a_bad_setting_is_named_before_anything_runs(tmp_path: Path, settings: str, message: str) -> None:
+    with pytest.raises(LoiError, match=message):
+        factorial_config(_doc(tmp_path, settings))
+
+
+def test_a_factorial_is_not_a_plain_study(tmp_path: Path, cli) -> None:
+    path = _factorial_file(tmp_path)
+    with pytest.raises(LoiError, match="factorial config"):
+        load_config(path)
+    result = cli("run", DATA / "pipeline_tiny.toml", "--setting", "x", "--out", tmp_path / "r")
+    assert result.returncode == 2 and "for factorial configs" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "r").exists()
+    result = cli("run", path, "--setting", "nope", "--out", tmp_path / "r")
+    assert result.returncode == 2 and "unknown setting 'nope'" in result.stderr
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.fixture(scope="module")
+def factorial_run(tmp_path_factory) -> tuple[Path, Path, dict]:
+    from conftest import run_cli
+
+    tmp = tmp_path_factory.mktemp("factorial")
+    out, results = tmp / "runs", tmp / "results"
+    result = run_cli("run", _factorial_file(tmp), "--out", out, "--results", results, "--json")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out, results, json.loads(result.stdout)
+
+
+def test_every_setting_runs_as_its_own_study(factorial_run) -> None:
+    out, _, summary = factorial_run
+    assert set(summary["settings"]) == {"concurrent", "generational"}
+    for name in ("concurrent", "generational"):
+        study = json.loads((out / name / "study.json").read_text())
+        assert study["name"] == f"tiny-{name}"
+        assert study["versions"]["git"]  # the code's revision is recorded with every run
+        assert (out / name / "report.html").is_file()
+    generational = json.loads((out / "generational" / "study.json").read_text())
+    assert generational["config"]["training"]["options"] == {"pp_schedule": "generational"}
+
+
+def test_summary_tables_hold_every_setting_beside_the_runs_own_tables(factorial_run) -> None:
+    out, results, _ = factorial_run
+    for folder in (out / "summary", results):
+        assert sorted(p.name for p in folder.iterdir()) == sorted([f"{n}.csv" for n in SUMMARY_TABLES]
+                                                                  + ["manifest.json"])
+    scenarios = pd.read_csv(results / "scenarios.csv")
+    assert sorted(scenarios["setting"].unique()) == ["concurrent", "generational"]
+    for setting in ("concurrent", "generational"):
+        own = pd.read_parquet(out / setting / "tables" / "benefit.parquet").set_index("scenario")
+        loi = pd.read_parquet(out / setting / "tables" / "loi.parquet").set_index("scenario")
+        rows = scenarios[scenarios["setting"] == setting].set_index("scenario")
+        assert set(rows.index) == {"matrix/prisoners_dilemma", "prisoners_dilemma/tiny"}
+        for scenario, row in rows.iterrows():
+            assert row["benefit"] == pytest.approx(own.loc[scenario, "benefit"], rel=1e-5)
+            assert row["loi"] == pytest.approx(loi.loc[scenario, "corrected"], rel=1e-5, abs=1e-9)
+    manifest = json.loads((results / "manifest.json").read_text())
+    assert [s["name"] for s in manifest["settings"]] == ["concurrent", "generational"]
+    assert manifest["settings"][1]["changes"] == {"training": {"pp_schedule": "generational"}}
+    assert all(s["seconds"] > 0 and s["git_revision"] for s in manifest["settings"])
+    assert "[settings.generational]" in manifest["config"] and manifest["pending"] == []
+    text = markdown_summary(results)
+    assert text.count("| generational | prisoners_dilemma/tiny |") == 1
+    assert text.count("| concurrent | prisoners_dilemma |") == 1
+
+
+def test_authors_values_come_from_their_data(tmp_path: Path, paper_data: Path) -> None:
+    from loi.pipeline.factorial import authors_tables
+    from loi.pipeline.paper import analyse_paper_data
+
+    tables = authors_tables(paper_data, ("chicken",), permutations=200)
+    analysis = analyse_paper_data(paper_data, permutations=200, bootstrap=200)
+    scenarios = tables["scenarios"].set_index("scenario")
+    for layout, name in (("S", "small"), ("M", "medium"), ("L", "large"), ("O", "obstacle")):
+        lay = analysis.games["chicken"].layouts[layout]
+        row = scenarios.loc[f"chicken/{name}"]
+        assert row["setting"] == AUTHORS
+        assert row["benefit_raw"] == pytest.approx(lay.benefit)  # the paper's (PP5 - SP5) / 2
+        assert row["benefit_raw_ci_low"] < row["benefit_raw"] < row["benefit_raw_ci_high"]
+        assert row["loi"] == pytest.approx(lay.loi.corrected)
+    # The paper data's reference: r(LoI, PP benefit) = 0.99 for chicken (raw benefit, raw LoI); the
+    # summary correlates the corrected LoI with the normalised benefit, so it is close, not equal.
+    corr = tables["correlations"].set_index("protocol")
+    # The paper's protocol reproduces its r = 0.99 for chicken (the paper data README's reference).
+    assert corr.loc[CORRELATION_PROTOCOLS[1], "r"] == pytest.approx(0.990, abs=5e-4)
+    assert corr.loc[CORRELATION_PROTOCOLS[0], "n"] == 4 and corr.loc[CORRELATION_PROTOCOLS[0], "r"] > 0.8
