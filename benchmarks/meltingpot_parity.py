@@ -27,19 +27,33 @@ here, on one core); loi runs all its episodes at once, vmapped, in one ``lax.sca
     .venv-meltingpot/bin/python benchmarks/meltingpot_parity.py                # everything
     .venv-meltingpot/bin/python benchmarks/meltingpot_parity.py --games prisoners_dilemma \\
         --maps small --policies random --episodes 4 --loi-episodes 32            # ~1 minute
+    .venv-meltingpot/bin/python benchmarks/meltingpot_parity.py \\
+        --rows stag_hunt/large/random,chicken/default/random --episodes 40 \\
+        --out docs/results/meltingpot_parity.md --section "Rerun"              # a section of the doc
     python benchmarks/meltingpot_parity.py --loi-only --json                      # no Melting Pot
+
+``--out`` writes the table, with the command that made it, the date and the source tree it
+ran on, into a markdown file as the section ``--section`` (replacing a section of that title,
+else appended; the other sections are kept), atomically.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import functools
+import io
 import json
 import math
+import os
+import shlex
+import subprocess
 import sys
+import tempfile
 import time
 import zlib
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -320,22 +334,96 @@ def print_table(rows: list[dict], out=sys.stdout, header: bool = True) -> None:
               file=out)
 
 
+def parse_rows(spec: str) -> list[tuple[str, str, str]]:
+    """``game/map/policy,...`` as a list of triples (the ``--rows`` option)."""
+    rows = []
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        parts = item.split("/")
+        if len(parts) != 3 or not all(parts):
+            raise SystemExit(f"--rows entry {item!r} is not game/map/policy")
+        policy_target(parts[2])
+        rows.append(tuple(parts))
+    return rows
+
+
+# What the figures depend on: a stamp names the commit and which of these differ from it.
+SOURCES = ("src/loi/envs", "src/loi/backends/meltingpot.py", "benchmarks/meltingpot_parity.py")
+
+
+def source_stamp() -> str:
+    """``commit abc1234`` (+ the uncommitted changes among :data:`SOURCES`), or ``unknown tree``."""
+    root = Path(__file__).resolve().parents[1]
+
+    def git(*args):
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=True).stdout
+
+    try:
+        commit = git("rev-parse", "--short", "HEAD").strip()
+        changed = sorted(set(git("diff", "--name-only", "HEAD", "--", *SOURCES).split()))
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown tree"
+    return f"commit {commit}" + (f", with uncommitted changes to {', '.join(changed)}" if changed else "")
+
+
+def markdown_section(title: str, command: str, rows: list[dict], summary_line: str) -> str:
+    table = io.StringIO()
+    print_table(rows, out=table)
+    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return (f"## {title}\n\nProduced by `{command}` on {date}, {source_stamp()}. Cells: mean ± standard "
+            f"error, Melting Pot / loi. ✗ marks a figure outside the target (3 standard errors or 5 %, "
+            f"whichever is larger).\n\n{table.getvalue()}\n{summary_line}\n")
+
+
+def write_section(path: Path, title: str, text: str) -> None:
+    """Replace the ``## title`` section of ``path`` with ``text`` (append it if absent), atomically."""
+    lines = path.read_text().splitlines(keepends=True) if path.exists() else []
+    heading = f"## {title}"
+    start = next((i for i, line in enumerate(lines) if line.rstrip("\n") == heading), None)
+    if start is None:
+        before, after = lines, []
+        if before and before[-1].strip():
+            before = [*before, "\n"]
+    else:
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+        before, after = lines[:start], lines[end:]
+    body = text if not after else text + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write("".join(before) + body + "".join(after))
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--games", default=",".join(GAMES))
     p.add_argument("--maps", default=",".join(PAPER_MAPS + (DEFAULT_MAP,)))
     p.add_argument("--policies", default=",".join(POLICIES))
+    p.add_argument("--rows", default=None,
+                   help="game/map/policy,... to play just these rows (instead of games x maps x policies)")
     p.add_argument("--episodes", type=int, default=6, help="Melting Pot episodes per row")
     p.add_argument("--loi-episodes", type=int, default=64, help="loi episodes per row")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--loi-only", action="store_true", help="skip Melting Pot (its columns read n/a)")
     p.add_argument("--json", action="store_true", help="one JSON object instead of the table")
+    p.add_argument("--out", type=Path, default=None, help="also write the table into this markdown file")
+    p.add_argument("--section", default=None, help="the section title in --out (default: the games run)")
     args = p.parse_args(argv)
     if args.episodes < 2 or args.loi_episodes < 2:
         raise SystemExit("--episodes and --loi-episodes must be >= 2 (standard errors)")
-    games, maps, policies = (s.split(",") for s in (args.games, args.maps, args.policies))
-    for policy in policies:
-        policy_target(policy)
+    if args.rows is not None:
+        wanted = parse_rows(args.rows)
+    else:
+        games, maps, policies = (s.split(",") for s in (args.games, args.maps, args.policies))
+        for policy in policies:
+            policy_target(policy)
+        wanted = [(g, m, pol) for g in games for m in maps for pol in policies]
+    if not wanted:
+        raise SystemExit("no rows to play")
     if not args.loi_only:
         from loi.backends import meltingpot as mp
         from loi.errors import LoiError
@@ -345,50 +433,62 @@ def main(argv=None) -> int:
         except LoiError as err:
             raise SystemExit(str(err)) from None
 
+    # Consecutive rows on one game and map share their environment.
+    groups: list[tuple[str, str, list[str]]] = []
+    for game, map_name, policy in wanted:
+        if groups and groups[-1][:2] == (game, map_name):
+            groups[-1][2].append(policy)
+        else:
+            groups.append((game, map_name, [policy]))
+
     rows, seconds = [], {"meltingpot": 0.0, "loi": 0.0}
     mp_steps = 0
-    for game in games:
-        for map_name in maps:
-            settings = None if args.loi_only else mp_settings(game, map_name)
-            if settings is None and map_name == DEFAULT_MAP and not _meltingpot_available():
-                print(f"skipping {game}/{DEFAULT_MAP}: reading the substrate's map needs Melting Pot",
-                      file=sys.stderr)
-                continue
-            env = loi_env(game, map_name, settings)
-            # loi runs to the larger of the two caps, so a cap of its own that is too high shows.
-            max_frames = env.episode_cap
-            if settings is not None:
-                from loi.backends import meltingpot as mp
+    for game, map_name, policies in groups:
+        settings = None if args.loi_only else mp_settings(game, map_name)
+        if settings is None and map_name == DEFAULT_MAP and not _meltingpot_available():
+            print(f"skipping {game}/{DEFAULT_MAP}: reading the substrate's map needs Melting Pot",
+                  file=sys.stderr)
+            continue
+        env = loi_env(game, map_name, settings)
+        # loi runs to the larger of the two caps, so a cap of its own that is too high shows.
+        max_frames = env.episode_cap
+        if settings is not None:
+            from loi.backends import meltingpot as mp
 
-                max_frames = max(max_frames, mp.max_steps(settings))
-            for policy in policies:
-                if policy_target(policy) > env.num_strategies:
-                    continue
-                seed = args.seed + zlib.crc32(f"{game}/{map_name}/{policy}".encode()) % 100_000
+            max_frames = max(max_frames, mp.max_steps(settings))
+        for policy in policies:
+            if policy_target(policy) > env.num_strategies:
+                continue
+            seed = args.seed + zlib.crc32(f"{game}/{map_name}/{policy}".encode()) % 100_000
+            t0 = time.perf_counter()
+            loi_rec = loi_rollouts(env, policy, args.loi_episodes, max_frames, seed)
+            seconds["loi"] += time.perf_counter() - t0
+            loi_fig = summarise(loi_rec)
+            mp_fig = None
+            if settings is not None:
                 t0 = time.perf_counter()
-                loi_rec = loi_rollouts(env, policy, args.loi_episodes, max_frames, seed)
-                seconds["loi"] += time.perf_counter() - t0
-                loi_fig = summarise(loi_rec)
-                mp_fig = None
-                if settings is not None:
-                    t0 = time.perf_counter()
-                    mp_rec = mp_rollouts(game, settings, policy, args.episodes, seed)
-                    seconds["meltingpot"] += time.perf_counter() - t0
-                    mp_steps += int(mp_rec["length"].sum())
-                    mp_fig = summarise(mp_rec)
-                agree = {f: (agrees(loi_fig[f], mp_fig[f]) if mp_fig else True) for f in FIGURES}
-                if mp_fig:
-                    agree["min_length"] = minimum_agrees(loi_rec["length"], mp_rec["length"])
-                row = {"game": game, "map": map_name, "policy": policy, "loi": loi_fig, "meltingpot": mp_fig,
-                       "agree": agree, "passes": all(agree.values()) if mp_fig else None,
-                       "loi_truncated": int(np.sum(loi_rec["length"] >= max_frames))}
-                rows.append(row)
-                if not args.json:
-                    print_table([row], header=len(rows) == 1)
-                    sys.stdout.flush()
+                mp_rec = mp_rollouts(game, settings, policy, args.episodes, seed)
+                seconds["meltingpot"] += time.perf_counter() - t0
+                mp_steps += int(mp_rec["length"].sum())
+                mp_fig = summarise(mp_rec)
+            agree = {f: (agrees(loi_fig[f], mp_fig[f]) if mp_fig else True) for f in FIGURES}
+            if mp_fig:
+                agree["min_length"] = minimum_agrees(loi_rec["length"], mp_rec["length"])
+            row = {"game": game, "map": map_name, "policy": policy, "loi": loi_fig, "meltingpot": mp_fig,
+                   "agree": agree, "passes": all(agree.values()) if mp_fig else None,
+                   "loi_truncated": int(np.sum(loi_rec["length"] >= max_frames))}
+            rows.append(row)
+            if not args.json:
+                print_table([row], header=len(rows) == 1)
+                sys.stdout.flush()
     passed = sum(bool(r["passes"]) for r in rows)
     summary = {"rows": len(rows), "passed": passed, "seconds": seconds, "meltingpot_steps": mp_steps,
                "meltingpot_steps_per_s": mp_steps / seconds["meltingpot"] if seconds["meltingpot"] else None}
+    if args.loi_only:
+        summary_line = f"loi only ({len(rows)} rows): {seconds['loi']:.0f} s (compile included)."
+    else:
+        summary_line = (f"{passed}/{len(rows)} rows within the target (3 SE or 5 %). Melting Pot: {mp_steps} "
+                        f"steps in {seconds['meltingpot']:.0f} s; loi: {seconds['loi']:.0f} s (compile included).")
     if args.json:
         def plain(row):
             out = dict(row)
@@ -397,11 +497,13 @@ def main(argv=None) -> int:
             return out
 
         print(json.dumps({"rows": [plain(r) for r in rows], "summary": summary}, default=float))
-    elif args.loi_only:
-        print(f"\nloi only ({len(rows)} rows): {seconds['loi']:.0f} s (compile included).")
     else:
-        print(f"\n{passed}/{len(rows)} rows within the target (3 SE or 5 %). Melting Pot: {mp_steps} steps in "
-              f"{seconds['meltingpot']:.0f} s; loi: {seconds['loi']:.0f} s (compile included).")
+        print(f"\n{summary_line}")
+    if args.out is not None:
+        python = ".venv-meltingpot/bin/python" if not args.loi_only else "python"
+        command = f"{python} benchmarks/meltingpot_parity.py " + shlex.join(sys.argv[1:] if argv is None else argv)
+        title = args.section or ", ".join(dict.fromkeys(g for g, _, _ in wanted))
+        write_section(args.out, title, markdown_section(title, command.strip(), rows, summary_line))
     return 0
 
 

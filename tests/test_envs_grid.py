@@ -368,6 +368,38 @@ def test_interaction_timeline_reward_reset_removal_regrowth_respawn(game):
     np.testing.assert_array_equal(state.inventory, np.ones((2, 2)))
 
 
+# Melting Pot's GameInteractionZapper:_resolve(row = zapper, column = zapped): the row player
+# wins when rowReward > columnReward or on a tie (randomTieBreaking is off in the four
+# substrates); only in that branch is the winner's inventory reset at once
+# (reset_winner_inventory); a winning column player's reset waits for the scheduled effects.
+# agent_0 fires at agent_1; s = (1/4, 3/4) and (3/4, 1/4), exact in binary, so ties are exact.
+#   PD A = [[3,0],[5,1]], B = A^T.  zapper (1,3) vs (3,1): A s1 = (9/4, 4): row 1/4*9/4 + 3/4*4 = 57/16;
+#   column = s1 A s0, A s0 = (3/4, 2): 3/4*3/4 + 1/4*2 = 17/16 -> the zapper wins.
+#   Swapped, (3,1) vs (1,3): row 17/16, column 57/16 -> the zapped player wins.
+#   (3,1) vs (3,1): equal strategies, row = column = s A s -> a tie, the zapper wins.
+#   Pure coordination A = B = I, (1,3) vs (3,1): both s0 . s1 = 3/8 -> a tie, the zapper wins.
+@pytest.mark.parametrize("game, inv0, inv1, zapper_reset", [
+    ("prisoners_dilemma", (1, 3), (3, 1), True),
+    ("prisoners_dilemma", (3, 1), (1, 3), False),
+    ("prisoners_dilemma", (3, 1), (3, 1), True),
+    ("pure_coordination", (1, 3), (3, 1), True),
+], ids=["zapper-wins", "zapped-wins", "tie-pd", "tie-coordination"])
+def test_only_a_winning_zapper_has_its_inventory_reset_at_once(game, inv0, inv1, zapper_reset):
+    env, played = _env(), loi.envs.games()[game]
+    state = _place(env, (1, 1), (1, 2), f0=E, f1=W, inv0=inv0, inv1=inv1)
+    state = state.replace(payoff=jnp.asarray([played.row_payoff, played.col_payoff], jnp.float32))
+    _, state, _, _, infos = _step(env, state, INTERACT)
+    assert bool(infos["interacted"])
+    np.testing.assert_array_equal(state.inventory[0], (1, 1) if zapper_reset else inv0)
+    np.testing.assert_array_equal(state.inventory[1], inv1)  # the zapped player: never at once
+    for j in range(env.freeze_steps):  # unchanged through the freeze
+        _, frozen, *_ = _step(env, state, FORWARD, FORWARD, key=j)
+        np.testing.assert_array_equal(frozen.inventory, state.inventory)
+        state = frozen
+    _, state, *_ = _step(env, state, NOOP, NOOP)  # the end of the freeze: both reset
+    np.testing.assert_array_equal(state.inventory, np.ones((2, 2)))
+
+
 def test_cooldown_pauses_through_the_freeze_and_removal_and_carries_over_respawn():
     env = _env()
     state = _place(env, (1, 1), (1, 2), f0=E, f1=W, inv0=(2, 1), inv1=(1, 2))

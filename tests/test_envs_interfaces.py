@@ -104,3 +104,9 @@ def test_render_legend_shows_every_colour_at_the_map_width():
     assert {*_PLAYER, *_RESOURCE[:3], _WALL} <= colours
     frame = np.zeros((60, 144, 3), np.uint8)
     assert with_legend(frame, key).shape == (60 + key.shape[0], 144, 3)
+
+
+def test_loi_games_are_scored_as_trained():
+    # Only adapters with a training-only reward term change under loi.envs.scored.
+    env = loi.envs.make("prisoners_dilemma/small")
+    assert loi.envs.scored(env) is env

@@ -102,15 +102,16 @@ def test_every_setting_runs_as_its_own_study(factorial_run) -> None:
         assert study["name"] == f"tiny-{name}"
         assert study["versions"]["git"]  # the code's revision is recorded with every run
         assert (out / name / "report.html").is_file()
-    generational = json.loads((out / "generational" / "study.json").read_text())
-    assert generational["config"]["training"]["options"] == {"pp_schedule": "generational"}
+    options = {name: json.loads((out / name / "study.json").read_text())["config"]["training"]["options"]
+               for name in ("concurrent", "generational")}
+    assert options["generational"] == {**options["concurrent"], "pp_schedule": "generational"}
 
 
 def test_summary_tables_hold_every_setting_beside_the_runs_own_tables(factorial_run) -> None:
     out, results, _ = factorial_run
     for folder in (out / "summary", results):
         assert sorted(p.name for p in folder.iterdir()) == sorted([f"{n}.csv" for n in SUMMARY_TABLES]
-                                                                  + ["manifest.json"])
+                                                                  + ["manifest.json", "summary.md"])
     scenarios = pd.read_csv(results / "scenarios.csv")
     assert sorted(scenarios["setting"].unique()) == ["concurrent", "generational"]
     for setting in ("concurrent", "generational"):
@@ -127,6 +128,7 @@ def test_summary_tables_hold_every_setting_beside_the_runs_own_tables(factorial_
     assert all(s["seconds"] > 0 and s["git_revision"] for s in manifest["settings"])
     assert "[settings.generational]" in manifest["config"] and manifest["pending"] == []
     text = markdown_summary(results)
+    assert (results / "summary.md").read_text() == text
     assert text.count("| generational | prisoners_dilemma/tiny |") == 1
     assert text.count("| concurrent | prisoners_dilemma |") == 1
 

@@ -177,6 +177,22 @@ def test_loi_rollouts_count_what_the_env_reports():
     assert np.all((share > 0.5) & (share <= 1.0))
 
 
+def test_rows_option_and_section_writing(tmp_path):
+    assert par.parse_rows("chicken/default/random, stag_hunt/large/collect2") == [
+        ("chicken", "default", "random"), ("stag_hunt", "large", "collect2")]
+    for bad in ("chicken/default", "chicken//random", "chicken/default/collect"):
+        with pytest.raises(SystemExit):
+            par.parse_rows(bad)
+    doc = tmp_path / "parity.md"
+    doc.write_text("# Title\n\nintro\n\n## A\n\nold a\n\n## B\n\nold b\n")
+    par.write_section(doc, "A", "## A\n\nnew a\n")  # replaced in place, B kept
+    assert doc.read_text() == "# Title\n\nintro\n\n## A\n\nnew a\n\n## B\n\nold b\n"
+    par.write_section(doc, "B", "## B\n\nnew b\n")  # the last section
+    par.write_section(doc, "C", "## C\n\nnew c\n")  # appended
+    assert doc.read_text() == "# Title\n\nintro\n\n## A\n\nnew a\n\n## B\n\nnew b\n\n## C\n\nnew c\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["parity.md"]  # no temporary file left
+
+
 def test_backend_reports_a_missing_melting_pot():
     if mp.available():
         pytest.skip("Melting Pot is installed here")

@@ -173,3 +173,17 @@ def test_knn_episode_resamples_are_not_shifted_under_independence():
     low, high = result.confidence_interval.low, result.confidence_interval.high
     assert abs((low + high) / 2 - result.statistic) < 0.3 * (high - low) / 2
     assert low < 0.0 < high
+
+
+def test_single_block_at_perfect_separation_gets_fanos_lower_end():
+    # 5 co-players 10 apart: the sample and every half-sample are separated, so the bootstrap
+    # interval alone is [ln 5, ln 5] while the true MI is below it. Expected lower end by hand:
+    # Clopper-Pearson upper limit for 0 errors in 250, p = 1 - 0.025^(1/250), then Fano.
+    coplayer = np.repeat(np.arange(5), 50)
+    returns = np.random.default_rng(0).normal(10.0 * coplayer, 1.0)
+    r = level_of_influence(returns, coplayer, permutations=0, bootstrap=100, seed=0)
+    p = 1 - 0.025 ** (1 / 250)
+    fano = np.log(5) + p * np.log(p) + (1 - p) * np.log(1 - p) - p * np.log(4)
+    assert r.interval_capped and r.ci_method == "centered"
+    assert r.confidence_interval.low == pytest.approx(fano, abs=1e-9)
+    assert r.confidence_interval.high == pytest.approx(np.log(5), abs=1e-12)

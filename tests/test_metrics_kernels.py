@@ -58,6 +58,41 @@ def test_labelled_kernel_equals_numpy_with_ties_and_left_out_points(decimals, k)
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
 
 
+
+@pytest.mark.parametrize("decimals", [None, 1, 0])
+@pytest.mark.parametrize("k", [1, 3, 4])
+@pytest.mark.parametrize("window", [2, 6, 60])
+def test_windowed_kernels_equal_the_numpy_estimate(decimals, k, window):
+    # Window 2 sends most points to the exact count, 60 almost none; rounded values tie.
+    values, labels = sorted_sample(5, n_classes=4, per_class=[3, 30, 30, 12], decimals=decimals)
+    rng = np.random.default_rng(k)
+    batch = np.broadcast_to(labels, (20, len(labels))).copy()
+    for row in batch:
+        rng.shuffle(row)
+    psi = digamma_table(len(values))
+    table = kernels.neighbour_counts(values, window)
+    # The table against a direct count of the points within reach.
+    i, offset = 20, min(window, 5)
+    radius = values[i + offset] - values[i]
+    reach = radius + 1e-10 * (abs(values[i]) + radius)
+    assert table[i, window + 1 + offset] == min(np.sum(np.abs(values - values[i]) <= reach) - 1, window + 1)
+    expected = knn_mutual_information(values, batch, None, 4, k, psi, ties=True)
+    got = kernels.labelled_statistics(values, batch, 4, k, psi, table=table, window=window)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+    if not has_near_ties(values):
+        sizes = np.bincount(labels)
+        shuffled = rng.permuted(np.broadcast_to(np.arange(len(values)), (20, len(values))), axis=1)
+        slot_class = np.repeat(np.arange(4), sizes)
+        np.testing.assert_allclose(kernels.null_statistics(values, slot_class, shuffled, 4, k, psi, table=table,
+                                                           window=window),
+                                   kernels.null_statistics(values, slot_class, shuffled, 4, k, psi),
+                                   rtol=0, atol=1e-12)
+    keep = rng.random(batch.shape) < 0.6  # points left out: m counts only the kept ones
+    np.testing.assert_allclose(
+        kernels.labelled_statistics(values, np.where(keep, batch, -1), 4, k, psi, table=table, window=window),
+        knn_mutual_information(values, batch, keep.astype(np.int64), 4, k, psi, ties=True), rtol=0, atol=1e-12)
+
+
 def test_half_sample_labels_keep_the_rows_of_half_sample_weights():
     sizes = np.array([2, 5, 8, 3])
     coplayer = np.random.default_rng(0).permutation(np.repeat(np.arange(4), sizes))  # in value order

@@ -60,6 +60,7 @@ def test_defaults_and_round_trip() -> None:
     ({"games": ["prisoners_dilema"]}, r"unknown game 'prisoners_dilema'; valid games: chicken, prisoners_dilemma"),
     ({"layouts": ["small", "huge"]}, r"unknown layout 'huge'; valid layouts: .*small"),
     ({"budget": 1}, r"budget 1 is smaller than the cheapest allocation \(2"),
+    ({"budget": 1000}, r"budget 1000 is above the costliest allocation \("),
     ({"training": {"steps": -5}}, r"training.steps must be an integer >= 1, got -5"),
     ({"training": {"generatons": 3}}, r"unknown config key training.'generatons'"),
     ({"colour": "red"}, r"unknown config key 'colour'"),

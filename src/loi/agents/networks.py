@@ -20,6 +20,13 @@ training); only its ``h -> gates`` product is sequential, everything else is
 one batched matmul per layer. ``PRESETS["authors"]`` is the paper's RLlib
 model (``MARL/PP_train.py``): conv encoder, fc 64-64, a 256 layer, LSTM 256
 fed the previous action.
+
+Observation shapes: an environment whose observation starts with an image says so with
+``view_shape`` (the grid games' egocentric view; a JaxMARL env's ``H, W, C`` image, see
+``loi.envs.jaxmarl_adapter``); ``"cnn"`` and ``encoder = "cnn"`` need one. ``kind = "auto"``
+(preset ``"auto"``) and ``encoder = "auto"`` choose for the environment when the network is
+built: the conv encoder where there is an image, the MLP over the flat vector otherwise; the
+checkpoint stores the choice made.
 """
 
 from __future__ import annotations
@@ -39,8 +46,9 @@ from loi.errors import LoiError
 _ACTIVATIONS = {"tanh": nn.tanh, "relu": nn.relu}
 FEED_FORWARD_KINDS = ("mlp", "cnn")
 RECURRENT_KINDS = ("gru", "lstm")
-KINDS = FEED_FORWARD_KINDS + RECURRENT_KINDS
-ENCODERS = ("mlp", "cnn")
+AUTO = "auto"  # resolved by make_network: the conv encoder for image observations, else the MLP
+KINDS = FEED_FORWARD_KINDS + RECURRENT_KINDS + (AUTO,)
+ENCODERS = ("mlp", "cnn", AUTO)
 
 
 @dataclass(frozen=True)
@@ -81,7 +89,7 @@ class NetworkConfig:
             raise LoiError(f"core_size must be a positive integer, got {self.core_size!r}")
         if self.uses_conv and (not self.conv_features or min(self.conv_features) < 1):
             raise LoiError(f"conv_features must be positive integers, got {self.conv_features}")
-        if self.kind in FEED_FORWARD_KINDS and self.encoder != "mlp":
+        if self.kind not in RECURRENT_KINDS and self.encoder != "mlp":
             raise LoiError(f"encoder applies to recurrent kinds {RECURRENT_KINDS}; for a feed-forward conv "
                            "network use kind 'cnn'")
 
@@ -101,6 +109,7 @@ PRESETS: dict[str, NetworkConfig] = {
     "cnn": NetworkConfig(kind="cnn"),
     "gru": NetworkConfig(kind="gru"),
     "lstm": NetworkConfig(kind="lstm"),
+    "auto": NetworkConfig(kind=AUTO),
     # The authors' RLlib model (MARL/PP_train.py): conv encoder, fc 64-64 and a 256 post-layer
     # (ReLU), LSTM of 256 cells fed the previous action, not the previous reward.
     "authors": NetworkConfig(kind="lstm", encoder="cnn", conv_features=(16,), hidden=(64, 64, 256),
@@ -280,16 +289,32 @@ class ActorCritic(nn.Module):
         }
 
 
+def resolve_network(config: NetworkConfig, view_shape: Any) -> NetworkConfig:
+    """``config`` with ``"auto"`` replaced for an observation with (``view_shape``) or
+    without (``None``) an image: ``"cnn"`` / encoder ``"cnn"``, else ``"mlp"``."""
+    conv = view_shape is not None
+    if config.kind == AUTO:
+        config = dataclasses.replace(config, kind="cnn" if conv else "mlp")
+    if config.encoder == AUTO:
+        config = dataclasses.replace(config, encoder="cnn" if conv else "mlp")
+    return config
+
+
 def make_network(env: Any, config: NetworkConfig | str | dict | None = None) -> ActorCritic:
     """The actor-critic for ``env``'s first agent (both seats share spaces);
-    ``config`` as :func:`network_config` takes it."""
-    config = network_config(config)
+    ``config`` as :func:`network_config` takes it (``"auto"`` resolved for ``env``)."""
     agent = env.agents[0]
-    (obs_dim,) = env.observation_space(agent).shape
+    shape = tuple(env.observation_space(agent).shape)
+    if len(shape) != 1:
+        raise LoiError(f"networks take flat observations; {getattr(env, 'name', 'this environment')} gives shape "
+                       f"{shape} (wrap it with loi.envs.wrap, which flattens images and records view_shape)")
+    (obs_dim,) = shape
     view_shape = getattr(env, "view_shape", None)
+    config = resolve_network(network_config(config), view_shape)
     if config.uses_conv and view_shape is None:
-        raise LoiError("a 'cnn' network or encoder needs a grid game (this environment has no view_shape); "
-                       "use 'mlp'")
+        raise LoiError(f"a 'cnn' network or encoder needs a grid game or another image observation; "
+                       f"{getattr(env, 'name', 'this environment')} gives a flat vector (no view_shape): "
+                       "use 'mlp' or 'auto'")
     return ActorCritic(
         num_actions=int(env.action_space(agent).n),
         obs_dim=int(obs_dim),

@@ -75,8 +75,9 @@ def render(
         raise LoiError(f"unknown policy {policy!r}; available: random")
     if steps < 1 or fps < 1 or cell < 2:
         raise LoiError("--steps and --fps must be >= 1 and --cell >= 2")
-    if not out.parent.is_dir():  # before the episode is played, not after
-        raise LoiError(f"output directory does not exist: {out.parent}")
+    from loi.tables import check_writable
+
+    check_writable(out)  # missing, file-blocked or read-only destination: before the episode is played
     _load(definitions)
     import loi.envs
     from loi.envs.grid_game import GridGame

@@ -138,14 +138,16 @@ def evaluate(
         return
     from rich.table import Table
 
-    by_coplayer = table.groupby("coplayer", sort=False)[["ego_return", "coplayer_return", "interactions"]].mean()
+    # Interaction counts exist only for environments that report them (loi's grid games).
+    columns = [c for c in ("ego_return", "coplayer_return", "interactions") if c in table.columns]
+    by_coplayer = table.groupby("coplayer", sort=False)[columns].mean()
     view = Table(title=f"{env.name}: mean over egos and episodes, per co-player")
-    for column in ("co-player", "ego return", "co-player return", "interactions"):
-        view.add_column(column, justify="right" if column != "co-player" else "left")
+    view.add_column("co-player", justify="left")
+    for column in columns:
+        view.add_column(column.replace("coplayer", "co-player").replace("_", " "), justify="right")
     shown = by_coplayer.head(30)
     for name, row in shown.iterrows():
-        view.add_row(str(name), f"{row['ego_return']:.3f}", f"{row['coplayer_return']:.3f}",
-                     f"{row['interactions']:.2f}")
+        view.add_row(str(name), *(f"{row[c]:.3f}" if c != "interactions" else f"{row[c]:.2f}" for c in columns))
     out_console = Console()
     out_console.print(view)
     if len(by_coplayer) > len(shown):

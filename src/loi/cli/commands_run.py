@@ -185,7 +185,12 @@ def run(
     if not log_every > 0:
         raise LoiError(f"--log-every must be > 0 seconds, got {log_every}")
     start = time.perf_counter()
+    from loi.cli.app import check_directory_writable
+
+    if config is not None and config.is_dir():
+        raise LoiError(f"config {config} is a directory, not a TOML file")
     loaded = load_study_or_factorial(config)  # every config error surfaces here, before anything is written
+    check_directory_writable(out if out is not None else Path("runs") / loaded.name)
     if not isinstance(loaded, Factorial):
         if setting or paper_data is not None or results is not None:
             raise LoiError("--setting, --paper-data and --results are for factorial configs (with [settings])")

@@ -69,7 +69,10 @@ def train(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from loi.agents.networks import network_config
+    from loi.cli.app import check_directory_writable
     from loi.training import TrainConfig, train_run
+
+    check_directory_writable(out)  # before compiling and training, not after
 
     config = TrainConfig(
         scenario=scenario,

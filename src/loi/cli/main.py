@@ -13,13 +13,30 @@ from loi.cli import commands_run  # noqa: F401,E402  (run, status, report)
 from loi.cli import commands_eval  # noqa: F401,E402  (evaluate)
 
 
+class _Interrupted(BaseException):
+    """Ctrl-C, raised in place of KeyboardInterrupt, which click swallows (exit 130, no word)."""
+
+
+def _interrupt(signum, frame) -> None:
+    raise _Interrupted
+
+
 def main() -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, _interrupt)
     try:
         app()
     except LoiError as err:
         # One line, no traceback: the message names the problem.
         print(f"loi: error: {err}", file=sys.stderr)
         sys.exit(2)
+    except (_Interrupted, KeyboardInterrupt):
+        # Outputs are written by temp file + rename, so an interrupt leaves no partial file;
+        # a run directory keeps the jobs that finished.
+        print("loi: interrupted; no partial output written (loi run: finished jobs are kept, "
+              "re-run the same command to resume)", file=sys.stderr)
+        sys.exit(130)
 
 
 if __name__ == "__main__":

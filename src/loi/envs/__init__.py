@@ -1,5 +1,7 @@
 """JAX multi-agent environments: repeated matrix games and the grid
-"in the matrix" games of Melting Pot (JaxMARL-style functional API).
+"in the matrix" games of Melting Pot (JaxMARL-style functional API), and any
+two-player JaxMARL environment (``make("jaxmarl:overcooked/cramped_room")``,
+``wrap(my_env)``; optional extra ``loi[jaxmarl]``).
 
     env = loi.envs.make("stag_hunt/medium")
     obs, state = env.reset(key)
@@ -8,9 +10,10 @@
 
 from loi.envs.games import BUILTIN_GAMES, Game, make_game
 from loi.envs.layouts import BUILTIN_LAYOUTS, Layout, make_layout
-from loi.envs.registry import games, layouts, make, names, register
+from loi.envs.registry import games, layouts, make, names, register, scored
 from loi.envs.definitions import Definitions, load_definitions
 from loi.envs.pettingzoo_adapter import to_pettingzoo
+from loi.envs.jaxmarl_adapter import JaxMARLEnv, wrap
 
 
 def render_rgb(env, state, cell: int = 12):
@@ -25,6 +28,7 @@ __all__ = [
     "BUILTIN_LAYOUTS",
     "Definitions",
     "Game",
+    "JaxMARLEnv",
     "Layout",
     "games",
     "layouts",
@@ -35,5 +39,7 @@ __all__ = [
     "names",
     "register",
     "render_rgb",
+    "scored",
     "to_pettingzoo",
+    "wrap",
 ]

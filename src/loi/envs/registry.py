@@ -1,4 +1,5 @@
-"""Environment names: ``matrix/GAME`` and ``GAME/LAYOUT``; user registration."""
+"""Environment names: ``matrix/GAME``, ``GAME/LAYOUT`` and ``jaxmarl:ENV_ID[/LAYOUT][?key=value&...]``
+(any two-player JaxMARL environment, :mod:`loi.envs.jaxmarl_adapter`); user registration."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import dataclasses
 from typing import Any
 
 from loi.envs.games import BUILTIN_GAMES, Game
+from loi.envs.jaxmarl_adapter import is_jaxmarl_name, make_jaxmarl
 from loi.envs.layouts import BUILTIN_LAYOUTS, Layout
 from loi.errors import LoiError
 
@@ -65,8 +67,14 @@ def make(name: str | None = None, *, game: Game | str | None = None,
     ``make("stag_hunt/large")``, ``make("matrix/chicken")``, or with objects:
     ``make(game=my_game, layout=my_layout)``, ``make("matrix", game=my_game)``.
     ``overrides`` replace environment parameters (e.g. ``min_steps=50``).
+    ``make("jaxmarl:overcooked/cramped_room")``: a JaxMARL environment (``overrides`` are its
+    keyword options; see :mod:`loi.envs.jaxmarl_adapter`).
     """
     game_name = layout_name = None
+    if is_jaxmarl_name(name):
+        if game is not None or layout is not None:
+            raise LoiError(f"{name!r} is a JaxMARL environment; it takes no game= or layout= objects")
+        return make_jaxmarl(name, **overrides)
     if name is not None:
         if not isinstance(name, str):
             raise LoiError(f"environment name must be a string, got {type(name).__name__}")
@@ -77,7 +85,7 @@ def make(name: str | None = None, *, game: Game | str | None = None,
             first, second = parts
             game_name, layout_name = (second, MATRIX) if first == MATRIX else (first, second)
         else:
-            raise LoiError(f"environment name must be GAME/LAYOUT or matrix/GAME, got {name!r}")
+            raise LoiError(f"environment name must be GAME/LAYOUT, matrix/GAME or jaxmarl:ENV_ID, got {name!r}")
     game_obj = _lookup(_games, "game", game if game is not None else game_name)
     if game_obj is None:
         raise LoiError("make() needs a game: a name like 'stag_hunt/large' or game=...")
@@ -108,3 +116,10 @@ def _build(cls, game: Game, overrides: dict[str, Any], **fixed):
         return cls(game=game, **fixed, **overrides)
     except TypeError as err:
         raise LoiError(f"invalid parameters for {cls.__name__}: {err}") from None
+
+
+def scored(env):
+    """The environment evaluation plays: ``env`` with any training-only reward term
+    (a JaxMARL env's ``reward_shaping``) removed; loi's own games are scored as trained."""
+    strip = getattr(env, "scored", None)
+    return strip() if callable(strip) else env

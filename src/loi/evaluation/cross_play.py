@@ -52,7 +52,9 @@ class CrossPlayResult:
     ``coplayer_strategy`` are the mean strategies (normalised inventories, or
     the one-hot actions of a matrix game) over the episode's interactions
     (``nan`` without interactions). ``truncated`` marks episodes cut at
-    ``max_episode_steps`` instead of ending by the environment's rule."""
+    ``max_episode_steps`` instead of ending by the environment's rule.
+    ``interactions`` and the strategies are None for an environment without
+    interactions (``env.has_interactions`` False, e.g. a JaxMARL env)."""
 
     scenario: str
     egos: tuple[Policy, ...]
@@ -61,9 +63,9 @@ class CrossPlayResult:
     ego_return: np.ndarray
     coplayer_return: np.ndarray
     length: np.ndarray
-    interactions: np.ndarray
-    ego_strategy: np.ndarray
-    coplayer_strategy: np.ndarray
+    interactions: np.ndarray | None
+    ego_strategy: np.ndarray | None
+    coplayer_strategy: np.ndarray | None
     truncated: np.ndarray
 
     @property
@@ -112,7 +114,7 @@ def _agent_obs(obs: dict, agents: Sequence[str], seat: jax.Array) -> tuple[jax.A
 @functools.lru_cache(maxsize=64)
 def _block_program(env, ego_act, coplayer_act, num_egos: int, num_coplayers: int, seats: tuple[int, ...],
                    streams: int, episodes: int, num_strategies: int, ego_init: Callable = no_carry,
-                   coplayer_init: Callable = no_carry) -> Callable:
+                   coplayer_init: Callable = no_carry, has_interactions: bool = True) -> Callable:
     """The jitted program for one block shape (cached: blocks of a matrix reuse it).
 
     Every lane carries each policy's memory (``init_carry``); a lane's first
@@ -169,18 +171,18 @@ def _block_program(env, ego_act, coplayer_act, num_egos: int, num_coplayers: int
             row = lane_seat == 0
             r0, r1 = rewards[agents[0]], rewards[agents[1]]
             memory = (*carries, jnp.where(row, r0, r1).astype(jnp.float32), jnp.where(row, r1, r0).astype(jnp.float32))
-            interacted = infos["interacted"]
-            x, y = infos["row_strategy"], infos["col_strategy"]
-            hit = interacted[:, None]
-            ego_s = jnp.where(row[:, None], x, y) * hit
-            cop_s = jnp.where(row[:, None], y, x) * hit
             acc = {
+                **acc,
                 "ego_return": acc["ego_return"] + jnp.where(row, r0, r1),
                 "coplayer_return": acc["coplayer_return"] + jnp.where(row, r1, r0),
-                "interactions": acc["interactions"] + interacted.astype(jnp.int32),
-                "ego_strategy": acc["ego_strategy"] + ego_s,
-                "coplayer_strategy": acc["coplayer_strategy"] + cop_s,
             }
+            if has_interactions:
+                interacted = infos["interacted"]
+                x, y = infos["row_strategy"], infos["col_strategy"]
+                hit = interacted[:, None]
+                acc["interactions"] = acc["interactions"] + interacted.astype(jnp.int32)
+                acc["ego_strategy"] = acc["ego_strategy"] + jnp.where(row[:, None], x, y) * hit
+                acc["coplayer_strategy"] = acc["coplayer_strategy"] + jnp.where(row[:, None], y, x) * hit
             t = t + 1
             ended = dones["__all__"]
             truncated = (t >= max_steps) & ~ended
@@ -213,10 +215,11 @@ def _block_program(env, ego_act, coplayer_act, num_egos: int, num_coplayers: int
         acc = {
             "ego_return": jnp.zeros((lanes,), jnp.float32),
             "coplayer_return": jnp.zeros((lanes,), jnp.float32),
-            "interactions": jnp.zeros((lanes,), jnp.int32),
-            "ego_strategy": jnp.zeros((lanes, k), jnp.float32),
-            "coplayer_strategy": jnp.zeros((lanes, k), jnp.float32),
         }
+        if has_interactions:
+            acc["interactions"] = jnp.zeros((lanes,), jnp.int32)
+            acc["ego_strategy"] = jnp.zeros((lanes, k), jnp.float32)
+            acc["coplayer_strategy"] = jnp.zeros((lanes, k), jnp.float32)
         out = {name: jnp.zeros((pairs, episodes + 1) + v.shape[1:], v.dtype) for name, v in acc.items()}
         out["length"] = jnp.zeros((pairs, episodes + 1), jnp.int32)
         out["truncated"] = jnp.zeros((pairs, episodes + 1), bool)
@@ -263,11 +266,13 @@ def _check_policies(env, policies: Sequence[Policy], role: str) -> tuple[Policy,
 
 def resolve_seats(env, seats: str | Sequence[int]) -> tuple[int, ...]:
     """``"auto"``: both seats when the game's payoffs are not symmetric in
-    position (``B != A^T``), else the row seat; ``"both"``; ``"row"``;
+    position (``B != A^T``) or the env has no game (a JaxMARL env), else the row seat; ``"both"``; ``"row"``;
     ``"column"``; or a sequence of seat indices (0 row, 1 column)."""
     if isinstance(seats, str):
         if seats == "auto":
-            game = env.game
+            game = getattr(env, "game", None)
+            if game is None:  # no payoff matrices to check (e.g. a JaxMARL env): assume positions differ
+                return (0, 1)
             symmetric = np.array_equal(np.asarray(game.col_payoff), np.asarray(game.row_payoff).T)
             return (0,) if symmetric else (0, 1)
         named = {"both": (0, 1), "row": (0,), "column": (1,)}
@@ -310,12 +315,15 @@ def cross_play(env, egos: Sequence[Policy], coplayers: Sequence[Policy], episode
     seat_tuple = resolve_seats(env, seats)
     streams = min(int(streams), int(episodes))
     k = int(env.num_strategies)
+    has_interactions = bool(getattr(env, "has_interactions", True))
     shape = (len(egos), len(coplayers), len(seat_tuple), int(episodes))
     results = {name: np.zeros(shape, dtype) for name, dtype in
                (("ego_return", np.float32), ("coplayer_return", np.float32), ("length", np.int32),
-                ("interactions", np.int32), ("truncated", bool))}
-    for name in ("ego_strategy", "coplayer_strategy"):
-        results[name] = np.zeros(shape + (k,), np.float32)
+                ("truncated", bool))}
+    if has_interactions:
+        results["interactions"] = np.zeros(shape, np.int32)
+        for name in ("ego_strategy", "coplayer_strategy"):
+            results[name] = np.zeros(shape + (k,), np.float32)
 
     # A traced argument (not static), so every cap shares one compiled program.
     cap = np.iinfo(np.int32).max
@@ -329,7 +337,7 @@ def cross_play(env, egos: Sequence[Policy], coplayers: Sequence[Policy], episode
             ne = max(1, min(len(ego_family), int(chunk_size) // nc))
             ego, cop = egos[ego_family[0]], coplayers[cop_family[0]]
             program = _block_program(env, ego.act, cop.act, ne, nc, seat_tuple, streams, int(episodes), k,
-                                     ego.init_carry, cop.init_carry)
+                                     ego.init_carry, cop.init_carry, has_interactions)
             for e0 in range(0, len(ego_family), ne):
                 for c0 in range(0, len(cop_family), nc):
                     # Pad a short last block by repeating its first policy (results dropped).
@@ -351,8 +359,11 @@ def cross_play(env, egos: Sequence[Policy], coplayers: Sequence[Policy], episode
                     if on_chunk is not None:
                         on_chunk(done, total)
 
-    interactions = results["interactions"][..., None]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        for name in ("ego_strategy", "coplayer_strategy"):
-            results[name] = np.where(interactions > 0, results[name] / np.maximum(interactions, 1), np.nan)
+    if has_interactions:
+        interactions = results["interactions"][..., None]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            for name in ("ego_strategy", "coplayer_strategy"):
+                results[name] = np.where(interactions > 0, results[name] / np.maximum(interactions, 1), np.nan)
+    else:  # not measured: absent, not zero
+        results.update(interactions=None, ego_strategy=None, coplayer_strategy=None)
     return CrossPlayResult(scenario=env.name, egos=egos, coplayers=coplayers, seats=seat_tuple, **results)

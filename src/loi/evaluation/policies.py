@@ -38,6 +38,7 @@ from loi.agents import load_checkpoint, network_from_description
 from loi.agents.policy import init_carry as network_init_carry
 from loi.agents.policy import policy_step, with_action
 from loi.errors import LoiError
+from loi.training.rundir import RunDir
 
 ActFn = Callable[..., tuple[Any, jax.Array]]  # (params, carry, obs, reward, reset, keys) -> (carry, actions)
 StatelessActFn = Callable[[Any, jax.Array, jax.Array], jax.Array]  # (params, obs, keys) -> actions
@@ -121,9 +122,14 @@ def checkpoint_policy(path: str | os.PathLike, *, name: str | None = None, greed
     ckpt = load_checkpoint(path)
     info = {**ckpt.metadata, "path": str(path)}
     if name is None:
-        member_dir, seed_dir = path.parent, path.parent.parent
-        name = f"{seed_dir.parent.name}/{seed_dir.name}/{member_dir.name}/{path.stem}"
-        info.setdefault("run", str(seed_dir.parent))
+        located = RunDir.of_checkpoint(path)
+        if located is None:  # a checkpoint file outside a run directory's layout
+            name = path.stem
+            info.setdefault("run", str(path.parent))
+        else:
+            run, checkpoint = located
+            name = run.policy_name(*checkpoint.key)
+            info.setdefault("run", str(run.path))
     return network_policy(name, ckpt.params, ckpt.network_config, info=info, greedy=greedy)
 
 
@@ -227,19 +233,7 @@ def baseline_policy(name: str, env) -> Policy:
 
 def run_checkpoints(run_dir: str | os.PathLike) -> dict[tuple[int, int, int], Path]:
     """Every checkpoint of a training run directory keyed by (seed, member, generation)."""
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise LoiError(f"run directory not found: {run_dir}")
-    found = {}
-    for path in run_dir.glob("seed_*/member_*/gen_*.msgpack"):
-        try:
-            key = (int(path.parent.parent.name[5:]), int(path.parent.name[7:]), int(path.stem[4:]))
-        except ValueError:
-            continue
-        found[key] = path
-    if not found:
-        raise LoiError(f"no policy checkpoints (seed_*/member_*/gen_*.msgpack) under {run_dir}")
-    return dict(sorted(found.items()))
+    return {c.key: c.path for c in RunDir(run_dir).require_checkpoints()}
 
 
 def run_policies(run_dir: str | os.PathLike, generations: Sequence[int] | None = None, *,
@@ -292,7 +286,8 @@ def resolve_policies(specs: Sequence[str], env=None, *, generations: Sequence[in
 def policies_env(policies: Sequence[Policy], env_name: str | None = None, **overrides: Any):
     """The environment the policies were trained on: ``env_name`` if given, else
     the checkpoints' common ``scenario``, with the training run's environment
-    overrides (``run.json``) unless ``overrides`` are given."""
+    overrides (its run directory's metadata) unless ``overrides`` are given; scored as
+    evaluation scores it (``loi.envs.scored``: training-only reward terms removed)."""
     import loi.envs
 
     scenarios = {p.info["scenario"] for p in policies if "scenario" in p.info}
@@ -306,12 +301,9 @@ def policies_env(policies: Sequence[Policy], env_name: str | None = None, **over
         runs = sorted({p.info["run"] for p in policies if "run" in p.info})
         found: dict[str, dict] = {}
         for run in runs:
-            run_file = Path(run) / "run.json"
-            if run_file.is_file():
-                try:
-                    config = json.loads(run_file.read_text()).get("config", {})
-                except (OSError, json.JSONDecodeError) as err:
-                    raise LoiError(f"cannot read {run_file}: {err}") from None
+            record = RunDir(run).read_metadata()
+            if record is not None:
+                config = record.get("config", {})
                 if config.get("scenario") == env_name:
                     found[run] = dict(config.get("env_overrides") or {})
         distinct = {json.dumps(v, sort_keys=True) for v in found.values()}
@@ -319,4 +311,4 @@ def policies_env(policies: Sequence[Policy], env_name: str | None = None, **over
             raise LoiError(f"training runs used different environment settings for {env_name}: "
                            f"{', '.join(sorted(distinct))}")
         overrides = next(iter(found.values())) if found else {}
-    return loi.envs.make(env_name, **overrides)
+    return loi.envs.scored(loi.envs.make(env_name, **overrides))

@@ -46,10 +46,12 @@ def cross_play_frame(result) -> pd.DataFrame:
         COPLAYER_RETURN: result.coplayer_return.reshape(-1).astype(np.float64),
         EGO_SEAT: seats.astype(np.int64),
         EPISODE_LENGTH: result.length.reshape(-1).astype(np.int64),
-        INTERACTIONS: result.interactions.reshape(-1).astype(np.int64),
-        TRUNCATED: result.truncated.reshape(-1),
     }
-    k = result.ego_strategy.shape[-1]
+    # An env without interactions (a JaxMARL env) has no interaction or strategy columns.
+    if result.interactions is not None:
+        frame[INTERACTIONS] = result.interactions.reshape(-1).astype(np.int64)
+    frame[TRUNCATED] = result.truncated.reshape(-1)
+    k = 0 if result.ego_strategy is None else result.ego_strategy.shape[-1]
     for i in range(k):
         frame[f"ego_strategy_{i + 1}"] = result.ego_strategy[..., i].reshape(-1).astype(np.float64)
     for i in range(k):

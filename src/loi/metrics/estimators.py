@@ -46,6 +46,9 @@ CI_METHODS: tuple[str, ...] = ("auto", "blocks", "centered", "basic", "percentil
 # covers 90-95.5% with 5 blocks of 9 x 6 episodes (93-98% with 10), where the episode bootstrap
 # of the histogram estimators covers ~0% (benchmarks/interval_coverage.py, .notes/H7_findings.md).
 MIN_BLOCKS_FOR_CLUSTER_BOOTSTRAP = 5
+# Largest kNN neighbour-count table (bytes) built for a block; larger blocks use the kernels
+# that count by search (same values, slower).
+_TABLE_BYTES = 1 << 26
 
 
 # ----------------------------------------------------------------------------- validation
@@ -174,6 +177,34 @@ def knn_boundary_scale(class_sizes: np.ndarray, psi: np.ndarray) -> float:
     return coplayer_entropy(sizes) / boundary if boundary > 0 else 1.0
 
 
+def fano_lower_bound(values: np.ndarray, labels: np.ndarray, class_sizes: np.ndarray, confidence: float) -> float:
+    """A lower confidence bound on I(R; Pi) from how well R separates the co-players.
+
+    Fano's inequality: H(Pi | R) <= h(e) + e ln(C - 1) for the Bayes error e, so
+    I >= H - h(e) - e ln(C - 1) for any e' >= e (the bound falls as e grows up to (C-1)/C). The
+    leave-one-out nearest-neighbour error of the sample estimates an error rate no smaller than
+    e; its one-sided Clopper-Pearson upper limit at level ``1 - (1 - confidence) / 2`` stands in
+    for e'. ``values`` ascending, ``labels`` in the same order; a point counts as an error when
+    a nearest neighbour on either side (ties: both) has another label. Used where the
+    bootstrap cannot see the maximum: a sample with the co-players (almost) separated gives
+    half-samples that are separated too, and an interval of zero width at ln C.
+    """
+    from scipy.stats import beta
+
+    n = len(values)
+    gap_left = np.concatenate([[np.inf], np.diff(values)])
+    gap_right = np.concatenate([np.diff(values), [np.inf]])
+    differs_left = np.concatenate([[False], labels[1:] != labels[:-1]])
+    differs_right = np.concatenate([labels[:-1] != labels[1:], [False]])
+    errors = int(((differs_left & (gap_left <= gap_right)) | (differs_right & (gap_right <= gap_left))).sum())
+    tail = (1.0 - confidence) / 2.0
+    upper = 1.0 if errors >= n else float(beta.ppf(1.0 - tail, errors + 1, n - errors))
+    classes = int((np.asarray(class_sizes) > 0).sum())
+    error = min(upper, (classes - 1) / classes)
+    binary = -(error * np.log(error) + (1 - error) * np.log1p(-error)) if 0 < error < 1 else 0.0
+    return max(0.0, coplayer_entropy(class_sizes) - binary - error * np.log(classes - 1))
+
+
 class _HistogramBlock:
     """One block for a histogram estimator: its co-player x occupied-bin table."""
 
@@ -253,6 +284,23 @@ class _KnnBlock:
         half = np.maximum(sizes // 2, np.minimum(sizes, 2))  # what half_sample_labels keeps
         self.statistic_scale = knn_boundary_scale(sizes, self.psi)
         self.replicate_scale = knn_boundary_scale(half, self.psi)
+        self._null_table = None
+
+    def _window(self) -> int:
+        # The k-th same-class neighbour of a point of the smallest class is about k n / n_min
+        # points away (one side); that plus 3 sd covers all but ~1% of the points
+        # (the others are counted exactly). 253: the largest count a uint8 entry holds.
+        share = len(self.values) / self.group_size.min()
+        return int(np.clip(np.ceil(share * (self.k + 3.0 * np.sqrt(self.k))), 16, 253))
+
+    def null_table(self):
+        """``kernels.neighbour_counts`` of the values (built on first use), and its window;
+        ``(None, 0)`` when it would take more than ``_TABLE_BYTES``."""
+        if self._null_table is None:
+            window = self._window()
+            fits = len(self.values) * (2 * window + 4) <= _TABLE_BYTES
+            self._null_table = (kernels.neighbour_counts(self.values, window), window) if fits else (None, 0)
+        return self._null_table
 
     def statistic(self) -> float:
         labels = self.coplayer[None, :]
@@ -263,18 +311,22 @@ class _KnnBlock:
         # The draws are numpy's, as in knn_permutation_null / permuted_labels (the streams do not
         # depend on the chunk size); the compiled kernel evaluates them.
         n, out = len(self.values), []
+        table, window = self.null_table()
         for chunk in resampling.chunk_sizes(size, n):
             if self.ties:
                 labels = resampling.permuted_labels(rng, self.coplayer, chunk)
-                out.append(kernels.labelled_statistics(self.values, labels, self.n_coplayers, self.k, self.psi))
+                out.append(kernels.labelled_statistics(self.values, labels, self.n_coplayers, self.k, self.psi,
+                                                       table=table, window=window))
             else:
                 shuffled = rng.permuted(np.broadcast_to(np.arange(n), (chunk, n)), axis=1)
                 out.append(kernels.null_statistics(self.values, self.slot_class, shuffled, self.n_coplayers,
-                                                   self.k, self.psi))
+                                                   self.k, self.psi, table=table, window=window))
         return np.concatenate(out)
 
     def bootstrap(self, rng: np.random.Generator, size: int) -> np.ndarray:
         n, out = len(self.values), []
+        # The neighbour-count table does not pay here (measured 1.1-1.3x slower at 10 x 1000
+        # episodes: kept neighbours sit twice as far, so the table is twice as wide).
         for chunk in resampling.chunk_sizes(size, n):
             # The uniforms resampling.half_sample_weights draws; the kernel keeps the same rows.
             uniform = rng.random((chunk, n))
@@ -605,6 +657,13 @@ def level_of_influence(
         # The MI cannot exceed loi_max, so capping the interval there never loses coverage.
         capped = bool(interval.high > loi_max)
         interval = ConfidenceInterval(min(interval.low, loi_max), min(interval.high, loi_max))
+        if capped and ci_method != "blocks" and estimator == "knn":
+            # At the maximum the half-samples are as separated as the sample, so the bootstrap
+            # spread vanishes (coverage 55% at MI = ln 5 - 0.002, one block of 5 x 50 episodes,
+            # benchmarks/interval_coverage.py --near-max); Fano's bound supplies the lower end.
+            fano = float(np.mean([fano_lower_bound(b.values, b.coplayer, np.bincount(b.coplayer), float(confidence))
+                                  for b in blocks]))
+            interval = ConfidenceInterval(min(interval.low, fano), interval.high)
         # The corrected value targets the same bounded quantity: capped likewise.
         corrected_interval = ConfidenceInterval(min(interval.low - null_mean, loi_max),
                                                 min(interval.high - null_mean, loi_max))

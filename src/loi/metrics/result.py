@@ -34,6 +34,9 @@ class LoIResult:
         (``interval_capped`` says when that cut it). For ``knn`` it is built from the estimates
         rescaled by H / M (``estimators.knn_boundary_scale``), which removes the estimator's
         finite-sample excess at the maximum, so near the maximum it can lie below ``statistic``.
+        When the episode-bootstrap interval of ``knn`` reaches ``loi_max``, its lower end is at most
+        Fano's bound (``estimators.fano_lower_bound``): the half-samples of a separated sample
+        are separated too and would give an interval of zero width.
         ``nan`` ends when ``bootstrap=0``.
     null_mean:
         Mean of the permutation null (co-player labels shuffled within each block): what the

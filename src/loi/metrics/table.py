@@ -59,6 +59,14 @@ def _one_scenario(name: str, returns, coplayer, block, kwargs: dict) -> LoIResul
         raise LoiError(f"scenario {name!r}: {err}") from None
 
 
+def _ignore_interrupt() -> None:
+    # Ctrl-C reaches the whole process group: the parent stops the pool, the workers must not
+    # each print a traceback.
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def auto_workers(rows: int, permutations: int, bootstrap: int, scenarios: int) -> int:
     """Processes for ``measure_table(workers=None)``: one per core (at most one per scenario)
     when the whole table's work pays for starting them, else 1."""
@@ -120,7 +128,7 @@ def measure_table(table: pd.DataFrame, *, estimator: str = DEFAULT_ESTIMATOR, pe
     # Processes, not threads: the numpy draws hold the GIL. "spawn": safe in a process that has
     # started threads (JAX in `loi run`); the largest scenarios go first to balance the load.
     context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(min(workers, len(tasks)), mp_context=context)
+    pool = ProcessPoolExecutor(min(workers, len(tasks)), mp_context=context, initializer=_ignore_interrupt)
     try:
         futures = {pool.submit(_one_scenario, *task): task[0] for task in sorted(tasks, key=lambda t: -len(t[1]))}
         for done, future in enumerate(as_completed(futures), 1):

@@ -18,6 +18,7 @@ import pandas as pd
 
 from loi.allocation import PP3, PP5, SP5, fit_benefit_curve, greedy, normalised_scores, one_sigma, proportional
 from loi.errors import LoiError
+from loi.pipeline.studydir import StudyDir, Table
 from loi.tables.schema import REGIME, SCENARIO
 from loi.tables.scores import SCORE
 
@@ -46,9 +47,12 @@ def _fit(per_regime: pd.DataFrame):
 
 def benefit_curve_from_run(run_dir: str | Path, reference: str = "sp"):
     """Fit score-vs-LoI lines per regime on a finished run's SP-normalised scores."""
-    run_dir = Path(run_dir)
-    scores = pd.read_parquet(run_dir / "tables" / "scores.parquet")
-    loi = pd.read_parquet(run_dir / "tables" / "loi.parquet").set_index("scenario")[LOI_COLUMN]
+    study = StudyDir(run_dir)
+    scores, loi = study.read_table(Table.SCORES), study.read_table(Table.LOI)
+    for name, table in ((Table.SCORES, scores), (Table.LOI, loi)):
+        if table is None:
+            raise LoiError(f"{run_dir} is not a finished loi run (no {study.table(name)})")
+    loi = loi.set_index("scenario")[LOI_COLUMN]
     return _fit(_regime_means(scores, loi, reference))
 
 

@@ -283,8 +283,11 @@ def _evaluation(doc: dict, base: Path | None) -> EvaluationSettings:
         path = Path(_str(greedy_from, "evaluation.greedy_from")).expanduser()
         if base is not None and not path.is_absolute():
             path = base / path
-        if not (path / "tables" / "scores.parquet").is_file():
-            raise LoiError(f"evaluation.greedy_from: {path} is not a finished loi run (no tables/scores.parquet)")
+        from loi.pipeline.studydir import StudyDir, Table
+
+        scores = StudyDir(path).table(Table.SCORES)
+        if not scores.is_file():
+            raise LoiError(f"evaluation.greedy_from: {path} is not a finished loi run (no {scores.relative_to(path)})")
         greedy_from = str(path.resolve())
     return EvaluationSettings(
         episodes=_int(raw.get("episodes", d.episodes), "evaluation.episodes", 2),
@@ -336,10 +339,12 @@ def _check_scenarios(games: tuple[str, ...], layouts: tuple[str, ...], env: dict
     import loi.envs
 
     known_games, known_layouts = loi.envs.games(), loi.envs.layouts()
-    for g in games:
+    # An external environment (``jaxmarl:NAME``) has its own layouts: building it checks them.
+    own = [g for g in games if not g.startswith("jaxmarl:")]
+    for g in own:
         if g not in known_games:
             raise LoiError(f"unknown game {g!r}; valid games: {', '.join(sorted(known_games))}")
-    for lay in layouts:
+    for lay in layouts if own else ():
         if lay != "matrix" and lay not in known_layouts:
             raise LoiError(f"unknown layout {lay!r}; valid layouts: {', '.join(sorted(known_layouts))}, matrix")
     for g in games:
@@ -357,6 +362,10 @@ def _budget(doc: dict, menu: dict[str, float], uniform: str, n_layouts: int) -> 
     cheapest = min(menu.values()) * n_layouts
     if budget < cheapest - 1e-9:
         raise LoiError(f"budget {budget:g} is smaller than the cheapest allocation ({cheapest:g}: the cheapest "
+                       f"regime in all {n_layouts} layouts of a game)")
+    costliest = max(menu.values()) * n_layouts
+    if budget > costliest + 1e-9:  # allocations could not spend it, so arms would differ in cost
+        raise LoiError(f"budget {budget:g} is above the costliest allocation ({costliest:g}: the costliest "
                        f"regime in all {n_layouts} layouts of a game)")
     return budget
 

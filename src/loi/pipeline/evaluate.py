@@ -22,7 +22,7 @@ import pandas as pd
 def _env(scenario: str, env: dict[str, Any]):
     import loi.envs
 
-    return loi.envs.make(scenario, **env)
+    return loi.envs.scored(loi.envs.make(scenario, **env))
 
 
 def loi_crossplay_table(scenario: str, sp_dir: Path, *, env: dict[str, Any], episodes: int, ego_checkpoints: int,

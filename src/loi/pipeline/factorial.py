@@ -40,6 +40,7 @@ SUMMARY_TABLES = ("scenarios", "correlations", "allocations")
 # (raw LoI, raw (PP5 - SP5) / 2), the latter for the authors' rows only.
 CORRELATION_PROTOCOLS = ("corrected LoI vs normalised benefit", "paper: raw LoI vs raw benefit")
 MANIFEST = "manifest.json"
+MARKDOWN = "summary.md"  # the README's tables, rendered from the CSVs by markdown_summary
 
 
 @dataclass(frozen=True)
@@ -277,6 +278,8 @@ def factorial_summary(factorial: Factorial, out: str | Path, *, paper_data: str 
                 frame.to_csv(tmp, index=False, float_format="%.6g")
         with atomic_write(folder / MANIFEST) as tmp:
             tmp.write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+        with atomic_write(folder / MARKDOWN) as tmp:  # read from the CSVs just written, as the README is
+            tmp.write_text(markdown_summary(folder))
     return summary
 
 
@@ -297,8 +300,9 @@ def markdown_summary(folder: str | Path) -> str:
     on all evaluations; then the per-scenario rows."""
     folder = Path(folder)
     scenarios = pd.read_csv(folder / "scenarios.csv")
-    correlations = pd.read_csv(folder / "correlations.csv").fillna({"note": ""})
-    allocations = pd.read_csv(folder / "allocations.csv").fillna({"note": ""})
+    # An all-empty note column reads back as float NaN; read it as text.
+    correlations = pd.read_csv(folder / "correlations.csv", dtype={"note": str}).fillna({"note": ""})
+    allocations = pd.read_csv(folder / "allocations.csv", dtype={"note": str}).fillna({"note": ""})
     order = list(dict.fromkeys(scenarios["setting"]))
     lines = ["| setting | game | PP5 benefit, normalised (mean of layouts) | r(LoI, benefit) [95% CI] | "
              "allocation gain vs uniform, all evaluations [95% CI], p |",

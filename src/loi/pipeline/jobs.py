@@ -8,7 +8,6 @@ interrupted training job resumes it generation by generation (loi.training).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from loi.pipeline.executor import Job
@@ -25,7 +24,8 @@ def _config(config: dict[str, Any]):
 def train_job(config: dict[str, Any], run_dir: str, scenario: str, role: str) -> dict[str, Any]:
     """Train one (scenario, role) run: role ``sp`` (the SP seeds), ``heldout``
     (the held-out Bobs' separate SP seeds) or a menu regime."""
-    from loi.pipeline.plan import HELDOUT, SP, derived_seed, train_config, train_dir
+    from loi.pipeline.plan import HELDOUT, SP, derived_seed, train_config
+    from loi.pipeline.studydir import StudyDir
     from loi.training import train_run
 
     study = _config(config)
@@ -35,8 +35,9 @@ def train_job(config: dict[str, Any], run_dir: str, scenario: str, role: str) ->
         tc = train_config(study, scenario, "sp", study.heldout.seeds)
     else:
         tc = train_config(study, scenario, role, study.training.seeds)
-    out = train_dir(Path(run_dir), scenario, role)
-    pool = train_dir(Path(run_dir), scenario, SP) if tc.regime_spec.kind == "fcp" else None
+    study_dir = StudyDir(run_dir)
+    out = study_dir.train_run(scenario, role).path
+    pool = study_dir.train_run(scenario, SP).path if tc.regime_spec.kind == "fcp" else None
     result = train_run(tc, out, seed=derived_seed(study.seed, "train", scenario, role), pool_dir=pool)
     return {"scenario": scenario, "role": role, "env_steps": result.env_steps, "seconds": result.seconds,
             "resumed_from": result.resumed_from}
@@ -45,15 +46,17 @@ def train_job(config: dict[str, Any], run_dir: str, scenario: str, role: str) ->
 def crossplay_job(config: dict[str, Any], run_dir: str, scenario: str) -> dict[str, Any]:
     """The paper's LoI protocol on one scenario's SP seeds -> a reward table."""
     from loi.pipeline.evaluate import loi_crossplay_table
-    from loi.pipeline.plan import SP, derived_seed, scenario_slug, train_dir
+    from loi.pipeline.plan import SP, derived_seed
+    from loi.pipeline.studydir import StudyDir, Table
     from loi.tables import write_table
 
     study = _config(config)
-    out = Path(run_dir) / "jobs" / "crossplay" / f"{scenario_slug(scenario)}.parquet"
+    study_dir = StudyDir(run_dir)
+    out = study_dir.job_table(Table.CROSSPLAY, scenario)
     if not out.is_file():
         out.parent.mkdir(parents=True, exist_ok=True)
         table = loi_crossplay_table(
-            scenario, train_dir(Path(run_dir), scenario, SP), env=dict(study.env),
+            scenario, study_dir.train_run(scenario, SP).path, env=dict(study.env),
             episodes=study.evaluation.episodes, ego_checkpoints=study.evaluation.ego_checkpoints,
             ego_seeds=study.evaluation.ego_seeds,
             seed=derived_seed(study.seed, "crossplay", scenario),
@@ -65,16 +68,18 @@ def crossplay_job(config: dict[str, Any], run_dir: str, scenario: str) -> dict[s
 def tournament_job(config: dict[str, Any], run_dir: str, scenario: str, regimes: list[str]) -> dict[str, Any]:
     """Every trained ego of ``regimes`` against the scenario's held-out Bobs."""
     from loi.pipeline.evaluate import tournament_table
-    from loi.pipeline.plan import HELDOUT, derived_seed, scenario_slug, train_dir
+    from loi.pipeline.plan import HELDOUT, derived_seed
+    from loi.pipeline.studydir import StudyDir, Table
     from loi.tables import write_table
 
     study = _config(config)
-    out = Path(run_dir) / "jobs" / "tournament" / f"{scenario_slug(scenario)}.parquet"
+    study_dir = StudyDir(run_dir)
+    out = study_dir.job_table(Table.TOURNAMENT, scenario)
     if not out.is_file():
         out.parent.mkdir(parents=True, exist_ok=True)
         table = tournament_table(
-            scenario, {r: train_dir(Path(run_dir), scenario, r) for r in regimes},
-            train_dir(Path(run_dir), scenario, HELDOUT), env=dict(study.env),
+            scenario, {r: study_dir.train_run(scenario, r).path for r in regimes},
+            study_dir.train_run(scenario, HELDOUT).path, env=dict(study.env),
             bob_stages=study.heldout.stages, episodes=study.evaluation.tournament_episodes,
             seed=derived_seed(study.seed, "tournament", scenario),
         )

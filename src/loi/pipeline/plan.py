@@ -1,23 +1,11 @@
-"""What a study trains and where it lives: run-directory paths, per-job seeds,
-and the :class:`~loi.training.TrainConfig` of every training job.
-
-Run directory layout (``loi run --out RUN``):
-
-    RUN/study.json                       config (normalised), config hash, versions
-    RUN/definitions.toml                 the user games/layouts the config named (if any)
-    RUN/stages/{stage}.json              completion marker of each finished stage
-    RUN/train/{game}/{layout}/{role}/    one training run (see loi.training.run); role is
-                                         sp, heldout, or a menu regime (pp3, pp5, fcp3, ...)
-    RUN/jobs/crossplay/{game}__{layout}.parquet    LoI cross-play table of one scenario
-    RUN/jobs/tournament/{game}__{layout}.parquet   fixed-Bob tournament table of one scenario
-    RUN/tables/*.parquet                 stage outputs (loi, allocation, tournament, scores, statistics)
-    RUN/report.html                      the report
+"""What a study trains: per-job seeds, the roles of its training runs, and the
+:class:`~loi.training.TrainConfig` of every training job. Where the runs live:
+:class:`loi.pipeline.studydir.StudyDir`.
 """
 
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -36,14 +24,6 @@ def derived_seed(base: int, *labels: str) -> int:
     digest = hashlib.blake2b("|".join(labels).encode("utf-8"), digest_size=8).digest()
     state = np.random.SeedSequence([int(base), int.from_bytes(digest, "little")]).generate_state(1)
     return int(state[0] & 0x7FFFFFFF)
-
-
-def scenario_slug(scenario: str) -> str:
-    return scenario.replace("/", "__")
-
-
-def train_dir(run_dir: Path, scenario: str, role: str) -> Path:
-    return Path(run_dir) / "train" / scenario / role
 
 
 def train_config(config: "StudyConfig", scenario: str, regime: str, num_seeds: int) -> "TrainConfig":

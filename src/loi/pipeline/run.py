@@ -1,7 +1,7 @@
 """``run_study``: the seven stages of a study, resumable at any moment.
 
-Each stage writes its outputs into the run directory (see
-:mod:`loi.pipeline.plan` for the layout), every file atomically, and then its
+Each stage writes its outputs into the run directory (laid out by
+:class:`~loi.pipeline.studydir.StudyDir`), every file atomically, and then its
 completion marker ``stages/{stage}.json``. A re-run of the same config skips
 the stages with a marker; inside an unfinished stage, finished jobs reuse their
 outputs and an interrupted training resumes from its last generation, so the
@@ -28,7 +28,8 @@ from loi.pipeline.config import StudyConfig, register_definitions
 from loi.pipeline.executor import Executor, Job, make_executor
 from loi.pipeline.jobs import job
 from loi.pipeline.plan import HELDOUT, SP, trained_regimes
-from loi.tables.io import atomic_write, read_json
+from loi.pipeline.studydir import StudyDir, Table
+from loi.tables.io import atomic_write
 
 STAGES: tuple[tuple[str, str], ...] = (
     ("train_sp", "train SP seeds and held-out Bobs"),
@@ -39,7 +40,6 @@ STAGES: tuple[tuple[str, str], ...] = (
     ("statistics", "statistics"),
     ("report", "report"),
 )
-STUDY_FILE = "study.json"
 
 
 @dataclass(frozen=True)
@@ -93,21 +93,12 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
         tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
-def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    with atomic_write(path) as tmp:
-        frame.to_parquet(tmp, index=False)
-
-
-def marker(run_dir: Path, stage: str) -> Path:
-    return Path(run_dir) / "stages" / f"{stage}.json"
-
-
 def open_run_dir(config: StudyConfig, run_dir: Path) -> None:
     """Create ``run_dir`` for ``config`` or check it holds the same study."""
-    run_dir = Path(run_dir)
-    study_file = run_dir / STUDY_FILE
-    if study_file.is_file():
-        record = read_json(study_file)
+    study = StudyDir(run_dir)
+    run_dir = study.path
+    if study.study_file.is_file():
+        record = study.read_study()
         if record.get("config_hash") != config.config_hash():
             raise LoiError(f"{run_dir} holds a different study (config hash {record.get('config_hash')}, this "
                            f"config {config.config_hash()}); use another --out directory")
@@ -116,7 +107,7 @@ def open_run_dir(config: StudyConfig, run_dir: Path) -> None:
         raise LoiError(f"--out {run_dir} exists and is not an empty directory or a loi run")
     # study.json first: a run killed right after it resumes; one killed before it left only temp files.
     run_dir.mkdir(parents=True, exist_ok=True)
-    _write_json(study_file, {"name": config.name, "config_hash": config.config_hash(), "config": config.to_dict(),
+    _write_json(study.study_file, {"name": config.name, "config_hash": config.config_hash(), "config": config.to_dict(),
                              "source": config.source, "versions": versions()})
 
 
@@ -126,33 +117,21 @@ def _is_temp(path: Path) -> bool:
 
 def read_study(run_dir: str | Path) -> dict[str, Any]:
     """The ``study.json`` of a run directory (LoiError if it is not one)."""
-    path = Path(run_dir) / STUDY_FILE
-    if not path.is_file():
-        raise LoiError(f"{run_dir} is not a loi run directory (no {STUDY_FILE})")
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise LoiError(f"cannot read {path}: {err}") from None
+    return StudyDir(run_dir).read_study()
 
 
-def table_path(run_dir: str | Path, name: str) -> Path:
-    """Where stage outputs live: ``RUN/tables/{name}.parquet``."""
-    return Path(run_dir) / "tables" / f"{name}.parquet"
-
-
-def read_run_table(run_dir: str | Path, name: str) -> pd.DataFrame | None:
+def read_run_table(run_dir: str | Path, name: Table | str) -> pd.DataFrame | None:
     """A stage output table of ``run_dir``, or None while its stage has not written it."""
-    path = table_path(run_dir, name)
-    return pd.read_parquet(path) if path.is_file() else None
+    return StudyDir(run_dir).read_table(name)
 
 
 def study_status(run_dir: str | Path) -> list[dict[str, Any]]:
     """Per stage: name, description, ``done`` and its marker's summary."""
-    read_study(run_dir)
+    study = StudyDir(run_dir)
+    study.read_study()
     out = []
     for stage, description in STAGES:
-        path = marker(Path(run_dir), stage)
-        info = json.loads(path.read_text()) if path.is_file() else None
+        info = study.read_stage(stage)
         out.append({"stage": stage, "description": description, "done": info is not None, "summary": info})
     return out
 
@@ -164,13 +143,11 @@ class _Context:
     def __init__(self, config: StudyConfig, run_dir: Path, executor: Executor,
                  on_event: Callable[[StageEvent], None] | None):
         self.config, self.run_dir, self.executor = config, run_dir, executor
+        self.study = StudyDir(run_dir)
         self.config_dict = config.to_dict()
         self.on_event = on_event or (lambda event: None)
         self.reporter: Callable[[Path], Path] | None = None
         self.stage, self.index = "", 0
-
-    def table(self, name: str) -> Path:
-        return table_path(self.run_dir, name)
 
     def run_jobs(self, jobs: list[Job]) -> list[Any]:
         self.on_event(StageEvent(self.stage, self.index, "start", total=len(jobs)))
@@ -205,12 +182,12 @@ def _stage_loi(ctx: _Context) -> dict[str, Any]:
     ev = ctx.config.evaluation
     results = ctx.run_jobs([ctx.job("crossplay_job", s, scenario=s) for s in ctx.config.scenarios])
     table = _concat([r["table"] for r in results])
-    _write_parquet(table, ctx.table("crossplay"))
+    ctx.study.write_table(Table.CROSSPLAY, table)
     measured = measure_table(table, estimator=ev.estimator, permutations=ev.permutations, bootstrap=ev.bootstrap,
                              confidence=ev.confidence, seed=ctx.config.seed, ci_method=ev.ci_method)
     rows = loi_rows(measured)
     rows.insert(1, "game", rows["scenario"].map(ctx.config.game_of))
-    _write_parquet(rows, ctx.table("loi"))
+    ctx.study.write_table(Table.LOI, rows)
     return {"scenarios": len(rows), "episodes": int(len(table))}
 
 
@@ -218,16 +195,16 @@ def _stage_allocate(ctx: _Context) -> dict[str, Any]:
     from loi.pipeline.allocate import LOI_COLUMN, allocation_table
 
     c = ctx.config
-    loi = pd.read_parquet(ctx.table("loi")).set_index("scenario")[LOI_COLUMN].to_dict()
+    loi = ctx.study.read_table(Table.LOI).set_index("scenario")[LOI_COLUMN].to_dict()
     table = allocation_table(loi, games=c.game_of, menu=c.menu_costs, budget=c.budget, uniform=c.uniform,
                              chosen=c.allocator, greedy_from=c.evaluation.greedy_from)
-    _write_parquet(table, ctx.table("allocation"))
+    ctx.study.write_table(Table.ALLOCATION, table)
     chosen = table[table["chosen"]]
     return {"allocation": dict(zip(chosen["scenario"], chosen["regime"]))}
 
 
 def _allocated(ctx: _Context) -> dict[str, str]:
-    table = pd.read_parquet(ctx.table("allocation"))
+    table = ctx.study.read_table(Table.ALLOCATION)
     chosen = table[table["chosen"]]
     return dict(zip(chosen["scenario"], chosen["regime"]))
 
@@ -246,8 +223,8 @@ def _stage_tournament(ctx: _Context) -> dict[str, Any]:
     results = ctx.run_jobs([ctx.job("tournament_job", s, scenario=s, regimes=[SP, *plan[s]])
                             for s in ctx.config.scenarios])
     table = _concat([r["table"] for r in results])
-    _write_parquet(table, ctx.table("tournament"))
-    _write_parquet(fixed_bob_scores(table), ctx.table("scores"))
+    ctx.study.write_table(Table.TOURNAMENT, table)
+    ctx.study.write_table(Table.SCORES, fixed_bob_scores(table))
     return {"episodes": int(len(table))}
 
 
@@ -256,20 +233,20 @@ def _stage_statistics(ctx: _Context) -> dict[str, Any]:
     from loi.pipeline.statistics import anova_table, benefit_table, comparison_table, correlation_table
 
     c = ctx.config
-    scores = pd.read_parquet(ctx.table("scores"))
-    loi = pd.read_parquet(ctx.table("loi")).set_index("scenario")[LOI_COLUMN].to_dict()
-    _write_parquet(anova_table(scores), ctx.table("anova"))
+    scores = ctx.study.read_table(Table.SCORES)
+    loi = ctx.study.read_table(Table.LOI).set_index("scenario")[LOI_COLUMN].to_dict()
+    ctx.study.write_table(Table.ANOVA, anova_table(scores))
     benefit = benefit_table(scores, loi, c.game_of, c.menu_costs, confidence=c.evaluation.confidence)
-    _write_parquet(benefit, ctx.table("benefit"))
-    _write_parquet(correlation_table(benefit), ctx.table("correlation"))
-    allocations = pd.read_parquet(ctx.table("allocation"))
+    ctx.study.write_table(Table.BENEFIT, benefit)
+    ctx.study.write_table(Table.CORRELATION, correlation_table(benefit))
+    allocations = ctx.study.read_table(Table.ALLOCATION)
     if c.train == "menu" and len(c.games) >= 2:
         crossfit = crossfit_greedy_table(scores, loi, games=c.game_of, menu=c.menu_costs, budget=c.budget)
-        _write_parquet(crossfit, ctx.table("allocation_crossfit"))
+        ctx.study.write_table(Table.ALLOCATION_CROSSFIT, crossfit)
         allocations = pd.concat([allocations, crossfit], ignore_index=True)
     comparison = comparison_table(scores, allocations, c.game_of, uniform=c.uniform,
                                   top=c.evaluation.top, confidence=c.evaluation.confidence, seed=c.seed)
-    _write_parquet(comparison, ctx.table("comparison"))
+    ctx.study.write_table(Table.COMPARISON, comparison)
     return {"comparisons": int(len(comparison))}
 
 
@@ -329,12 +306,12 @@ def run_study(config: StudyConfig, run_dir: str | Path, *, executor: Executor | 
         raise LoiError(f"unknown stage {stop_after!r}; stages: {', '.join(_STAGE_FUNCTIONS)}")
     start = time.perf_counter()
     run_dir = Path(run_dir)
+    study = StudyDir(run_dir)
     register_definitions(config.definitions)
     open_run_dir(config, run_dir)
-    for sub in ("stages", "tables"):
-        (run_dir / sub).mkdir(exist_ok=True)
-    if config.definitions and not (run_dir / "definitions.toml").is_file():
-        with atomic_write(run_dir / "definitions.toml") as tmp:
+    study.make_dirs()
+    if config.definitions and not study.definitions_file.is_file():
+        with atomic_write(study.definitions_file) as tmp:
             tmp.write_text(config.definitions, encoding="utf-8")
     owned = executor is None
     ctx = _Context(config, run_dir, executor or make_executor(config.executor, config.ray), on_event)
@@ -343,17 +320,18 @@ def run_study(config: StudyConfig, run_dir: str | Path, *, executor: Executor | 
     finally:
         if owned and hasattr(ctx.executor, "close"):
             ctx.executor.close()  # e.g. shuts down the Ray instance it started
-    return StudyResult(run_dir, run_dir / "report.html", time.perf_counter() - start, summarize(run_dir))
+    return StudyResult(run_dir, study.report_file, time.perf_counter() - start, summarize(run_dir))
 
 
 def _run_stages(ctx: _Context, run_dir: Path, stop_after: str | None,
                 reporter: Callable[[Path], Path] | None) -> None:
     ctx.reporter = reporter
+    study = StudyDir(run_dir)
     for index, (stage, _) in enumerate(STAGES, start=1):
         if stage == "report" and reporter is None:
             break
         ctx.stage, ctx.index = stage, index
-        if marker(run_dir, stage).is_file():
+        if study.stage_marker(stage).is_file():
             ctx.on_event(StageEvent(stage, index, "skip"))
         else:
             t0 = time.perf_counter()
@@ -366,7 +344,7 @@ def _run_stages(ctx: _Context, run_dir: Path, stop_after: str | None,
                     warnings.simplefilter("ignore", RuntimeWarning)
                 summary = _STAGE_FUNCTIONS[stage](ctx)
             summary["seconds"] = round(time.perf_counter() - t0, 3)
-            _write_json(marker(run_dir, stage), summary)
+            _write_json(study.stage_marker(stage), summary)
             ctx.on_event(StageEvent(stage, index, "done"))
         if stage == stop_after:
             break
@@ -382,22 +360,21 @@ def _num(value: Any) -> float | None:
 
 def summarize(run_dir: str | Path) -> dict[str, Any]:
     """The ``--json`` summary of whatever stages are finished."""
-    run_dir = Path(run_dir)
-    tables = run_dir / "tables"
+    study = StudyDir(run_dir)
     scenarios: dict[str, Any] = {}
-    if (tables / "loi.parquet").is_file():
-        for row in pd.read_parquet(tables / "loi.parquet").itertuples(index=False):
+    loi = study.read_table(Table.LOI)
+    if loi is not None:
+        for row in loi.itertuples(index=False):
             scenarios[row.scenario] = {"loi": _num(row.loi), "ci": [_num(row.ci_low), _num(row.ci_high)],
                                        "corrected": _num(row.corrected), "p_value": _num(row.p_value),
                                        "allocated": None}
-    if (tables / "allocation.parquet").is_file():
-        allocation = pd.read_parquet(tables / "allocation.parquet")
+    allocation = study.read_table(Table.ALLOCATION)
+    if allocation is not None:
         for row in allocation[allocation["chosen"]].itertuples(index=False):
             scenarios.setdefault(row.scenario, {})["allocated"] = row.regime
     comparison = None
-    if (tables / "comparison.parquet").is_file():
-        table = pd.read_parquet(tables / "comparison.parquet")
-        allocation = pd.read_parquet(tables / "allocation.parquet")
+    table = study.read_table(Table.COMPARISON)
+    if table is not None:
         chosen = str(allocation.loc[allocation["chosen"], "allocator"].iloc[0])
         row = table[(table["allocator"] == chosen) & (table["group"] == "all") & (table["protocol"] == "all")]
         if len(row):

@@ -19,6 +19,7 @@ from matplotlib.ticker import EngFormatter  # noqa: E402
 
 from loi.errors import LoiError  # noqa: E402
 from loi.metrics.plateau import PlateauResult, settling_step  # noqa: E402
+from loi.training.rundir import parse_policy_name  # noqa: E402
 
 REGIME_COLOURS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3")
 DPI = 90
@@ -56,13 +57,12 @@ def _columns(n: int) -> int:
 
 
 def _short(policy: str) -> str:
-    """``sp/seed_1/member_0/gen_003`` -> ``sp s1 m0 g3`` (tick labels)."""
-    parts = str(policy).split("/")
-    out = [parts[0]]
-    for part in parts[1:]:
-        name, _, number = part.rpartition("_")
-        out.append(f"{name[:1]}{int(number)}" if number.isdigit() and name else part)
-    return " ".join(out)
+    """``sp/seed_1/member_0/gen_003`` -> ``sp s1 m0 g3`` (tick labels); other names as they are."""
+    parsed = parse_policy_name(policy)
+    if parsed is None:
+        return str(policy).replace("/", " ")
+    run, seed, member, generation = parsed
+    return f"{run} s{seed} m{member} g{generation}"
 
 
 def regime_colour(regimes: list[str]) -> dict[str, str]:

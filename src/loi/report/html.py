@@ -20,10 +20,11 @@ from typing import Any
 import pandas as pd
 
 from loi.errors import LoiError
+from loi.pipeline.studydir import StudyDir, Table
 from loi.report import summary as answer
 from loi.tables.io import atomic_write
 
-REPORT_FILE = "report.html"
+REPORT_FILE = StudyDir.REPORT_FILE
 REFERENCE = "sp"  # the regime scores are normalised by (loi.pipeline.statistics)
 
 _STYLE = """
@@ -135,20 +136,10 @@ def _p_note(text: str) -> str:
 # ----------------------------------------------------------------------------- run directory
 
 
-def _read(run_dir: Path, name: str) -> pd.DataFrame | None:
-    from loi.pipeline.run import read_run_table
-
-    return read_run_table(run_dir, name)
-
-
 def _curves(run_dir: Path) -> pd.DataFrame | None:
-    frames = []
-    for path in sorted((run_dir / "train").glob("*/*/*/curves.parquet")):
-        frame = pd.read_parquet(path, columns=["scenario", "seed", "member", "generation", "update", "env_steps",
-                                               "mean_episode_return", "mean_return_per_step"])
-        frame["role"] = path.parent.name
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True) if frames else None
+    """Every training run's learning curves (the columns the report shows), with a ``role`` column."""
+    return StudyDir(run_dir).curves(columns=["scenario", "seed", "member", "generation", "update", "env_steps",
+                                             "mean_episode_return", "mean_return_per_step"])
 
 
 def _plateau_table(curves: pd.DataFrame) -> pd.DataFrame:
@@ -351,7 +342,7 @@ def _tournament_section(scores: pd.DataFrame | None, menu, confidence: float) ->
     return parts
 
 
-def _statistics_section(run_dir: Path, allocation, comparison, menu, alpha) -> list[str]:
+def _statistics_section(study_dir: StudyDir, allocation, comparison, menu, alpha) -> list[str]:
     from loi.report import figures
 
     parts = ["<h2>Statistics</h2>"]
@@ -402,7 +393,7 @@ def _statistics_section(run_dir: Path, allocation, comparison, menu, alpha) -> l
                              "and regime, Student t-test), a labelled extra that shows how truncation biases the "
                              "comparison; read the <b>all</b> rows above."))
 
-    anova = _read(run_dir, "anova")
+    anova = study_dir.read_table(Table.ANOVA)
     parts.append("<h3>ANOVA across regimes, per scenario</h3>")
     if anova is None:
         parts.append(_pending("ANOVA"))
@@ -412,7 +403,7 @@ def _statistics_section(run_dir: Path, allocation, comparison, menu, alpha) -> l
                  _reason(r["note"])] for _, r in anova.iterrows()]
         parts.append(_table(["scenario", "regimes", "F", "p", "df", "note"], rows, text=(0, 1, 5)))
 
-    benefit, correlation = _read(run_dir, "benefit"), _read(run_dir, "correlation")
+    benefit, correlation = study_dir.read_table(Table.BENEFIT), study_dir.read_table(Table.CORRELATION)
     parts.append("<h3>LoI vs population-play benefit, per game</h3>")
     if benefit is None or correlation is None:
         return parts + [_pending("benefit and correlation")]
@@ -449,18 +440,20 @@ def _run_section(status: list[dict[str, Any]], study: dict[str, Any], config: di
 
 def build_report(run_dir: str | Path) -> str:
     """The report of ``run_dir`` as an HTML string."""
-    from loi.pipeline.run import read_study, study_status
+    from loi.pipeline.run import study_status
 
     run_dir = Path(run_dir)
-    study = read_study(run_dir)
+    study_dir = StudyDir(run_dir)
+    study = study_dir.read_study()
     config = study.get("config", {})
     menu = {k: float(v) for k, v in config.get("menu", {}).items()}
     confidence = float((config.get("evaluation") or {}).get("confidence", 0.95))
     alpha = answer.alpha_of(config)
     status = study_status(run_dir)
 
-    loi, crossplay, scores, comparison = (_read(run_dir, n) for n in ("loi", "crossplay", "scores", "comparison"))
-    allocation, crossfit = answer.read_allocations(run_dir), _read(run_dir, "allocation_crossfit")
+    loi, crossplay, scores, comparison = (study_dir.read_table(t) for t in (Table.LOI, Table.CROSSPLAY, Table.SCORES,
+                                                                           Table.COMPARISON))
+    allocation, crossfit = answer.read_allocations(run_dir), study_dir.read_table(Table.ALLOCATION_CROSSFIT)
 
     parts = [f"<h1>loi study “{html.escape(str(study.get('name')))}”</h1>"]
     parts += _banners(config, status)
@@ -470,7 +463,7 @@ def build_report(run_dir: str | Path) -> str:
     parts += _curves_section(_curves(run_dir))
     parts += _allocation_section(allocation, crossfit, config, menu)
     parts += _tournament_section(scores, menu, confidence)
-    parts += _statistics_section(run_dir, allocation, comparison, menu, alpha)
+    parts += _statistics_section(study_dir, allocation, comparison, menu, alpha)
     parts += _run_section(status, study, config)
     title = html.escape(f"loi report: {study.get('name')}")
     return (f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
@@ -483,7 +476,7 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise LoiError(f"run directory not found: {run_dir}")
-    out = Path(out) if out is not None else run_dir / REPORT_FILE
+    out = Path(out) if out is not None else StudyDir(run_dir).report_file
     text = build_report(run_dir)
     with atomic_write(out) as tmp:
         tmp.write_text(text, encoding="utf-8")

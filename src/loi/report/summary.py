@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from loi.pipeline.studydir import StudyDir, Table
+
 UNIFORM_ALLOCATOR = "uniform"  # the allocator name of the baseline rows of the allocation table
 ALL_GAMES = "all"  # the comparison table's pooled group
 _FRACTIONS = {Fraction(1, 2): "half", Fraction(1, 3): "a third", Fraction(2, 3): "two thirds",
@@ -266,9 +268,8 @@ def summarize_run(loi: pd.DataFrame | None, allocation: pd.DataFrame | None, com
 
 def read_allocations(run_dir: Path) -> pd.DataFrame | None:
     """The run's allocation table with the statistics stage's cross-fitted greedy rows, if any."""
-    from loi.pipeline.run import read_run_table
-
-    allocation, crossfit = read_run_table(run_dir, "allocation"), read_run_table(run_dir, "allocation_crossfit")
+    study = StudyDir(run_dir)
+    allocation, crossfit = study.read_table(Table.ALLOCATION), study.read_table(Table.ALLOCATION_CROSSFIT)
     if allocation is not None and crossfit is not None:
         allocation = pd.concat([allocation, crossfit], ignore_index=True)
     return allocation
@@ -281,13 +282,11 @@ def alpha_of(config: dict) -> float:
 
 def summarize_run_dir(run_dir: str | Path) -> list[GameSummary]:
     """:func:`summarize_run` of whatever stages of ``run_dir`` are finished."""
-    from loi.pipeline.run import read_run_table, read_study
-
-    config = read_study(run_dir).get("config", {})
+    study = StudyDir(run_dir)
+    config = study.read_study().get("config", {})
     menu = {k: float(v) for k, v in config.get("menu", {}).items()}
-    run_dir = Path(run_dir)
-    return summarize_run(read_run_table(run_dir, "loi"), read_allocations(run_dir),
-                         read_run_table(run_dir, "comparison"), menu=menu, alpha=alpha_of(config))
+    return summarize_run(study.read_table(Table.LOI), read_allocations(study.path),
+                         study.read_table(Table.COMPARISON), menu=menu, alpha=alpha_of(config))
 
 
 def is_smoke(config: dict) -> bool:

@@ -4,31 +4,31 @@
 >>> state, metrics = make_train(config)(jax.random.PRNGKey(0))                    # pure, jit-able
 >>> result = train_run(config, "runs/pd_small_pp3", seed=0)                        # checkpoints + resume
 
-See :mod:`loi.training.run` for the run-directory layout.
+See :mod:`loi.training.rundir` for the run-directory layout. Names load on first
+use, so reading a run directory (:class:`RunDir`) loads no JAX.
 """
 
-from loi.training.config import Regime, TrainConfig, parse_regime
-from loi.training.curves import curves_frame, final_performance
-from loi.training.pool import load_pool, policy_checkpoints, select_pool
-from loi.training.ppo import PartnerPool, Trainer, TrainState, UpdateMetrics, make_train
-from loi.training.run import GenerationDone, TrainingResult, checkpoint_path, train_run
+from __future__ import annotations
 
-__all__ = [
-    "GenerationDone",
-    "PartnerPool",
-    "Regime",
-    "TrainConfig",
-    "TrainState",
-    "Trainer",
-    "TrainingResult",
-    "UpdateMetrics",
-    "checkpoint_path",
-    "curves_frame",
-    "final_performance",
-    "load_pool",
-    "make_train",
-    "parse_regime",
-    "policy_checkpoints",
-    "select_pool",
-    "train_run",
-]
+from typing import Any
+
+_LAZY = {
+    "Regime": "loi.training.config", "TrainConfig": "loi.training.config", "parse_regime": "loi.training.config",
+    "curves_frame": "loi.training.curves", "final_performance": "loi.training.curves",
+    "load_pool": "loi.training.pool", "policy_checkpoints": "loi.training.pool", "select_pool": "loi.training.pool",
+    "PartnerPool": "loi.training.ppo", "Trainer": "loi.training.ppo", "TrainState": "loi.training.ppo",
+    "UpdateMetrics": "loi.training.ppo", "make_train": "loi.training.ppo",
+    "GenerationDone": "loi.training.run", "TrainingResult": "loi.training.run", "checkpoint_path": "loi.training.run",
+    "train_run": "loi.training.run",
+    "Checkpoint": "loi.training.rundir", "RunDir": "loi.training.rundir", "parse_policy_name": "loi.training.rundir",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'loi.training' has no attribute {name!r}")

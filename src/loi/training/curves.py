@@ -24,10 +24,12 @@ def curves_frame(metrics: UpdateMetrics, config: TrainConfig, generation: int) -
     env_steps (per member), episodes, mean_episode_return, mean_episode_length,
     interactions_per_episode, mean_return_per_step, strategy_agreement (mean
     row.col strategy product at interactions; 1 = same pure strategy),
-    strategy_0..k-1 (the member's mean strategy at interaction), partner_0..P-1
+    strategy_0..k-1 (the member's mean strategy at interaction; these three kinds of column
+    are absent for an env without interactions), partner_0..P-1
     (episodes started with each partner), loss, entropy.
     """
-    m = {name: np.asarray(value, dtype=np.float64) for name, value in metrics._asdict().items()}
+    # None fields (an env without interactions, see UpdateMetrics) have no columns.
+    m = {name: np.asarray(value, dtype=np.float64) for name, value in metrics._asdict().items() if value is not None}
     num_updates, num_seeds, num_members = m["episodes"].shape
     u, s, mem = np.meshgrid(np.arange(num_updates), np.arange(num_seeds), np.arange(num_members), indexing="ij")
     update = generation * config.updates_per_generation + u.ravel() + 1
@@ -43,14 +45,16 @@ def curves_frame(metrics: UpdateMetrics, config: TrainConfig, generation: int) -
         "episodes": episodes,
         "mean_episode_return": _ratio(m["return_sum"].ravel(), episodes),
         "mean_episode_length": _ratio(m["length_sum"].ravel(), episodes),
-        "interactions_per_episode": _ratio(m["interaction_sum"].ravel(), episodes),
-        "mean_return_per_step": m["reward_per_step"].ravel(),
-        "strategy_agreement": _ratio(m["agreement_sum"].ravel(), m["interaction_steps"].ravel()),
     }
-    interactions = m["interaction_steps"].reshape(-1, 1)
-    strategy = _ratio(m["strategy_sum"].reshape(len(episodes), -1), interactions)
-    for i in range(strategy.shape[1]):
-        columns[f"strategy_{i}"] = strategy[:, i]
+    if "interaction_sum" in m:
+        columns["interactions_per_episode"] = _ratio(m["interaction_sum"].ravel(), episodes)
+    columns["mean_return_per_step"] = m["reward_per_step"].ravel()
+    if "interaction_sum" in m:
+        columns["strategy_agreement"] = _ratio(m["agreement_sum"].ravel(), m["interaction_steps"].ravel())
+        interactions = m["interaction_steps"].reshape(-1, 1)
+        strategy = _ratio(m["strategy_sum"].reshape(len(episodes), -1), interactions)
+        for i in range(strategy.shape[1]):
+            columns[f"strategy_{i}"] = strategy[:, i]
     partners = m["partner_episodes"].reshape(len(episodes), -1)
     for j in range(partners.shape[1]):
         columns[f"partner_{j}"] = partners[:, j]

@@ -12,26 +12,28 @@ import numpy as np
 from loi.agents.checkpoint import load_checkpoint
 from loi.errors import LoiError
 from loi.training.ppo import PartnerPool
+from loi.training.rundir import RunDir
 
 
 def policy_checkpoints(run_dir: str | os.PathLike) -> list[Path]:
     """Every policy checkpoint of a training run directory, sorted by
     (seed, member, generation)."""
-    return sorted(Path(run_dir).glob("seed_*/member_*/gen_*.msgpack"))
+    return [c.path for c in RunDir(run_dir).checkpoints()]
 
 
 def select_pool(run_dir: str | os.PathLike, size: int) -> list[Path]:
     """``size`` checkpoints of a self-play run spread over training stages and
     seeds: all checkpoints ordered by (generation, seed, member), then picked at
     evenly spaced positions (earliest and latest stage included)."""
-    paths = policy_checkpoints(run_dir)
-    if not paths:
-        raise LoiError(f"no policy checkpoints (seed_*/member_*/gen_*.msgpack) under {run_dir}")
-    if len(paths) < size:
-        raise LoiError(f"fcp{size} needs {size} checkpoints, {run_dir} has {len(paths)}")
-    paths.sort(key=lambda p: (p.name, p.parent.parent.name, p.parent.name))
-    picks = np.unique(np.round(np.linspace(0, len(paths) - 1, size)).astype(int))
-    return [paths[i] for i in picks]
+    run = RunDir(run_dir)
+    checkpoints = run.checkpoints()
+    if not checkpoints:
+        raise LoiError(f"no policy checkpoints ({RunDir.CHECKPOINT_PATTERN}) under {run_dir}")
+    if len(checkpoints) < size:
+        raise LoiError(f"fcp{size} needs {size} checkpoints, {run_dir} has {len(checkpoints)}")
+    checkpoints.sort(key=lambda c: (c.generation, c.seed, c.member))
+    picks = np.unique(np.round(np.linspace(0, len(checkpoints) - 1, size)).astype(int))
+    return [checkpoints[i].path for i in picks]
 
 
 def load_pool(paths: list[str | os.PathLike], scenario: str | None = None) -> PartnerPool:

@@ -102,7 +102,8 @@ class Transition(NamedTuple):
 
 
 class UpdateMetrics(NamedTuple):
-    """Per update, per member (leading axes added by scan/vmap: [U, S, M])."""
+    """Per update, per member (leading axes added by scan/vmap: [U, S, M]). The four
+    interaction fields are None for an env without interactions (``has_interactions`` False)."""
 
     episodes: jax.Array  # completed episodes (counted once per learning seat)
     return_sum: jax.Array  # sum of the member's returns over completed episodes
@@ -177,6 +178,8 @@ def make_train(config: TrainConfig, pool: PartnerPool | None = None, env: Any = 
     recurrent = network.recurrent
     num_envs, horizon = config.num_envs, config.rollout_length
     k = int(env.num_strategies)
+    # Envs without loi's interactions (a JaxMARL env): the interaction metrics are left out (None).
+    has_interactions = bool(getattr(env, "has_interactions", True))
     batch_size = num_envs * horizon * slots
     minibatch_size = batch_size // config.num_minibatches
     sequences = num_envs * slots  # recurrent minibatches: whole rollouts (TrainConfig checks the divisibility)
@@ -267,15 +270,17 @@ def make_train(config: TrainConfig, pool: PartnerPool | None = None, env: Any = 
             step_keys, state.env_state, {AGENTS[0]: joint[..., 0], AGENTS[1]: joint[..., 1]})
         rewards = jnp.stack([rewards[AGENTS[0]], rewards[AGENTS[1]]], axis=-1).astype(jnp.float32)  # [M, E, 2]
         done = dones["__all__"]
-        interacted = infos["interacted"]
+        interacted = infos["interacted"] if has_interactions else jnp.zeros(done.shape, bool)
+        row_strategy, col_strategy = ((infos["row_strategy"], infos["col_strategy"]) if has_interactions
+                                      else (jnp.zeros(done.shape + (k,)),) * 2)
         reward = matchup.learner_view(rewards, state.seat)
         log, finished = log_step(state.log, rewards, interacted, done)
 
         done_f = done.astype(jnp.float32)
-        strategies = jnp.stack([infos["row_strategy"], infos["col_strategy"]], axis=-2)  # [M, E, 2, k]
+        strategies = jnp.stack([row_strategy, col_strategy], axis=-2)  # [M, E, 2, k]
         strategy = matchup.learner_view(strategies, state.seat).sum(-2) * interacted[..., None]
         strategy_count = slots * interacted.astype(jnp.float32)
-        agreement = (infos["row_strategy"] * infos["col_strategy"]).sum(-1) * strategy_count
+        agreement = (row_strategy * col_strategy).sum(-1) * strategy_count
         new_partner, new_seat = matchup.draw(k_pair, done.shape)
         if generational:  # the generation's partner stays; only the seat is redrawn
             new_partner = state.partner
@@ -421,6 +426,8 @@ def make_train(config: TrainConfig, pool: PartnerPool | None = None, env: Any = 
         stats = stats._replace(
             reward_per_step=stats.reward_per_step / (num_envs * horizon * slots), loss_total=loss, entropy=entropy
         )
+        if not has_interactions:  # not measured: absent, not zero
+            stats = stats._replace(interaction_sum=None, strategy_sum=None, interaction_steps=None, agreement_sum=None)
         state = state.replace(params=params, opt_state=opt_state, key=key, update=state.update + 1)
         return state, stats
 

@@ -1,14 +1,9 @@
 """Training driver: generations, checkpoints, exact resume, learning curves.
 
-Run directory layout (``--out DIR``; evaluation globs it):
-
-    DIR/run.json                                  config, config hash, base seed, fcp pool
-    DIR/train_state.msgpack                       full state after the last finished generation
-    DIR/curves.parquet                            learning curves, one row per (seed, member, update)
-    DIR/seed_{s}/member_{m}/gen_{g:03d}.msgpack   policy checkpoint after generation g (0-based)
-
-``s`` indexes the seeds of the run (``--seeds K`` -> 0..K-1, drawn from
-``--seed``), ``m`` the population member (0 for sp/fcp). Each policy checkpoint's
+The run directory (``--out DIR``) is laid out by :class:`~loi.training.rundir.RunDir`:
+``run.json``, ``train_state.msgpack``, ``curves.parquet`` and one checkpoint per
+(seed, member, generation). Seeds are ``--seeds K`` -> 0..K-1, drawn from
+``--seed``; members are 0 for sp/fcp. Each policy checkpoint's
 metadata holds scenario, regime, member, seed, base_seed, generation,
 num_generations, step (env steps per member) and config_hash.
 
@@ -21,7 +16,6 @@ result is bit-identical to an uninterrupted run.
 from __future__ import annotations
 
 import functools
-import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -34,20 +28,17 @@ import pandas as pd
 
 from loi.agents.checkpoint import save_checkpoint
 from loi.errors import LoiError
-from loi.tables.io import atomic_write, read_json
 from loi.training.config import TrainConfig
 from loi.training.curves import curves_frame, final_performance
 from loi.training.pool import load_pool, select_pool
 from loi.training.ppo import Trainer, make_env, make_train
+from loi.training.rundir import RunDir
 from loi.training.snapshot import load_state, save_state
 
-RUN_FILE = "run.json"
-STATE_FILE = "train_state.msgpack"
-CURVES_FILE = "curves.parquet"
 
-
-def checkpoint_path(out: Path, seed: int, member: int, generation: int) -> Path:
-    return out / f"seed_{seed}" / f"member_{member}" / f"gen_{generation:03d}.msgpack"
+def checkpoint_path(out: str | os.PathLike, seed: int, member: int, generation: int) -> Path:
+    """The checkpoint of (seed, member) after ``generation`` in run directory ``out``."""
+    return RunDir(out).checkpoint(seed, member, generation)
 
 
 @dataclass(frozen=True)
@@ -80,11 +71,6 @@ class TrainingResult:
         }
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    with atomic_write(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-
-
 def _run_record(config: TrainConfig, seed: int, pool_paths: list[Path]) -> dict[str, Any]:
     return {
         "config": config.to_dict(),
@@ -101,7 +87,7 @@ def _pool_key(paths: list[Path]) -> tuple:
         try:
             st = p.stat()
         except OSError:
-            raise LoiError(f"fcp pool checkpoint {p} (listed in run.json) is missing") from None
+            raise LoiError(f"fcp pool checkpoint {p} (listed in {RunDir.RUN_FILE}) is missing") from None
         out.append((str(p), st.st_size, st.st_mtime_ns))
     return tuple(out)
 
@@ -140,6 +126,7 @@ def train_run(
     in total (for tests of resume); ``pool_dir`` is the SP run an fcpN learner
     trains against."""
     out = Path(out)
+    run = RunDir(out)
     regime = config.regime_spec
     if regime.kind == "fcp" and pool_dir is None:
         raise LoiError(f"regime {regime} needs --pool DIR: a self-play run directory to draw partners from")
@@ -149,9 +136,8 @@ def train_run(
         raise LoiError(f"seed must be a non-negative integer, got {seed!r}")
 
     make_env(config)  # an unknown scenario fails before anything is written
-    run_file = out / RUN_FILE
-    if run_file.is_file():
-        record = read_json(run_file)
+    record = run.read_metadata()
+    if record is not None:
         expected = _run_record(config, seed, [])
         if record.get("config_hash") != expected["config_hash"] or record.get("base_seed") != seed:
             raise LoiError(
@@ -163,21 +149,20 @@ def train_run(
         if out.exists() and not out.is_dir():
             raise LoiError(f"--out {out} exists and is not a directory")
         pool_paths = select_pool(pool_dir, regime.size) if regime.kind == "fcp" else []
-        out.mkdir(parents=True, exist_ok=True)
-        _write_json(run_file, _run_record(config, seed, pool_paths))
+        run.write_metadata(_run_record(config, seed, pool_paths))
 
     trainer, init, compile_generation = _compiled(config, _pool_key(pool_paths))
     key = jax.random.PRNGKey(seed)
-    state_file = out / STATE_FILE
+    state_file = run.state_file
     start = 0
     curves = pd.DataFrame()
     if state_file.is_file():
         template = jax.eval_shape(trainer.init, key)
         state, info = load_state(state_file, template)
         start = int(info["generations_done"])
-        if (out / CURVES_FILE).is_file():
-            curves = pd.read_parquet(out / CURVES_FILE)
-            curves = curves[curves["generation"] < start]
+        saved = run.read_curves()
+        if saved is not None:
+            curves = saved[saved["generation"] < start]
     else:
         state = init(key)
 
@@ -217,21 +202,21 @@ def train_run(
                     "step": step,
                     "config_hash": config.config_hash(),
                 }
-                path = checkpoint_path(out, s, m, g)
+                path = run.checkpoint(s, m, g)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 save_checkpoint(path, params, metadata, network_description)
         frames.append(curves_frame(metrics, config, g))
         curves = pd.concat(frames, ignore_index=True)
         frames = [curves]
-        with atomic_write(out / CURVES_FILE) as tmp:
-            curves.to_parquet(tmp, index=False)
+        run.write_curves(curves)
         save_state(state_file, state, {"generations_done": g + 1, "config_hash": config.config_hash()})
         if on_generation is not None:
             on_generation(GenerationDone(g, config.num_generations, (g + 1 - start) * steps_per_generation,
                                          total_env_steps, seconds))
 
-    if not len(curves) and (out / CURVES_FILE).is_file():
-        curves = pd.read_parquet(out / CURVES_FILE)
+    if not len(curves):
+        saved = run.read_curves()
+        curves = curves if saved is None else saved
     members = []
     if len(curves):
         done = int(curves["generation"].max()) + 1
@@ -242,7 +227,7 @@ def train_run(
                 "member": int(row.member),
                 "mean_episode_return": None if np.isnan(row.mean_episode_return) else float(row.mean_episode_return),
                 "mean_return_per_step": float(row.mean_return_per_step),
-                "checkpoints": [str(checkpoint_path(out, int(row.seed), int(row.member), g)) for g in range(done)],
+                "checkpoints": [str(run.checkpoint(int(row.seed), int(row.member), g)) for g in range(done)],
             })
     return TrainingResult(
         out=out,
