@@ -7,6 +7,7 @@ import json
 import tomllib
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -153,3 +154,41 @@ def test_authors_values_come_from_their_data(tmp_path: Path, paper_data: Path) -
     # The paper's protocol reproduces its r = 0.99 for chicken (the paper data README's reference).
     assert corr.loc[CORRELATION_PROTOCOLS[1], "r"] == pytest.approx(0.990, abs=5e-4)
     assert corr.loc[CORRELATION_PROTOCOLS[0], "n"] == 4 and corr.loc[CORRELATION_PROTOCOLS[0], "r"] > 0.8
+
+
+def test_decision_rule_counts_ci_above_zero_and_needs_the_pooled_r_above_zero() -> None:
+    from loi.pipeline.factorial import decision_markdown, decision_table
+
+    def scenario_rows(setting: str, lows: list[float]) -> list[dict]:
+        # benefit = low + 0.1 and a CI 0.2 wide: the half width is 0.1 wherever the CI is measured
+        return [{"setting": setting, "scenario": f"g/{i}", "benefit": low + 0.1, "benefit_ci_low": low,
+                 "benefit_ci_high": low + 0.2} for i, low in enumerate(lows)]
+
+    scenarios = pd.DataFrame(scenario_rows("base", [0.1, 0.2, -0.1, float("nan")])  # 2 of 4: (a) holds
+                             + scenario_rows("other", [0.1, -0.2, -0.1, 0.0])  # 1 of 4 (0.0 is not above)
+                             + scenario_rows(AUTHORS, [0.3, 0.4, 0.5, -0.1]))
+    protocol = CORRELATION_PROTOCOLS[0]
+    correlations = pd.DataFrame([
+        {"setting": "base", "game": "all", "protocol": protocol, "r": 0.8, "ci_low": 0.2, "ci_high": 0.95},
+        {"setting": "base", "game": "g", "protocol": protocol, "r": -0.9, "ci_low": -0.99, "ci_high": -0.5},
+        {"setting": "other", "game": "all", "protocol": protocol, "r": 0.5, "ci_low": -0.3, "ci_high": 0.9},
+        {"setting": AUTHORS, "game": "all", "protocol": CORRELATION_PROTOCOLS[1], "r": 0.9, "ci_low": 0.5,
+         "ci_high": 0.99},  # the paper's protocol does not count
+    ])
+    decisions = decision_table(scenarios, correlations).set_index("setting")
+    assert decisions.loc["base", ["benefit_ci_above_0", "benefit_rule", "correlation_rule", "reproduced"]].tolist() \
+        == [2, True, True, True]
+    assert decisions.loc["other", ["benefit_ci_above_0", "benefit_rule", "correlation_rule", "reproduced"]].tolist() \
+        == [1, False, False, False]
+    assert decisions.loc[AUTHORS, ["benefit_ci_above_0", "benefit_rule", "correlation_rule"]].tolist() \
+        == [3, True, False]
+    assert np.isnan(decisions.loc[AUTHORS, "pooled_r"])
+    assert decisions.loc["base", "benefit_mean"] == pytest.approx((0.2 + 0.3 + 0.0) / 3)  # NaN left out
+    assert decisions.loc["other", "benefit_mean"] == pytest.approx((0.1 - 0.2 - 0.1 + 0.0) / 4 + 0.1)
+    assert decisions["benefit_ci_half_width_median"].tolist() == pytest.approx([0.1, 0.1, 0.1])
+    lines = decision_markdown(decisions.reset_index())
+    # base's CI highs 0.3, 0.4, 0.1 lie below the authors' 0.4, 0.5, 0.6 (the unmeasured 4th does not count)
+    assert decisions["authors_benefit_excluded"].tolist() == [3, 3, 0]
+    assert lines[2].startswith("| base | 2 of 4: yes | 0.167 (±0.100) | 3 of 4 | 0.80 [0.20, 0.95]: yes | yes |")
+    assert lines[3].endswith("| flips (a) and (b) |")
+    assert lines[4].endswith("| no |  |")  # the authors' row is not a change from the first setting

@@ -153,6 +153,12 @@ def test_kill_9_mid_stage_then_rerun_gives_identical_tables(finished, cache_env,
     status = json.loads(run_cli("status", out, "--json").stdout)
     done = {s["stage"]: s["done"] for s in status["stages"]}
     assert done["allocate"] and not done["train_allocated"] and not done["report"]
+    # The half-done stage says how far it got; finished and unstarted stages have no progress line.
+    progress = {s["stage"]: s["progress"] for s in status["stages"]}
+    assert progress["allocate"] is None and progress["tournament"] is None
+    assert 0 <= progress["train_allocated"]["done"] < progress["train_allocated"]["total"]
+    text = run_cli("status", out).stdout
+    assert f"{progress['train_allocated']['done']}/{progress['train_allocated']['total']} jobs at" in text
 
     resumed = _loi("run", CONFIG, "--out", out, "--json", env=cache_env)
     assert resumed.returncode == 0, resumed.stderr[-3000:]

@@ -372,3 +372,14 @@ def test_driver_killed_then_restarted_resumes_to_the_same_tables(cluster, worksp
     rc, _, stderr = _run_driver(DRIVER, workspace / "study.toml", out, cluster, env=driver_env)
     assert rc == 0, stderr[-3000:]
     _assert_same_tables(out, reference)
+
+
+def test_ray_core_lines_written_to_fd_2_while_connecting_are_kept_off_the_terminal(capfd) -> None:
+    from loi.pipeline.ray_executor import _core_log_captured
+
+    with _core_log_captured(remote=True):
+        os.write(2, b"gcs_client.cc:210: Failed to get cluster ID from GCS server\n")
+    with _core_log_captured(remote=False):  # a local start's output is left alone
+        os.write(2, b"local line\n")
+    os.write(2, b"after\n")
+    assert capfd.readouterr().err == "local line\nafter\n"

@@ -290,8 +290,11 @@ def status(
         table.add_column(column)
     for i, s in enumerate(stages, start=1):
         seconds = (s["summary"] or {}).get("seconds")
-        table.add_row(str(i), s["description"], "[green]done" if s["done"] else "[yellow]pending",
-                      "" if seconds is None else f"{seconds:.1f}")
+        state = "[green]done" if s["done"] else "[yellow]pending"
+        if s["progress"]:  # running, or interrupted: the file cannot tell which
+            p = s["progress"]
+            state = f"[yellow]{p['done']}/{p['total']} jobs at {p['written']}"
+        table.add_row(str(i), s["description"], state, "" if seconds is None else f"{seconds:.1f}")
     Console().print(table)
 
 

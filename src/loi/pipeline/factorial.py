@@ -35,7 +35,8 @@ from loi.tables.io import atomic_write
 
 SETTINGS = "settings"
 AUTHORS = "authors"  # the setting name of the rows computed from the authors' released data
-SUMMARY_TABLES = ("scenarios", "correlations", "allocations")
+SUMMARY_TABLES = ("scenarios", "correlations", "allocations", "decisions")
+_GATHERED = SUMMARY_TABLES[:3]  # one part per setting (and the authors); decisions follow from them
 # r(LoI, benefit) as loi computes it (null-corrected LoI, SP-normalised benefit), and as the paper did
 # (raw LoI, raw (PP5 - SP5) / 2), the latter for the authors' rows only.
 CORRELATION_PROTOCOLS = ("corrected LoI vs normalised benefit", "paper: raw LoI vs raw benefit")
@@ -184,6 +185,7 @@ def authors_tables(data_dir: str | Path, games: tuple[str, ...], *, confidence: 
         raise LoiError(f"the authors' data in {data_dir} has no game {missing[0]!r}")
     sp, top = ANOVA_REGIMES[0], ANOVA_REGIMES[-1]
     scenario_rows, correlation_rows, allocation_rows = [], [], []
+    pooled: tuple[list[float], list[float]] = ([], [])  # (LoI, benefit) over every game's scenarios
     layout_names = {"S": "small", "M": "medium", "L": "large", "O": "obstacle"}
     for game in games:
         ga = analysis.games[game]
@@ -202,6 +204,8 @@ def authors_tables(data_dir: str | Path, games: tuple[str, ...], *, confidence: 
                                                 "benefit_raw_ci_low", "benefit_raw_ci_high")})
                 benefits.append(row["benefit"])
                 lois.append(row["loi"])
+                pooled[0].append(row["loi"])
+                pooled[1].append(row["benefit"])
                 raw_benefits.append(lay.benefit)
                 raw_lois.append(lay.loi.statistic)
             scenario_rows.append(row)
@@ -223,8 +227,44 @@ def authors_tables(data_dir: str | Path, games: tuple[str, ...], *, confidence: 
                 "difference_ci_low": comp.difference.confidence_interval.low,
                 "difference_ci_high": comp.difference.confidence_interval.high, "p_value": comp.pvalue,
                 "n_heuristic": comp.n_heuristic, "n_uniform": comp.n_uniform, "note": ""})
-    return {"scenarios": pd.DataFrame(scenario_rows), "correlations": pd.DataFrame(correlation_rows),
-            "allocations": pd.DataFrame(allocation_rows)}
+    if len(games) > 1 and len(pooled[1]) >= 3:  # as correlation_table pools a run's scenarios
+        result = pearson(*pooled, confidence=confidence)
+        correlation_rows.append({"setting": AUTHORS, "game": "all", "protocol": CORRELATION_PROTOCOLS[0],
+                                 "r": result.statistic, "ci_low": result.confidence_interval.low,
+                                 "ci_high": result.confidence_interval.high, "p_value": result.pvalue,
+                                 "n": len(pooled[1]), "note": ""})
+    scenarios, correlations = pd.DataFrame(scenario_rows), pd.DataFrame(correlation_rows)
+    return {"scenarios": scenarios, "correlations": correlations, "allocations": pd.DataFrame(allocation_rows)}
+
+
+def decision_table(scenarios: pd.DataFrame, correlations: pd.DataFrame) -> pd.DataFrame:
+    """examples/why.toml's pre-registered decision, per setting: (a) the PP5 benefit's CI
+    lies above 0 in at least half of the scenarios, (b) the pooled r(LoI, benefit)'s CI
+    (loi's protocol, game ``all``) lies above 0; the effect is reproduced when both hold.
+    Beside them: the mean benefit, the median CI half-width (the size a scenario resolves)
+    and, where the authors' rows are present, in how many scenarios the CI lies wholly below
+    the authors' benefit for the same scenario (their effect size ruled out there)."""
+    rows = []
+    authors = scenarios[scenarios["setting"] == AUTHORS].set_index("scenario")["benefit"].astype(float)
+    for setting, part in scenarios.groupby("setting", sort=False):
+        # Scenarios whose CI lies wholly below the authors' benefit there: the paper's effect size excluded.
+        below_authors = part["benefit_ci_high"].astype(float) < part["scenario"].map(authors).to_numpy()
+        above = int((part["benefit_ci_low"].astype(float) > 0).sum())  # an unmeasured CI (NaN) is not above
+        pooled = correlations[(correlations["setting"] == setting) & (correlations["game"] == "all")
+                              & (correlations["protocol"] == CORRELATION_PROTOCOLS[0])]
+        r, low, high = (pooled.iloc[0][["r", "ci_low", "ci_high"]].astype(float) if not pooled.empty
+                        else (math.nan, math.nan, math.nan))
+        benefit_above = bool(len(part) > 0 and above >= len(part) / 2)
+        r_above = bool(np.isfinite(low) and low > 0)
+        # The size of benefit a scenario could resolve: half its CI's width (median over scenarios).
+        half_widths = (part["benefit_ci_high"].astype(float) - part["benefit_ci_low"].astype(float)) / 2
+        rows.append({"setting": setting, "scenarios": len(part), "benefit_ci_above_0": above,
+                     "benefit_mean": float(part["benefit"].astype(float).mean()),
+                     "benefit_ci_half_width_median": float(half_widths.median()),
+                     "authors_benefit_excluded": int(below_authors.sum()) if setting != AUTHORS else 0,
+                     "benefit_rule": benefit_above, "pooled_r": r, "pooled_r_ci_low": low, "pooled_r_ci_high": high,
+                     "correlation_rule": r_above, "reproduced": benefit_above and r_above})
+    return pd.DataFrame(rows)
 
 
 def stage_seconds(run_dir: Path) -> float:
@@ -240,7 +280,7 @@ def factorial_summary(factorial: Factorial, out: str | Path, *, paper_data: str 
     ``paper_data``) into ``OUT/summary/{scenarios,correlations,allocations}.csv``
     plus ``manifest.json``; the same files go to ``results`` when given."""
     out = Path(out)
-    frames: dict[str, list[pd.DataFrame]] = {name: [] for name in SUMMARY_TABLES}
+    frames: dict[str, list[pd.DataFrame]] = {name: [] for name in _GATHERED}
     done, pending = [], []
     for setting in factorial.settings:
         tables = _setting_tables(setting.name, out / setting.name)
@@ -248,16 +288,17 @@ def factorial_summary(factorial: Factorial, out: str | Path, *, paper_data: str 
             pending.append(setting.name)
             continue
         done.append(setting)
-        for name in SUMMARY_TABLES:
+        for name in _GATHERED:
             frames[name].append(tables[name])
     if not done:
         raise LoiError(f"no setting of {factorial.name} has finished its statistics under {out}")
     if paper_data is not None:
         games = tuple(dict.fromkeys(g for s in done for g in s.study.games))
         authors = authors_tables(paper_data, games, confidence=done[0].study.evaluation.confidence)
-        for name in SUMMARY_TABLES:
+        for name in _GATHERED:
             frames[name].append(authors[name])
     summary = {name: pd.concat(parts, ignore_index=True) for name, parts in frames.items()}
+    summary["decisions"] = decision_table(summary["scenarios"], summary["correlations"])
     from loi.pipeline.run import read_study, versions
 
     manifest = {
@@ -294,6 +335,43 @@ def _ci(point: float, low: float, high: float, digits: int = 3) -> str:
     return f"{point:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
+def settings_markdown(manifest: dict[str, Any]) -> list[str]:
+    """What each setting changed, its wall time (finished stages) and code revision; the pending ones."""
+    lines = ["| setting | what it is | wall time | git revision |", "|---|---|---|---|"]
+    for s in manifest["settings"]:
+        lines.append(f"| {s['name']} | {s['description']} | {s['seconds'] / 60:.1f} min | "
+                     f"`{str(s['git_revision'])[:12]}` |")
+    if manifest["pending"]:
+        lines += ["", f"Not run yet: {', '.join(manifest['pending'])}."]
+    return lines
+
+
+def decision_markdown(decisions: pd.DataFrame) -> list[str]:
+    """The decision table's rows, each setting's rules compared with the first setting's
+    (the reference a factorial varies one factor at a time from)."""
+    with_authors = (decisions["setting"] == AUTHORS).any()
+    lines = ["| setting | (a) PP5 benefit CI above 0 | mean PP5 benefit (median CI half-width) | "
+             + ("CI below the authors' benefit | " if with_authors else "")
+             + "(b) pooled r(LoI, benefit) [95% CI] | reproduced | changes from the first setting |",
+             "|---|---|---|---|---|---|" + ("---|" if with_authors else "")]
+    yes = {True: "yes", False: "no"}
+    studied = decisions[decisions["setting"] != AUTHORS]
+    reference = studied.iloc[0] if not studied.empty else None
+    for row in decisions.itertuples(index=False):
+        change = ""
+        if reference is not None and row.setting not in (AUTHORS, reference["setting"]):
+            flips = [rule for rule, column in (("(a)", "benefit_rule"), ("(b)", "correlation_rule"))
+                     if bool(getattr(row, column)) != bool(reference[column])]
+            change = "flips " + " and ".join(flips) if flips else "neither rule flips"
+        lines.append(f"| {row.setting} | {row.benefit_ci_above_0} of {row.scenarios}: {yes[bool(row.benefit_rule)]} | "
+                     f"{row.benefit_mean:.3f} (±{row.benefit_ci_half_width_median:.3f}) | "
+                     + ((f"{row.authors_benefit_excluded} of {row.scenarios} | " if row.setting != AUTHORS else "| ")
+                        if with_authors else "")
+                     + f"{_ci(row.pooled_r, row.pooled_r_ci_low, row.pooled_r_ci_high, digits=2)}: "
+                     f"{yes[bool(row.correlation_rule)]} | {yes[bool(row.reproduced)]} | {change} |")
+    return lines
+
+
 def markdown_summary(folder: str | Path) -> str:
     """The README's tables from a summary folder's CSVs: per setting and game the
     mean PP benefit, r(LoI, benefit) with CI, and the allocation gain vs uniform
@@ -303,8 +381,11 @@ def markdown_summary(folder: str | Path) -> str:
     # An all-empty note column reads back as float NaN; read it as text.
     correlations = pd.read_csv(folder / "correlations.csv", dtype={"note": str}).fillna({"note": ""})
     allocations = pd.read_csv(folder / "allocations.csv", dtype={"note": str}).fillna({"note": ""})
+    decisions = pd.read_csv(folder / "decisions.csv")
     order = list(dict.fromkeys(scenarios["setting"]))
-    lines = ["| setting | game | PP5 benefit, normalised (mean of layouts) | r(LoI, benefit) [95% CI] | "
+    lines = settings_markdown(json.loads((folder / MANIFEST).read_text())) + [""]
+    lines += decision_markdown(decisions) + [""]
+    lines += ["| setting | game | PP5 benefit, normalised (mean of layouts) | r(LoI, benefit) [95% CI] | "
              "allocation gain vs uniform, all evaluations [95% CI], p |",
              "|---|---|---|---|---|"]
     for setting in order:

@@ -18,10 +18,12 @@ oversubscribe its cores.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import socket
 import sys
+import tempfile
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from pathlib import Path
@@ -74,6 +76,25 @@ def _check_reachable(address: str, timeout: float = 10.0) -> None:
     except OSError as err:
         raise LoiError(f"cannot reach the Ray head at {address} ({err.strerror or err}); start it with "
                        f"`ray start --head` or check the address") from None
+
+
+@contextlib.contextmanager
+def _core_log_captured(remote: bool):
+    """While connecting to a remote cluster, Ray's C++ client writes a warning line per retry
+    straight to file descriptor 2 (about 20 before it gives up on a wrong address); keep them
+    out of the terminal so a failure reads as loi's one line. A local start is left alone."""
+    if not remote:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def _token_available() -> bool:
@@ -134,7 +155,8 @@ class RayExecutor:
                 if loopback:
                     options["_node_ip_address"] = "127.0.0.1"
             try:
-                ray.init(**options)
+                with _core_log_captured(remote=address not in (None, "local")):
+                    ray.init(**options)
             except (ConnectionError, RuntimeError, ValueError) as err:
                 message = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
                 raise LoiError(f"cannot connect to the Ray cluster at {address!r}: {message}") from None

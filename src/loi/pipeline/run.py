@@ -126,13 +126,15 @@ def read_run_table(run_dir: str | Path, name: Table | str) -> pd.DataFrame | Non
 
 
 def study_status(run_dir: str | Path) -> list[dict[str, Any]]:
-    """Per stage: name, description, ``done`` and its marker's summary."""
+    """Per stage: name, description, ``done``, its marker's summary and, for a pending
+    job stage that has started, ``progress`` (jobs done of total when last written)."""
     study = StudyDir(run_dir)
     study.read_study()
     out = []
     for stage, description in STAGES:
         info = study.read_stage(stage)
-        out.append({"stage": stage, "description": description, "done": info is not None, "summary": info})
+        out.append({"stage": stage, "description": description, "done": info is not None, "summary": info,
+                    "progress": None if info is not None else study.read_progress(stage)})
     return out
 
 
@@ -151,8 +153,16 @@ class _Context:
 
     def run_jobs(self, jobs: list[Job]) -> list[Any]:
         self.on_event(StageEvent(self.stage, self.index, "start", total=len(jobs)))
-        return self.executor.map(
-            jobs, lambda j, _: self.on_event(StageEvent(self.stage, self.index, "job", label=j.label)))
+        # A resumed stage counts from 0 again: finished jobs return at once from their outputs.
+        done = [0]
+        self.study.write_progress(self.stage, 0, len(jobs))
+
+        def finished(j: Job, _: Any) -> None:
+            done[0] += 1
+            self.study.write_progress(self.stage, done[0], len(jobs), last=j.label)
+            self.on_event(StageEvent(self.stage, self.index, "job", label=j.label))
+
+        return self.executor.map(jobs, finished)
 
     def job(self, function: str, label: str, **kwargs: Any) -> Job:
         return job(function, label, config=self.config_dict, run_dir=str(self.run_dir), **kwargs)

@@ -3,6 +3,7 @@
     RUN/study.json                       config (normalised), config hash, versions
     RUN/definitions.toml                 the user games/layouts the config named (if any)
     RUN/stages/{stage}.json              completion marker of each finished stage
+    RUN/stages/{stage}.progress.json     jobs done of a stage's jobs, rewritten as each finishes
     RUN/train/{game}/{layout}/{role}/    one training run (a loi.training RunDir); role is
                                          sp, heldout, or a menu regime (pp3, pp5, fcp3, ...)
     RUN/jobs/crossplay/{game}__{layout}.parquet    LoI cross-play table of one scenario
@@ -105,6 +106,26 @@ class StudyDir:
 
     def stage_marker(self, stage: str) -> Path:
         return self.path / self.STAGES / f"{stage}.json"
+
+    def progress_file(self, stage: str) -> Path:
+        return self.path / self.STAGES / f"{stage}.progress.json"
+
+    def write_progress(self, stage: str, done: int, total: int, last: str = "") -> None:
+        """How far a job stage has got (``loi status`` shows it while the stage is pending)."""
+        import time
+
+        path = self.progress_file(stage)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        record = {"done": done, "total": total, "last": last, "written": time.strftime("%Y-%m-%d %H:%M:%S")}
+        with atomic_write(path) as tmp:
+            tmp.write_text(json.dumps(record) + "\n")
+
+    def read_progress(self, stage: str) -> dict[str, Any] | None:
+        path = self.progress_file(stage)
+        try:
+            return json.loads(path.read_text()) if path.is_file() else None
+        except (OSError, ValueError):
+            return None  # a progress line is advisory; a torn or unreadable one is just not shown
 
     def read_stage(self, stage: str) -> dict[str, Any] | None:
         """A finished stage's marker (its summary), or None while it is pending."""
