@@ -123,6 +123,14 @@ def load_study_or_factorial(path: str | Path | None) -> StudyConfig | Factorial:
 # ----------------------------------------------------------------------------- summary
 
 
+def _labelled_correlations(correlation: pd.DataFrame, setting: str) -> pd.DataFrame:
+    """A ``correlation_table`` (per game and pooled as ``all``) as summary rows of loi's protocol."""
+    correlations = correlation[["game", "r", "ci_low", "ci_high", "p_value", "n", "note"]].copy()
+    correlations.insert(0, "setting", setting)
+    correlations.insert(2, "protocol", CORRELATION_PROTOCOLS[0])
+    return correlations
+
+
 def _setting_tables(setting: str, run_dir: Path) -> dict[str, pd.DataFrame] | None:
     from loi.pipeline.run import read_run_table
 
@@ -148,9 +156,7 @@ def _setting_tables(setting: str, run_dir: Path) -> dict[str, pd.DataFrame] | No
                                     "benefit_raw_ci_low", "benefit_raw_ci_high")},
         "allocated": benefit["scenario"].map(chosen).to_numpy(),
     })
-    correlations = correlation[["game", "r", "ci_low", "ci_high", "p_value", "n", "note"]].copy()
-    correlations.insert(0, "setting", setting)
-    correlations.insert(2, "protocol", CORRELATION_PROTOCOLS[0])
+    correlations = _labelled_correlations(correlation, setting)
     # An allocator that chose the uniform allocation has nothing to compare: say so in the row.
     uniform = allocation[allocation["allocator"] == "uniform"].set_index("scenario")["regime"]
     same: dict[tuple[str, str], bool] = {}
@@ -176,7 +182,7 @@ def authors_tables(data_dir: str | Path, games: tuple[str, ...], *, confidence: 
     :func:`loi.pipeline.statistics.population_benefit`."""
     from loi.metrics.stats import pearson
     from loi.pipeline.paper import ANOVA_REGIMES, analyse_paper_data, tournament_scores
-    from loi.pipeline.statistics import population_benefit
+    from loi.pipeline.statistics import correlation_table, population_benefit
 
     analysis = analyse_paper_data(data_dir, permutations=permutations, bootstrap=permutations, seed=seed,
                                   confidence=confidence)
@@ -185,11 +191,10 @@ def authors_tables(data_dir: str | Path, games: tuple[str, ...], *, confidence: 
         raise LoiError(f"the authors' data in {data_dir} has no game {missing[0]!r}")
     sp, top = ANOVA_REGIMES[0], ANOVA_REGIMES[-1]
     scenario_rows, correlation_rows, allocation_rows = [], [], []
-    pooled: tuple[list[float], list[float]] = ([], [])  # (LoI, benefit) over every game's scenarios
     layout_names = {"S": "small", "M": "medium", "L": "large", "O": "obstacle"}
     for game in games:
         ga = analysis.games[game]
-        benefits, lois, raw_benefits, raw_lois = [], [], [], []
+        raw_benefits, raw_lois = [], []
         for layout, lay in ga.layouts.items():
             scores = tournament_scores(data_dir, game, layout)
             row = {"setting": AUTHORS, "scenario": f"{game}/{layout_names.get(layout, layout)}", "game": game,
@@ -202,21 +207,17 @@ def authors_tables(data_dir: str | Path, games: tuple[str, ...], *, confidence: 
                 row.update(benefit=float(means[top] / means[sp] - 1) / 2,
                            **{k: b[k] for k in ("benefit_ci_low", "benefit_ci_high", "benefit_raw",
                                                 "benefit_raw_ci_low", "benefit_raw_ci_high")})
-                benefits.append(row["benefit"])
-                lois.append(row["loi"])
-                pooled[0].append(row["loi"])
-                pooled[1].append(row["benefit"])
                 raw_benefits.append(lay.benefit)
                 raw_lois.append(lay.loi.statistic)
             scenario_rows.append(row)
-        for protocol, x, y in zip(CORRELATION_PROTOCOLS, (lois, raw_lois), (benefits, raw_benefits)):
-            corr = {"setting": AUTHORS, "game": game, "protocol": protocol, "r": math.nan, "ci_low": math.nan,
-                    "ci_high": math.nan, "p_value": math.nan, "n": len(y), "note": ""}
-            if len(y) >= 3:
-                result = pearson(x, y, confidence=confidence)
-                corr.update(r=result.statistic, ci_low=result.confidence_interval.low,
-                            ci_high=result.confidence_interval.high, p_value=result.pvalue)
-            correlation_rows.append(corr)
+        # The paper's protocol per game (loi's, per game and pooled, comes from correlation_table below).
+        corr = {"setting": AUTHORS, "game": game, "protocol": CORRELATION_PROTOCOLS[1], "r": math.nan,
+                "ci_low": math.nan, "ci_high": math.nan, "p_value": math.nan, "n": len(raw_benefits), "note": ""}
+        if len(raw_benefits) >= 3:
+            result = pearson(raw_lois, raw_benefits, confidence=confidence)
+            corr.update(r=result.statistic, ci_low=result.confidence_interval.low,
+                        ci_high=result.confidence_interval.high, p_value=result.pvalue)
+        correlation_rows.append(corr)
         for key, comp in ga.comparisons.items():
             if key not in ("all",) and not key.startswith("top"):
                 continue
@@ -227,13 +228,11 @@ def authors_tables(data_dir: str | Path, games: tuple[str, ...], *, confidence: 
                 "difference_ci_low": comp.difference.confidence_interval.low,
                 "difference_ci_high": comp.difference.confidence_interval.high, "p_value": comp.pvalue,
                 "n_heuristic": comp.n_heuristic, "n_uniform": comp.n_uniform, "note": ""})
-    if len(games) > 1 and len(pooled[1]) >= 3:  # as correlation_table pools a run's scenarios
-        result = pearson(*pooled, confidence=confidence)
-        correlation_rows.append({"setting": AUTHORS, "game": "all", "protocol": CORRELATION_PROTOCOLS[0],
-                                 "r": result.statistic, "ci_low": result.confidence_interval.low,
-                                 "ci_high": result.confidence_interval.high, "p_value": result.pvalue,
-                                 "n": len(pooled[1]), "note": ""})
-    scenarios, correlations = pd.DataFrame(scenario_rows), pd.DataFrame(correlation_rows)
+    scenarios = pd.DataFrame(scenario_rows)
+    parts = [pd.DataFrame(correlation_rows)]
+    if "benefit" in scenarios:  # absent when the data has no tournaments
+        parts.insert(0, _labelled_correlations(correlation_table(scenarios.dropna(subset=["benefit"])), AUTHORS))
+    correlations = pd.concat(parts, ignore_index=True)
     return {"scenarios": scenarios, "correlations": correlations, "allocations": pd.DataFrame(allocation_rows)}
 
 
@@ -349,11 +348,11 @@ def settings_markdown(manifest: dict[str, Any]) -> list[str]:
 def decision_markdown(decisions: pd.DataFrame) -> list[str]:
     """The decision table's rows, each setting's rules compared with the first setting's
     (the reference a factorial varies one factor at a time from)."""
-    with_authors = (decisions["setting"] == AUTHORS).any()
-    lines = ["| setting | (a) PP5 benefit CI above 0 | mean PP5 benefit (median CI half-width) | "
-             + ("CI below the authors' benefit | " if with_authors else "")
-             + "(b) pooled r(LoI, benefit) [95% CI] | reproduced | changes from the first setting |",
-             "|---|---|---|---|---|---|" + ("---|" if with_authors else "")]
+    with_authors = bool((decisions["setting"] == AUTHORS).any())
+    header = ["setting", "(a) PP5 benefit CI above 0", "mean PP5 benefit (median CI half-width)"]
+    header += ["CI below the authors' benefit"] * with_authors
+    header += ["(b) pooled r(LoI, benefit) [95% CI]", "reproduced", "changes from the first setting"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     yes = {True: "yes", False: "no"}
     studied = decisions[decisions["setting"] != AUTHORS]
     reference = studied.iloc[0] if not studied.empty else None
@@ -363,12 +362,13 @@ def decision_markdown(decisions: pd.DataFrame) -> list[str]:
             flips = [rule for rule, column in (("(a)", "benefit_rule"), ("(b)", "correlation_rule"))
                      if bool(getattr(row, column)) != bool(reference[column])]
             change = "flips " + " and ".join(flips) if flips else "neither rule flips"
-        lines.append(f"| {row.setting} | {row.benefit_ci_above_0} of {row.scenarios}: {yes[bool(row.benefit_rule)]} | "
-                     f"{row.benefit_mean:.3f} (±{row.benefit_ci_half_width_median:.3f}) | "
-                     + ((f"{row.authors_benefit_excluded} of {row.scenarios} | " if row.setting != AUTHORS else "| ")
-                        if with_authors else "")
-                     + f"{_ci(row.pooled_r, row.pooled_r_ci_low, row.pooled_r_ci_high, digits=2)}: "
-                     f"{yes[bool(row.correlation_rule)]} | {yes[bool(row.reproduced)]} | {change} |")
+        cells = [row.setting, f"{row.benefit_ci_above_0} of {row.scenarios}: {yes[bool(row.benefit_rule)]}",
+                 f"{row.benefit_mean:.3f} (±{row.benefit_ci_half_width_median:.3f})"]
+        if with_authors:
+            cells.append("" if row.setting == AUTHORS else f"{row.authors_benefit_excluded} of {row.scenarios}")
+        cells += [f"{_ci(row.pooled_r, row.pooled_r_ci_low, row.pooled_r_ci_high, digits=2)}: "
+                  f"{yes[bool(row.correlation_rule)]}", yes[bool(row.reproduced)], change]
+        lines.append("| " + " | ".join(cells) + " |")
     return lines
 
 

@@ -154,12 +154,13 @@ class _Context:
     def run_jobs(self, jobs: list[Job]) -> list[Any]:
         self.on_event(StageEvent(self.stage, self.index, "start", total=len(jobs)))
         # A resumed stage counts from 0 again: finished jobs return at once from their outputs.
-        done = [0]
         self.study.write_progress(self.stage, 0, len(jobs))
+        done = 0
 
         def finished(j: Job, _: Any) -> None:
-            done[0] += 1
-            self.study.write_progress(self.stage, done[0], len(jobs), last=j.label)
+            nonlocal done
+            done += 1
+            self.study.write_progress(self.stage, done, len(jobs), last=j.label)
             self.on_event(StageEvent(self.stage, self.index, "job", label=j.label))
 
         return self.executor.map(jobs, finished)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -112,8 +113,6 @@ class StudyDir:
 
     def write_progress(self, stage: str, done: int, total: int, last: str = "") -> None:
         """How far a job stage has got (``loi status`` shows it while the stage is pending)."""
-        import time
-
         path = self.progress_file(stage)
         path.parent.mkdir(parents=True, exist_ok=True)
         record = {"done": done, "total": total, "last": last, "written": time.strftime("%Y-%m-%d %H:%M:%S")}
