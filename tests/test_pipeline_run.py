@@ -166,3 +166,29 @@ def test_kill_9_mid_stage_then_rerun_gives_identical_tables(finished, cache_env,
     assert sorted(actual) == sorted(expected)
     for name, frame in expected.items():
         pd.testing.assert_frame_equal(actual[name], frame, check_exact=True, obj=name)
+
+
+def test_a_plain_study_writes_the_committed_summary_tables(finished, cache_env, tmp_path) -> None:
+    from loi.pipeline.factorial import SUMMARY_TABLES, markdown_summary
+
+    out, _ = finished
+    results = tmp_path / "results"
+    result = _loi("run", CONFIG, "--out", out, "--results", results, env=cache_env)  # finished: summarises only
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(p.name for p in results.iterdir()) == sorted([f"{n}.csv" for n in SUMMARY_TABLES]
+                                                               + ["manifest.json", "summary.md"])
+    manifest = json.loads((results / "manifest.json").read_text())
+    (setting,) = manifest["settings"]
+    study = json.loads((out / "study.json").read_text())
+    assert setting["name"] == study["name"] == "tiny" and setting["git_revision"] == study["versions"]["git"]
+    assert "agents" in setting["description"] and setting["seconds"] > 0
+    assert manifest["config"] == CONFIG.read_text() and manifest["pending"] == []
+    scenarios = pd.read_csv(results / "scenarios.csv").set_index("scenario")
+    loi = pd.read_parquet(out / "tables" / "loi.parquet").set_index("scenario")
+    assert set(scenarios.index) == SCENARIOS
+    for scenario, row in scenarios.iterrows():
+        assert row["loi"] == pytest.approx(loi.loc[scenario, "corrected"], rel=1e-5, abs=1e-9)
+    assert (results / "summary.md").read_text() == markdown_summary(results)
+    assert markdown_summary(results) in result.stdout
+    refused = _loi("run", CONFIG, "--out", out, "--paper-data", tmp_path, env=cache_env)
+    assert refused.returncode == 2 and "give --results DIR too" in refused.stderr and "Traceback" not in refused.stderr

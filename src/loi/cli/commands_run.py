@@ -165,11 +165,12 @@ def run(
     setting: Optional[list[str]] = typer.Option(None, "--setting", metavar="NAME",
                                                 help="Factorial configs: run only this setting (repeatable)."),
     paper_data: Optional[Path] = typer.Option(None, "--paper-data", metavar="DIR",
-                                              help="Factorial configs: add the authors' values, computed from "
-                                                   "their released data, to the summary."),
+                                              help="Add the authors' values, computed from their released data, "
+                                                   "to the summary tables."),
     results: Optional[Path] = typer.Option(None, "--results", metavar="DIR",
-                                           help="Factorial configs: also write the summary tables here "
-                                                "(e.g. docs/results/why)."),
+                                           help="Also write the summary tables (CSV, manifest, markdown) here "
+                                                "(e.g. docs/results/why); a factorial config always writes them "
+                                                "to OUT/summary."),
 ) -> None:
     """Run (or resume) the study: train SP, LoI, allocate, train, tournaments, statistics, report.
 
@@ -180,7 +181,7 @@ def run(
     import time
 
     from loi.errors import LoiError
-    from loi.pipeline.factorial import Factorial, factorial_summary, load_study_or_factorial
+    from loi.pipeline.factorial import Factorial, factorial_summary, load_study_or_factorial, markdown_summary
 
     if not log_every > 0:
         raise LoiError(f"--log-every must be > 0 seconds, got {log_every}")
@@ -191,16 +192,29 @@ def run(
         raise LoiError(f"config {config} is a directory, not a TOML file")
     loaded = load_study_or_factorial(config)  # every config error surfaces here, before anything is written
     check_directory_writable(out if out is not None else Path("runs") / loaded.name)
+    if results is not None:
+        check_directory_writable(results)
+    if paper_data is not None and not paper_data.is_dir():
+        raise LoiError(f"--paper-data {paper_data} is not a directory")
+    if paper_data is not None and results is None and not isinstance(loaded, Factorial):
+        raise LoiError("--paper-data goes into the summary tables: give --results DIR too")
     if not isinstance(loaded, Factorial):
-        if setting or paper_data is not None or results is not None:
-            raise LoiError("--setting, --paper-data and --results are for factorial configs (with [settings])")
-        summary = _run_one(loaded, out if out is not None else Path("runs") / loaded.name, as_json=as_json,
-                           ray=ray, log_every=log_every, start=start)
+        if setting:
+            raise LoiError("--setting is for factorial configs (with [settings])")
+        run_dir = out if out is not None else Path("runs") / loaded.name
+        summary = _run_one(loaded, run_dir, as_json=as_json, ray=ray, log_every=log_every, start=start)
+        if results is not None:
+            from loi.pipeline.config import read_toml
+            from loi.pipeline.factorial import single_study
+
+            factorial_summary(single_study(loaded, read_toml(config)[1]), run_dir, paper_data=paper_data,
+                              results=results, single=True)
+            if not as_json:
+                print(markdown_summary(results), end="")
+                print(f"summary: {run_dir / 'summary'} and {results}")
         if as_json:
             print(json.dumps(summary))
         return
-    if paper_data is not None and not paper_data.is_dir():
-        raise LoiError(f"--paper-data {paper_data} is not a directory")
     root = out if out is not None else Path("runs") / loaded.name
     chosen = loaded.select(setting)
     summaries = {}
@@ -214,8 +228,6 @@ def run(
         print(json.dumps({"run_dir": str(root), "summary": str(root / "summary"), "settings": summaries,
                           "seconds": round(time.perf_counter() - start, 3)}))
         return
-    from loi.pipeline.factorial import markdown_summary
-
     print(markdown_summary(root / "summary"), end="")
     print(f"summary: {root / 'summary'}" + (f" and {results}" if results is not None else ""))
 

@@ -112,6 +112,20 @@ def factorial_config(doc: dict[str, Any], *, text: str = "", base: Path | None =
     return Factorial(name, tuple(out), text, source)
 
 
+def describe_study(study: StudyConfig) -> str:
+    """One line on what a study trains: agents, schedule, length, scenarios."""
+    network = dict(study.training.network).get("kind", "mlp")
+    schedule = dict(study.training.options).get("pp_schedule", "concurrent")
+    return (f"{network.upper()} agents, {schedule} schedule, {study.training.steps:,} steps per member; "
+            f"{len(study.games)} games x {len(study.layouts)} layouts")
+
+
+def single_study(study: StudyConfig, text: str) -> Factorial:
+    """A plain study as a factorial of one setting named after it (so its run gets the same
+    committed summary tables as a factorial's settings)."""
+    return Factorial(study.name, (Setting(study.name, describe_study(study), "{}", study),), text, study.source)
+
+
 def load_study_or_factorial(path: str | Path | None) -> StudyConfig | Factorial:
     """A study config, or a factorial one when the file has a [settings] table."""
     doc, text, source, base = read_toml(path)
@@ -274,15 +288,20 @@ def stage_seconds(run_dir: Path) -> float:
 
 
 def factorial_summary(factorial: Factorial, out: str | Path, *, paper_data: str | Path | None = None,
-                      results: str | Path | None = None) -> dict[str, pd.DataFrame]:
+                      results: str | Path | None = None, single: bool = False) -> dict[str, pd.DataFrame]:
     """Gather every finished setting's tables (and the authors' values from
     ``paper_data``) into ``OUT/summary/{scenarios,correlations,allocations}.csv``
-    plus ``manifest.json``; the same files go to ``results`` when given."""
+    plus ``manifest.json``; the same files go to ``results`` when given. Settings run in
+    ``OUT/{setting}``; with ``single`` (a :func:`single_study`), ``OUT`` is the one run."""
     out = Path(out)
+
+    def run_dir(setting: Setting) -> Path:
+        return out if single else out / setting.name
+
     frames: dict[str, list[pd.DataFrame]] = {name: [] for name in _GATHERED}
     done, pending = [], []
     for setting in factorial.settings:
-        tables = _setting_tables(setting.name, out / setting.name)
+        tables = _setting_tables(setting.name, run_dir(setting))
         if tables is None:
             pending.append(setting.name)
             continue
@@ -303,8 +322,8 @@ def factorial_summary(factorial: Factorial, out: str | Path, *, paper_data: str 
     manifest = {
         "factorial": factorial.name,
         "settings": [{"name": s.name, "description": s.description, "changes": json.loads(s.overrides),
-                      "config_hash": s.study.config_hash(), "seconds": round(stage_seconds(out / s.name), 1),
-                      "git_revision": read_study(out / s.name).get("versions", {}).get("git", "unknown")}
+                      "config_hash": s.study.config_hash(), "seconds": round(stage_seconds(run_dir(s)), 1),
+                      "git_revision": read_study(run_dir(s)).get("versions", {}).get("git", "unknown")}
                      for s in done],
         "pending": pending,
         "authors": None if paper_data is None else "loi paper's analysis of the authors' released tensors",

@@ -1,0 +1,94 @@
+"""The committed results of the studies the README reports, and the README sections that hold them.
+
+Each folder under docs/results/ holds a study's summary tables; the README's tables are its
+summary.md verbatim; that file is what ``markdown_summary`` renders from the committed CSVs, and
+the manifest holds the exact config text (for examples/why.toml, fixed before any setting ran)
+with every setting's git revision. Editing a number by hand in any of these breaks a test.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from loi.pipeline.factorial import AUTHORS, MANIFEST, MARKDOWN, decision_table, markdown_summary
+
+ROOT = Path(__file__).resolve().parents[1]
+# folder under docs/results, its config, the README section holding it, its settings, scenarios per setting
+STUDIES = {
+    "why": ("examples/why.toml", "## Does it reproduce the paper?",
+            ["faithful", "feedforward", "concurrent", "long", "ours"], 8),
+    "paper": ("examples/paper.toml", "## The paper's study on 2 cores", ["paper"], 16),
+}
+each_study = pytest.mark.parametrize("study", sorted(STUDIES))
+
+
+def _folder(study: str) -> Path:
+    return ROOT / "docs" / "results" / study
+
+
+@each_study
+def test_summary_markdown_is_rendered_from_the_committed_tables(study: str) -> None:
+    assert (_folder(study) / MARKDOWN).read_text() == markdown_summary(_folder(study))
+
+
+@each_study
+def test_decisions_follow_from_the_committed_scenarios_and_correlations(study: str) -> None:
+    scenarios = pd.read_csv(_folder(study) / "scenarios.csv")
+    correlations = pd.read_csv(_folder(study) / "correlations.csv", dtype={"note": str}).fillna({"note": ""})
+    expected = decision_table(scenarios, correlations)
+    committed = pd.read_csv(_folder(study) / "decisions.csv")
+    pd.testing.assert_frame_equal(committed, expected, check_dtype=False, rtol=1e-5)
+
+
+@each_study
+def test_readme_holds_the_summary_verbatim_in_its_section(study: str) -> None:
+    readme = (ROOT / "README.md").read_text()
+    heading = STUDIES[study][1]
+    assert heading in readme
+    section = readme[readme.index(heading):]
+    section = section[:section.find("\n## ", 1)] if "\n## " in section[1:] else section
+    assert (_folder(study) / MARKDOWN).read_text() in section
+
+
+@each_study
+def test_manifest_records_the_config_and_each_settings_revision(study: str) -> None:
+    config, _, names, per_setting = STUDIES[study]
+    manifest = json.loads((_folder(study) / MANIFEST).read_text())
+    assert manifest["config"] == (ROOT / config).read_text()
+    assert manifest["factorial"] == study
+    for setting in manifest["settings"]:
+        assert len(setting["git_revision"]) >= 7 and setting["seconds"] > 0
+    assert sorted([s["name"] for s in manifest["settings"]] + manifest["pending"]) == sorted(names)
+    scenarios = pd.read_csv(_folder(study) / "scenarios.csv")
+    assert set(scenarios["setting"]) == {s["name"] for s in manifest["settings"]} | {AUTHORS}
+    assert (scenarios.groupby("setting").size() == per_setting).all()
+
+
+@each_study
+def test_authors_rows_are_recomputed_from_their_data(study: str, paper_data: Path) -> None:
+    from loi.pipeline.factorial import authors_tables
+
+    scenarios = pd.read_csv(_folder(study) / "scenarios.csv")
+    committed = scenarios[scenarios["setting"] == AUTHORS].set_index("scenario")
+    tables = authors_tables(paper_data, tuple(dict.fromkeys(committed["game"])))
+    fresh = tables["scenarios"].set_index("scenario")
+    for column in ("loi", "benefit", "benefit_ci_low", "benefit_ci_high", "benefit_raw"):
+        assert committed[column].to_numpy() == pytest.approx(fresh.loc[committed.index, column].to_numpy(),
+                                                             rel=1e-4, abs=1e-6)
+
+
+def test_overcooked_self_play_delivers_soups_as_the_readme_says() -> None:
+    """docs/results/overcooked/soups.csv (benchmarks/overcooked_soups.py): every layout's final
+    self-play agents deliver soups (random players deliver none), and the README quotes those
+    final counts."""
+    soups = pd.read_csv(ROOT / "docs" / "results" / "overcooked" / "soups.csv")
+    readme = (ROOT / "README.md").read_text()
+    for layout, rows in soups.groupby("layout", sort=False):
+        random = rows[rows["policy"] == "random"].iloc[0]
+        final = rows[rows["policy"] == "self-play"].sort_values("generation").iloc[-1]
+        assert final["soups_per_episode"] - 3 * final["soups_se"] > random["soups_per_episode"] + 3 * random["soups_se"]
+        assert f"{layout} {final['soups_per_episode']:.1f}" in readme
