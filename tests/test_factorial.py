@@ -138,7 +138,11 @@ def test_authors_values_come_from_their_data(tmp_path: Path, paper_data: Path) -
     from loi.pipeline.factorial import authors_tables
     from loi.pipeline.paper import analyse_paper_data
 
-    tables = authors_tables(paper_data, ("chicken",), permutations=200)
+    # stag_hunt is not in the authors' release: its rows are left out, the others computed.
+    tables = authors_tables(paper_data, ("chicken", "stag_hunt"), permutations=200)
+    assert set(tables["scenarios"]["game"]) == {"chicken"}
+    with pytest.raises(LoiError, match="none of the games stag_hunt"):
+        authors_tables(paper_data, ("stag_hunt",), permutations=10)
     analysis = analyse_paper_data(paper_data, permutations=200, bootstrap=200)
     scenarios = tables["scenarios"].set_index("scenario")
     for layout, name in (("S", "small"), ("M", "medium"), ("L", "large"), ("O", "obstacle")):
@@ -192,3 +196,10 @@ def test_decision_rule_counts_ci_above_zero_and_needs_the_pooled_r_above_zero() 
     assert lines[2].startswith("| base | 2 of 4: yes | 0.167 (±0.100) | 3 of 4 | 0.80 [0.20, 0.95]: yes | yes |")
     assert lines[3].endswith("| flips (a) and (b) |")
     assert lines[4].endswith("| no |  |")  # the authors' row is not a change from the first setting
+    assert decisions["authors_benefit_compared"].tolist() == [4, 4, 0]
+    # A scenario the authors' data does not cover (their release has no stag_hunt) is not compared.
+    uncovered = pd.DataFrame([{"setting": "base", "scenario": "h/0", "benefit": 0.1, "benefit_ci_low": -0.1,
+                               "benefit_ci_high": 0.3}])
+    wider = decision_table(pd.concat([scenarios, uncovered], ignore_index=True), correlations).set_index("setting")
+    assert wider.loc["base", ["scenarios", "authors_benefit_excluded", "authors_benefit_compared"]].tolist() == [5, 3, 4]
+    assert "| 3 of 4 |" in decision_markdown(wider.reset_index())[2]

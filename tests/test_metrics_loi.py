@@ -151,3 +151,19 @@ def test_bad_input_raises_loi_error_naming_the_problem(kwargs, message):
         level_of_influence(returns, coplayer, block, permutations=arguments.pop("permutations", 10), **arguments)
     assert message in str(error.value)
     assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_quantile_bins_are_min_ranks_scaled_to_the_bins(seed: int) -> None:
+    """Equal-frequency bins from scipy's "min" ranks (tied values share a bin), here computed with
+    a sort and a search so that measuring processes need not import scipy.stats."""
+    from scipy.stats import rankdata
+
+    from loi.metrics.histogram import quantile_bins
+
+    rng = np.random.default_rng(seed)
+    values = np.round(rng.normal(50, 10, size=997), 0)  # many ties
+    bins = int(rng.integers(2, 60))
+    expected = ((rankdata(values, method="min") - 1) * bins) // len(values)
+    np.testing.assert_array_equal(quantile_bins(values, bins), expected.astype(np.int64))
+    assert quantile_bins(values, bins).max() < bins

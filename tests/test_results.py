@@ -65,7 +65,13 @@ def test_manifest_records_the_config_and_each_settings_revision(study: str) -> N
     assert sorted([s["name"] for s in manifest["settings"]] + manifest["pending"]) == sorted(names)
     scenarios = pd.read_csv(_folder(study) / "scenarios.csv")
     assert set(scenarios["setting"]) == {s["name"] for s in manifest["settings"]} | {AUTHORS}
-    assert (scenarios.groupby("setting").size() == per_setting).all()
+    sizes = scenarios.groupby("setting").size()
+    assert (sizes.drop(AUTHORS) == per_setting).all()  # games x 4 layouts in every setting
+    # The authors' rows: the 4 layouts of each of the study's games they released (not stag_hunt).
+    released = {"chicken", "prisoners_dilemma", "pure_coordination"}
+    studied = set(scenarios.loc[scenarios["setting"] != AUTHORS, "game"])
+    assert set(scenarios.loc[scenarios["setting"] == AUTHORS, "game"]) == studied & released
+    assert sizes[AUTHORS] == 4 * len(studied & released)
 
 
 @each_study

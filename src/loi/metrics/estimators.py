@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from loi.errors import LoiError
-from loi.metrics import kernels, resampling
+from loi.metrics import resampling
 from loi.metrics.histogram import (
     count_table,
     equal_width_bins,
@@ -297,6 +297,8 @@ class _KnnBlock:
         """``kernels.neighbour_counts`` of the values (built on first use), and its window;
         ``(None, 0)`` when it would take more than ``_TABLE_BYTES``."""
         if self._null_table is None:
+            from loi.metrics import kernels
+
             window = self._window()
             fits = len(self.values) * (2 * window + 4) <= _TABLE_BYTES
             self._null_table = (kernels.neighbour_counts(self.values, window), window) if fits else (None, 0)
@@ -310,6 +312,8 @@ class _KnnBlock:
     def null(self, rng: np.random.Generator, size: int) -> np.ndarray:
         # The draws are numpy's, as in knn_permutation_null / permuted_labels (the streams do not
         # depend on the chunk size); the compiled kernel evaluates them.
+        from loi.metrics import kernels  # numba: imported by the processes that run the knn estimator only
+
         n, out = len(self.values), []
         table, window = self.null_table()
         for chunk in resampling.chunk_sizes(size, n):
@@ -324,6 +328,8 @@ class _KnnBlock:
         return np.concatenate(out)
 
     def bootstrap(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        from loi.metrics import kernels
+
         n, out = len(self.values), []
         # The neighbour-count table does not pay here (measured 1.1-1.3x slower at 10 x 1000
         # episodes: kept neighbours sit twice as far, so the table is twice as wide).

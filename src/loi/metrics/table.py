@@ -126,15 +126,28 @@ def measure_table(table: pd.DataFrame, *, estimator: str = DEFAULT_ESTIMATOR, pe
                 progress(done, len(tasks))
         return results
     # Processes, not threads: the numpy draws hold the GIL. "spawn": safe in a process that has
-    # started threads (JAX in `loi run`); the largest scenarios go first to balance the load.
+    # started threads (JAX in `loi run`). This process is one of the `workers`: while the others
+    # start (a second or two of imports each), it takes the scenarios from the end of the list,
+    # those no worker has started; the largest scenarios go first to balance the load. Results
+    # do not depend on which process ran a scenario (each has its own seed).
     context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(min(workers, len(tasks)), mp_context=context, initializer=_ignore_interrupt)
+    pool = ProcessPoolExecutor(min(workers, len(tasks)) - 1, mp_context=context, initializer=_ignore_interrupt)
+    ordered = sorted(tasks, key=lambda t: -len(t[1]))
+    done = 0
+
+    def finished(name: str, result: LoIResult) -> None:
+        nonlocal done
+        results[name], done = result, done + 1
+        if progress:
+            progress(done, len(tasks))
+
     try:
-        futures = {pool.submit(_one_scenario, *task): task[0] for task in sorted(tasks, key=lambda t: -len(t[1]))}
-        for done, future in enumerate(as_completed(futures), 1):
-            results[futures[future]] = future.result()
-            if progress:
-                progress(done, len(tasks))
+        futures = {pool.submit(_one_scenario, *task): task for task in ordered}
+        for future, task in reversed(futures.items()):
+            if future.cancel():  # not started by a worker: run it here
+                finished(task[0], _one_scenario(*task))
+        for future in as_completed([f for f in futures if not f.cancelled()]):
+            finished(futures[future][0], future.result())
     finally:  # on an error or Ctrl-C, drop the scenarios not started yet
         pool.shutdown(wait=True, cancel_futures=True)
     return {task[0]: results[task[0]] for task in tasks}

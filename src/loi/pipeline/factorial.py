@@ -192,7 +192,8 @@ def _setting_tables(setting: str, run_dir: Path) -> dict[str, pd.DataFrame] | No
 def authors_tables(data_dir: str | Path, games: tuple[str, ...], *, confidence: float = 0.95,
                    permutations: int = 1000, seed: int = 0) -> dict[str, pd.DataFrame]:
     """The same three tables computed from the authors' released data (``loi paper``'s
-    analysis, their histogram LoI) for ``games``, benefits with the intervals of
+    analysis, their histogram LoI) for those of ``games`` the data holds (the authors released
+    three of their four games: no stag_hunt), benefits with the intervals of
     :func:`loi.pipeline.statistics.population_benefit`."""
     from loi.metrics.stats import pearson
     from loi.pipeline.paper import ANOVA_REGIMES, analyse_paper_data, tournament_scores
@@ -200,9 +201,11 @@ def authors_tables(data_dir: str | Path, games: tuple[str, ...], *, confidence: 
 
     analysis = analyse_paper_data(data_dir, permutations=permutations, bootstrap=permutations, seed=seed,
                                   confidence=confidence)
-    missing = [g for g in games if g not in analysis.games]
-    if missing:
-        raise LoiError(f"the authors' data in {data_dir} has no game {missing[0]!r}")
+    present = [g for g in games if g in analysis.games]
+    if not present:
+        raise LoiError(f"the authors' data in {data_dir} has none of the games {', '.join(games)} "
+                       f"(it has {', '.join(sorted(analysis.games))})")
+    games = tuple(present)
     sp, top = ANOVA_REGIMES[0], ANOVA_REGIMES[-1]
     scenario_rows, correlation_rows, allocation_rows = [], [], []
     layout_names = {"S": "small", "M": "medium", "L": "large", "O": "obstacle"}
@@ -256,12 +259,14 @@ def decision_table(scenarios: pd.DataFrame, correlations: pd.DataFrame) -> pd.Da
     (loi's protocol, game ``all``) lies above 0; the effect is reproduced when both hold.
     Beside them: the mean benefit, the median CI half-width (the size a scenario resolves)
     and, where the authors' rows are present, in how many scenarios the CI lies wholly below
-    the authors' benefit for the same scenario (their effect size ruled out there)."""
+    the authors' benefit for the same scenario (their effect size ruled out there), out of the
+    scenarios the authors' data covers."""
     rows = []
     authors = scenarios[scenarios["setting"] == AUTHORS].set_index("scenario")["benefit"].astype(float)
     for setting, part in scenarios.groupby("setting", sort=False):
         # Scenarios whose CI lies wholly below the authors' benefit there: the paper's effect size excluded.
-        below_authors = part["benefit_ci_high"].astype(float) < part["scenario"].map(authors).to_numpy()
+        theirs = part["scenario"].map(authors).astype(float).to_numpy()
+        below_authors = part["benefit_ci_high"].astype(float) < theirs
         above = int((part["benefit_ci_low"].astype(float) > 0).sum())  # an unmeasured CI (NaN) is not above
         pooled = correlations[(correlations["setting"] == setting) & (correlations["game"] == "all")
                               & (correlations["protocol"] == CORRELATION_PROTOCOLS[0])]
@@ -275,6 +280,7 @@ def decision_table(scenarios: pd.DataFrame, correlations: pd.DataFrame) -> pd.Da
                      "benefit_mean": float(part["benefit"].astype(float).mean()),
                      "benefit_ci_half_width_median": float(half_widths.median()),
                      "authors_benefit_excluded": int(below_authors.sum()) if setting != AUTHORS else 0,
+                     "authors_benefit_compared": int(np.isfinite(theirs).sum()) if setting != AUTHORS else 0,
                      "benefit_rule": benefit_above, "pooled_r": r, "pooled_r_ci_low": low, "pooled_r_ci_high": high,
                      "correlation_rule": r_above, "reproduced": benefit_above and r_above})
     return pd.DataFrame(rows)
@@ -326,7 +332,9 @@ def factorial_summary(factorial: Factorial, out: str | Path, *, paper_data: str 
                       "git_revision": read_study(run_dir(s)).get("versions", {}).get("git", "unknown")}
                      for s in done],
         "pending": pending,
-        "authors": None if paper_data is None else "loi paper's analysis of the authors' released tensors",
+        "authors": None if paper_data is None else (
+            "loi paper's analysis of the authors' released tensors: "
+            + ", ".join(sorted(set(summary["scenarios"].loc[summary["scenarios"]["setting"] == AUTHORS, "game"])))),
         "versions": versions(),
         "config": factorial.text,
     }
@@ -384,7 +392,8 @@ def decision_markdown(decisions: pd.DataFrame) -> list[str]:
         cells = [row.setting, f"{row.benefit_ci_above_0} of {row.scenarios}: {yes[bool(row.benefit_rule)]}",
                  f"{row.benefit_mean:.3f} (±{row.benefit_ci_half_width_median:.3f})"]
         if with_authors:
-            cells.append("" if row.setting == AUTHORS else f"{row.authors_benefit_excluded} of {row.scenarios}")
+            cells.append("" if row.setting == AUTHORS else
+                         f"{row.authors_benefit_excluded} of {row.authors_benefit_compared}")
         cells += [f"{_ci(row.pooled_r, row.pooled_r_ci_low, row.pooled_r_ci_high, digits=2)}: "
                   f"{yes[bool(row.correlation_rule)]}", yes[bool(row.reproduced)], change]
         lines.append("| " + " | ".join(cells) + " |")
