@@ -221,7 +221,13 @@ def _ray_available() -> bool:
         return False
 
 
-ray_only = pytest.mark.skipif(not _ray_available(), reason='Ray is not installed (pip install -e ".[ray]")')
+_ray_skip = pytest.mark.skipif(not _ray_available(), reason='Ray is not installed (pip install -e ".[ray]")')
+
+
+def ray_only(test):
+    """Needs Ray; runs on the one xdist worker that holds the module's loopback cluster (pyproject's
+    --dist loadgroup): the cluster fixture's `ray stop --force` ends every Ray process on the machine."""
+    return pytest.mark.xdist_group("ray_cluster")(_ray_skip(test))
 
 
 @pytest.fixture(scope="module")
