@@ -9,7 +9,7 @@ delivered) and counts soups per episode, beside two uniformly random players. Ne
 
 Writes ``OUT/soups.csv`` (one row per layout x generation: env steps per member, soups per
 episode with its standard error over the episodes, the shaped training return of that
-generation's last update) and ``OUT/soups.png`` (one panel per layout). Training runs go to
+generation: the episode-weighted mean over its updates) and ``OUT/soups.png`` (one panel per layout). Training runs go to
 ``--runs`` and resume there; ``--summarize-only`` redraws the figure from ``soups.csv``.
 
     python benchmarks/overcooked_soups.py --out docs/results/overcooked        # 5 layouts
@@ -43,18 +43,16 @@ def soups_of(env, policy, episodes: int, seed: int, delivery_reward: float) -> t
     return float(soups.mean()), float(soups.std(ddof=1) / np.sqrt(len(soups))), len(soups)
 
 
-def layout_rows(config_path: Path, layout: str, runs: Path, episodes: int, steps: int | None) -> list[dict]:
+def layout_rows(study, layout: str, runs: Path, episodes: int, steps: int | None) -> list[dict]:
     from dataclasses import replace
 
     from jaxmarl.environments.overcooked.overcooked import DELIVERY_REWARD
 
     from loi.evaluation.policies import baseline_policy, policies_env, run_policies
-    from loi.pipeline.config import load_config
     from loi.pipeline.plan import train_config
     from loi.training.rundir import RunDir
     from loi.training.run import train_run
 
-    study = load_config(config_path)
     config = train_config(study, f"jaxmarl:overcooked/{layout}", "sp", 1)
     if steps is not None:
         config = replace(config, total_steps=steps)
@@ -63,11 +61,11 @@ def layout_rows(config_path: Path, layout: str, runs: Path, episodes: int, steps
     train_run(config, out, seed=0)
     print(f"{layout}: trained {config.total_steps:,} steps ({time.perf_counter() - start:.0f} s)", flush=True)
     curves = RunDir(out).read_curves()
-    # Episodes (400 steps) span several 128-step rollouts: a generation's training return is the
-    # episode-weighted mean over its updates, its steps those at its end.
+    # Episodes (400 steps) span several 128-step rollouts, so an update may end none: a generation's
+    # training return is the episode-weighted mean over its updates, its steps those at its end.
     curves = curves.assign(return_sum=curves["mean_episode_return"].fillna(0.0) * curves["episodes"])
     by_generation = curves.groupby("generation")
-    last = pd.DataFrame({"env_steps": by_generation["env_steps"].max(),
+    per_generation = pd.DataFrame({"env_steps": by_generation["env_steps"].max(),
                          "mean_episode_return": by_generation["return_sum"].sum() / by_generation["episodes"].sum()})
     policies = run_policies(out)
     env = policies_env(policies)
@@ -79,8 +77,9 @@ def layout_rows(config_path: Path, layout: str, runs: Path, episodes: int, steps
         generation = int(policy.info["generation"])
         mean, se, n = soups_of(env, policy, episodes, generation + 1, DELIVERY_REWARD)
         rows.append(dict(layout=layout, policy="self-play", generation=generation,
-                         env_steps=int(last.loc[generation, "env_steps"]), episodes=n, soups_per_episode=mean,
-                         soups_se=se, shaped_training_return=float(last.loc[generation, "mean_episode_return"])))
+                         env_steps=int(per_generation.loc[generation, "env_steps"]), episodes=n,
+                         soups_per_episode=mean, soups_se=se,
+                         shaped_training_return=float(per_generation.loc[generation, "mean_episode_return"])))
         print(f"  generation {generation}: {mean:.2f} +- {se:.2f} soups per episode", flush=True)
     return rows
 
@@ -127,10 +126,11 @@ def main() -> None:
     if not args.summarize_only:
         from loi.pipeline.config import load_config
 
-        layouts = (args.layouts.split(",") if args.layouts else list(load_config(args.config).layouts))
+        study = load_config(args.config)
+        layouts = args.layouts.split(",") if args.layouts else list(study.layouts)
         rows = []
         for layout in layouts:
-            rows += layout_rows(args.config, layout, args.runs, args.episodes, args.steps)
+            rows += layout_rows(study, layout, args.runs, args.episodes, args.steps)
         table = pd.DataFrame(rows, columns=COLUMNS)
         tmp = table_path.with_name(table_path.name + ".tmp")
         table.to_csv(tmp, index=False, float_format="%.4f")

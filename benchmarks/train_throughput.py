@@ -177,14 +177,14 @@ def main() -> None:
     if not args.no_full_set:
         # SP x5 and the 4 Bobs as vmapped seeds, then PP3 (feed-forward).
         runs += [(SCENARIO, "sp", 5, "mlp", 4), (SCENARIO, "sp", 4, "mlp", 4), (SCENARIO, "pp3", 1, "mlp", 4)]
-    ippo = None
+    overcooked = ippo = None  # loi's Overcooked run and JaxMARL IPPO's on the same layout
     try:
         import jaxmarl  # noqa: F401
 
         runs.insert(1, (STORM, "sp", 1, "mlp", 4))
         if args.overcooked:
-            overcooked = f"jaxmarl:overcooked/{args.overcooked}?reward_shaping=1"
-            runs.insert(2, (overcooked, "sp", 1, "mlp", 4))
+            overcooked = (f"jaxmarl:overcooked/{args.overcooked}?reward_shaping=1", "sp", 1, "mlp", 4)
+            runs.insert(2, overcooked)
             if args.jaxmarl_ippo:
                 ippo = (args.overcooked, "sp", 1, "mlp", 4)
                 runs.insert(3, ippo)
@@ -207,8 +207,8 @@ def main() -> None:
         vs_ff = r["steps_per_s"] / ff["steps_per_s"] if ff else float("nan")
         print(f"{scenario:28} {regime:6} {seeds:>5} {network:8} {epochs:>6} {r['steps_per_s']:>12,.0f} "
               f"{ratio:>9.2f} {vs_ff:>6.2f} {r['compile_s']:>9.1f} {r['peak_rss_mb']:>11,.0f}")
-    if ippo in results and runs[2] in results:
-        ours, theirs = results[runs[2]], results[ippo]
+    if ippo in results and overcooked in results:
+        ours, theirs = results[overcooked], results[ippo]
         print(f"\nOvercooked {args.overcooked}, the same sizes: loi's trainer {ours['steps_per_s']:,.0f} env-steps/s, "
               f"JaxMARL's IPPO {theirs['steps_per_s']:,.0f}: ratio {ours['steps_per_s'] / theirs['steps_per_s']:.2f}x "
               f"(compile {ours['compile_s']:.1f} s vs {theirs['compile_s']:.1f} s)")

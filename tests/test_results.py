@@ -50,7 +50,8 @@ def test_readme_holds_the_summary_verbatim_in_its_section(study: str) -> None:
     heading = STUDIES[study][1]
     assert heading in readme
     section = readme[readme.index(heading):]
-    section = section[:section.find("\n## ", 1)] if "\n## " in section[1:] else section
+    end = section.find("\n## ", 1)  # the next section, if any
+    section = section if end < 0 else section[:end]
     assert (_folder(study) / MARKDOWN).read_text() in section
 
 
