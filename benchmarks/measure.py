@@ -120,14 +120,14 @@ def main() -> None:
                 run = partial(measure_table, table, estimator=estimator, **common)
                 if mode == "processes":
                     run = partial(run, workers=args.workers)
-                saved = kernels.null_statistics, kernels.labelled_statistics
+                saved = kernels.null_statistics, kernels.half_sample_statistics
                 if mode == "numba prange":
                     kernels.null_statistics = partial(saved[0], parallel=True)
-                    kernels.labelled_statistics = partial(saved[1], parallel=True)
+                    kernels.half_sample_statistics = partial(saved[1], parallel=True)
                 try:
                     wall, cpu, results = timed(run)
                 finally:
-                    kernels.null_statistics, kernels.labelled_statistics = saved
+                    kernels.null_statistics, kernels.half_sample_statistics = saved
                 if reference is None:
                     reference = results
                 else:  # every way gives the same numbers

@@ -3,16 +3,18 @@ kernels (recorded values), as scikit-learn; the maximum, sequential p-values, wo
 
 from __future__ import annotations
 
+import collections
 import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from loi.errors import LoiError
 from loi.metrics import kernels, level_of_influence, resampling
-from loi.metrics.knn import digamma_table, has_near_ties, knn_mutual_information, knn_permutation_null
+from loi.metrics.knn import digamma_table, has_near_ties, knn_mutual_information
 from loi.metrics.table import LOI_COLUMNS, loi_rows, measure_table
 
 REFERENCE = Path(__file__).parent / "data" / "loi_fixed_seed_reference.json"
@@ -28,90 +30,110 @@ def sorted_sample(seed, n_classes=4, per_class=25, decimals=None):
     return values[order], labels[order]
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_null_kernel_equals_numpy_null(seed):
-    values, labels = sorted_sample(seed, per_class=[9, 25, 40][seed % 3])
-    assert not has_near_ties(values)
-    sizes = np.bincount(labels)
-    psi = digamma_table(len(values))
-    expected = knn_permutation_null(values, sizes, 3, psi, np.random.default_rng(seed), 50)
-    shuffled = np.random.default_rng(seed).permuted(np.broadcast_to(np.arange(len(values)), (50, len(values))), axis=1)
-    got = kernels.null_statistics(values, np.repeat(np.arange(len(sizes)), sizes), shuffled, len(sizes), 3, psi)
-    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
-    parallel = kernels.null_statistics(values, np.repeat(np.arange(len(sizes)), sizes), shuffled, len(sizes), 3, psi,
-                                       parallel=True)
-    np.testing.assert_allclose(parallel, got, rtol=0, atol=1e-13)
-
-
-@pytest.mark.parametrize("decimals", [None, 1, 0])
-@pytest.mark.parametrize("k", [1, 3])
-def test_labelled_kernel_equals_numpy_with_ties_and_left_out_points(decimals, k):
-    values, labels = sorted_sample(3, n_classes=3, per_class=30, decimals=decimals)
-    rng = np.random.default_rng(k)
-    batch = np.broadcast_to(labels, (20, len(labels))).copy()
-    for row in batch:
-        rng.shuffle(row)
-    keep = rng.random(batch.shape) < 0.6  # half-sample-like subsets
-    psi = digamma_table(len(values))
-    expected = knn_mutual_information(values, batch, keep.astype(np.int64), 3, k, psi, ties=True)
-    got = kernels.labelled_statistics(values, np.where(keep, batch, -1), 3, k, psi)
-    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
-
+def grouped(labels, n_classes):
+    """``members``/``class_start`` of labels in value order (as estimators._KnnBlock builds them)."""
+    sizes = np.bincount(labels, minlength=n_classes)
+    return np.argsort(labels, kind="stable"), np.concatenate([[0], np.cumsum(sizes)])
 
 
 @pytest.mark.parametrize("decimals", [None, 1, 0])
 @pytest.mark.parametrize("k", [1, 3, 4])
-@pytest.mark.parametrize("window", [2, 6, 60])
-def test_windowed_kernels_equal_the_numpy_estimate(decimals, k, window):
-    # Window 2 sends most points to the exact count, 60 almost none; rounded values tie.
-    values, labels = sorted_sample(5, n_classes=4, per_class=[3, 30, 30, 12], decimals=decimals)
+@pytest.mark.parametrize("per_class", [[30, 30, 30], [2, 3, 4, 40], [5, 60]])
+def test_labelled_kernel_equals_numpy_with_ties_and_left_out_points(decimals, k, per_class):
+    # Classes of 2-4 reach k_eff < 3 and the sentinels; rounded values tie (the exact path).
+    values, labels = sorted_sample(3, n_classes=len(per_class), per_class=per_class, decimals=decimals)
+    n_classes = len(per_class)
     rng = np.random.default_rng(k)
     batch = np.broadcast_to(labels, (20, len(labels))).copy()
     for row in batch:
         rng.shuffle(row)
     psi = digamma_table(len(values))
-    table = kernels.neighbour_counts(values, window)
-    # The table against a direct count of the points within reach.
-    i, offset = 20, min(window, 5)
-    radius = values[i + offset] - values[i]
-    reach = radius + 1e-10 * (abs(values[i]) + radius)
-    assert table[i, window + 1 + offset] == min(np.sum(np.abs(values - values[i]) <= reach) - 1, window + 1)
-    expected = knn_mutual_information(values, batch, None, 4, k, psi, ties=True)
-    got = kernels.labelled_statistics(values, batch, 4, k, psi, table=table, window=window)
+    index = kernels.SortedValues(values)
+    everyone = knn_mutual_information(values, batch, None, n_classes, k, psi, ties=True)
+    np.testing.assert_allclose(kernels.labelled_statistics(index, batch, n_classes, k, psi), everyone, rtol=0, atol=1e-12)
+    keep = rng.random(batch.shape) < 0.6  # half-sample-like subsets: m counts the kept points only
+    expected = knn_mutual_information(values, batch, keep.astype(np.int64), n_classes, k, psi, ties=True)
+    got = kernels.labelled_statistics(index, np.where(keep, batch, -1), n_classes, k, psi)
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
-    if not has_near_ties(values):
-        sizes = np.bincount(labels)
-        shuffled = rng.permuted(np.broadcast_to(np.arange(len(values)), (20, len(values))), axis=1)
-        slot_class = np.repeat(np.arange(4), sizes)
-        np.testing.assert_allclose(kernels.null_statistics(values, slot_class, shuffled, 4, k, psi, table=table,
-                                                           window=window),
-                                   kernels.null_statistics(values, slot_class, shuffled, 4, k, psi),
-                                   rtol=0, atol=1e-12)
-    keep = rng.random(batch.shape) < 0.6  # points left out: m counts only the kept ones
-    np.testing.assert_allclose(
-        kernels.labelled_statistics(values, np.where(keep, batch, -1), 4, k, psi, table=table, window=window),
-        knn_mutual_information(values, batch, keep.astype(np.int64), 4, k, psi, ties=True), rtol=0, atol=1e-12)
 
 
-def test_half_sample_labels_keep_the_rows_of_half_sample_weights():
-    sizes = np.array([2, 5, 8, 3])
-    coplayer = np.random.default_rng(0).permutation(np.repeat(np.arange(4), sizes))  # in value order
-    by_class = np.argsort(coplayer, kind="stable")
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    group_start, group_size = starts[coplayer[by_class]], sizes[coplayer[by_class]]
-    weights = np.empty((30, len(coplayer)), dtype=np.int64)
-    weights[:, by_class] = resampling.half_sample_weights(np.random.default_rng(9), group_start, group_size, 30)
-    labels = np.empty((30, len(coplayer)), dtype=np.int64)
-    kernels.half_sample_labels(np.random.default_rng(9).random((30, len(coplayer))), group_start, group_size,
-                               by_class, coplayer, labels)
-    np.testing.assert_array_equal(labels, np.where(weights > 0, coplayer, -1))
-    # max(n // 2, min(n, 2)) of each co-player: 2, 2, 4, 2
-    assert (np.stack([(labels == c).sum(1) for c in range(4)], 1) == [2, 2, 4, 2]).all()
+def test_near_ties_take_the_exact_path_point_by_point():
+    # Tie-free values with one crowded cluster of near-ties: only its points leave the fast path.
+    values, labels = sorted_sample(8, n_classes=3, per_class=40)
+    values = np.sort(np.concatenate([values, values[60] + np.array([1e-13, 2e-13, 0.0])]))
+    labels = np.random.default_rng(0).integers(0, 3, len(values))
+    assert has_near_ties(values)
+    psi = digamma_table(len(values))
+    expected = knn_mutual_information(values, labels[None], None, 3, 3, psi, ties=True)
+    got = kernels.labelled_statistics(kernels.SortedValues(values), labels[None], 3, 3, psi)
+    assert got == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize("per_class", [[9, 25, 40], [2, 2, 2, 7], [6] * 9])
+def test_null_and_half_sample_kernels_evaluate_their_own_draws(per_class):
+    values, labels = sorted_sample(4, n_classes=len(per_class), per_class=per_class, decimals=1)
+    n_classes, psi = len(per_class), digamma_table(len(values))
+    index = kernels.SortedValues(values)
+    slot_class = np.repeat(np.arange(n_classes), per_class)
+    members, class_start = grouped(labels, n_classes)
+    null = kernels.null_statistics(index, slot_class, n_classes, 3, psi, seed=11, size=40)
+    half = kernels.half_sample_statistics(index, members, class_start, 3, psi, seed=11, size=40)
+    null_labels = np.stack([kernels.null_labels(slot_class, 11, r) for r in range(40)])
+    half_labels = np.stack([kernels.half_sample_labels(members, class_start, 11, r) for r in range(40)])
+    # The same labellings through the numpy estimator.
+    np.testing.assert_allclose(null, knn_mutual_information(values, null_labels, None, n_classes, 3, psi), atol=1e-12)
+    weights = (half_labels >= 0).astype(np.int64)
+    np.testing.assert_allclose(half, knn_mutual_information(values, np.maximum(half_labels, 0), weights, n_classes, 3,
+                                                            psi), atol=1e-12)
+    # Class sizes: kept by a relabelling; max(n // 2, min(n, 2)) of each class in a half-sample,
+    # and only the class's own episodes.
+    assert (np.stack([(null_labels == c).sum(1) for c in range(n_classes)], 1) == per_class).all()
+    take = [max(size // 2, min(size, 2)) for size in per_class]
+    assert (np.stack([(half_labels == c).sum(1) for c in range(n_classes)], 1) == take).all()
+    assert ((half_labels == labels) | (half_labels < 0)).all()
+    # A draw depends on (seed, resample) only: not on the batch it is drawn in, nor on threads.
+    np.testing.assert_array_equal(kernels.null_statistics(index, slot_class, n_classes, 3, psi, 11, 15, offset=25),
+                                  null[25:])
+    np.testing.assert_array_equal(kernels.null_statistics(index, slot_class, n_classes, 3, psi, 11, 40, parallel=True),
+                                  null)
+    np.testing.assert_array_equal(kernels.half_sample_statistics(index, members, class_start, 3, psi, 11, 40,
+                                                                 parallel=True), half)
+    assert not np.array_equal(kernels.null_statistics(index, slot_class, n_classes, 3, psi, 12, 40), null)
+
+
+def test_relabellings_are_uniform():
+    # Every assignment of the labels [0, 0, 1, 2] to 4 positions (12 of them) equally often.
+    slot_class = np.array([0, 0, 1, 2])
+    draws = 12_000
+    seen = collections.Counter(tuple(kernels.null_labels(slot_class, 5, r)) for r in range(draws))
+    assert len(seen) == 12
+    assert stats.chisquare(list(seen.values())).pvalue > 1e-4
+    # And on a larger vector: each position holds class c with probability size_c / n.
+    slot_class = np.repeat(np.arange(3), [5, 20, 75])
+    counts = np.zeros((100, 3))
+    for r in range(3000):
+        counts[np.arange(100), kernels.null_labels(slot_class, 6, r)] += 1
+    expected = 3000 * np.array([5, 20, 75]) / 100
+    assert stats.chisquare(counts.ravel(), np.tile(expected, 100)).pvalue > 1e-4
+
+
+def test_half_samples_are_uniform_subsets_of_each_class():
+    labels = np.array([1, 0, 0, 1, 0, 1, 0, 1, 1])  # class 0: 4 members (keep 2), class 1: 5 (keep 2)
+    members, class_start = grouped(labels, 2)
+    draws = 12_000
+    kept = [kernels.half_sample_labels(members, class_start, 3, r) for r in range(draws)]
+    for c, subsets in ((0, 6), (1, 10)):  # C(4, 2), C(5, 2)
+        seen = collections.Counter(tuple(np.flatnonzero(row == c)) for row in kept)
+        assert len(seen) == subsets
+        assert stats.chisquare(list(seen.values())).pvalue > 1e-4
 
 
 def reference_cases():
-    """The fixed-seed tables of tests/data/loi_fixed_seed_reference.json (recorded with the numpy
-    code before the compiled kernels and the boundary-aware intervals)."""
+    """The fixed-seed tables of tests/data/loi_fixed_seed_reference.json: the histogram
+    estimators' values recorded with the numpy code before the compiled kernels and the
+    boundary-aware intervals; the knn estimator's since its resamples are drawn inside the
+    kernels (its estimates are unchanged; the null and bootstrap draws agree in distribution with
+    the numpy draws, test_kernel_draws_match_the_numpy_draws_in_distribution)."""
     rng = np.random.default_rng(123)
     for shape, (blocks, cop, eps) in {"paper": (20, 9, 6), "large": (1, 9, 120), "mid": (6, 5, 30),
                                        "unequal": (1, 4, 0)}.items():
@@ -140,15 +162,34 @@ def test_fixed_seed_results_are_unchanged():
                 statistic, low, high, null_mean, pvalue = reference[key]
                 assert (r.statistic, r.null_mean, r.pvalue) == pytest.approx((statistic, null_mean, pvalue),
                                                                             rel=0, abs=1e-12), key
-                if estimator == "knn":
-                    # Upper end as before; the lower end now also covers the boundary-rescaled
-                    # estimates (estimators._interval), so it can only move down.
-                    assert r.confidence_interval.high == pytest.approx(high, abs=1e-12), key
-                    assert r.confidence_interval.low <= low + 1e-12, key
-                else:
-                    assert tuple(r.confidence_interval) == pytest.approx((low, high), abs=1e-12), key
+                assert tuple(r.confidence_interval) == pytest.approx((low, high), abs=1e-12), key
                 checked += 1
     assert checked == len(reference) == 40
+
+
+@pytest.mark.parametrize("decimals", [None, 0])
+def test_kernel_draws_match_the_numpy_draws_in_distribution(decimals):
+    # The kernels' relabellings and half-samples against numpy's (knn_permutation_null /
+    # permuted labels, resampling.half_sample_weights) through the numpy estimator: the two
+    # distributions of the statistic must agree (two-sample Kolmogorov-Smirnov).
+    values, labels = sorted_sample(2, n_classes=4, per_class=[10, 20, 30, 15], decimals=decimals)
+    n, n_classes, draws = len(values), 4, 3000
+    psi, index = digamma_table(n), kernels.SortedValues(values)
+    rng = np.random.default_rng(0)
+    numpy_null = knn_mutual_information(values, resampling.permuted_labels(rng, labels, draws), None, n_classes, 3, psi,
+                                        ties=True)
+    kernel_null = kernels.null_statistics(index, np.sort(labels), n_classes, 3, psi, seed=1, size=draws)
+    assert stats.ks_2samp(numpy_null, kernel_null).pvalue > 1e-3
+    members, class_start = grouped(labels, n_classes)
+    group_start, group_size = class_start[labels[members]], np.diff(class_start)[labels[members]]
+    weights = np.empty((draws, n), dtype=np.int64)
+    weights[:, members] = resampling.half_sample_weights(rng, group_start, group_size, draws)
+    numpy_half = knn_mutual_information(values, np.broadcast_to(labels, (draws, n)), weights, n_classes, 3, psi,
+                                        ties=True)
+    kernel_half = kernels.half_sample_statistics(index, members, class_start, 3, psi, seed=1, size=draws)
+    assert stats.ks_2samp(numpy_half, kernel_half).pvalue > 1e-3
+    # Not vacuous: a shift of one numpy standard error per draw is detected.
+    assert stats.ks_2samp(numpy_half, kernel_half + numpy_half.std()).pvalue < 1e-6
 
 
 def test_knn_equals_scikit_learn_on_tie_free_data():

@@ -46,9 +46,6 @@ CI_METHODS: tuple[str, ...] = ("auto", "blocks", "centered", "basic", "percentil
 # covers 90-95.5% with 5 blocks of 9 x 6 episodes (93-98% with 10), where the episode bootstrap
 # of the histogram estimators covers ~0% (benchmarks/interval_coverage.py, .notes/H7_findings.md).
 MIN_BLOCKS_FOR_CLUSTER_BOOTSTRAP = 5
-# Largest kNN neighbour-count table (bytes) built for a block; larger blocks use the kernels
-# that count by search (same values, slower).
-_TABLE_BYTES = 1 << 26
 
 
 # ----------------------------------------------------------------------------- validation
@@ -260,12 +257,14 @@ class _HistogramBlock:
 class _KnnBlock:
     """One block for the kNN estimator: returns sorted once, labels/multiplicities resampled.
 
-    The episode bootstrap is a half-sample without replacement within each co-player
-    (``resampling.half_sample_weights``), not a with-replacement resample: multiplicities > 1
+    The episode bootstrap is a half-sample without replacement within each co-player (``max(size
+    // 2, min(size, 2))`` episodes of each), not a with-replacement resample: multiplicities > 1
     clump the sample, and the Ross estimator on a clumped sample is shifted by ~+0.11 nats under
     independence at 55 and at 300 episodes per co-player (percentile half-width 0.09 / 0.04), so
     neither the percentile nor the basic interval could cover. Half-samples are unshifted
     (0.011 / 0.0005) and match the estimate's spread for MI > 0 (conservative near MI = 0).
+    Both resamplings are drawn and evaluated by the compiled kernels (``kernels``), from one seed
+    drawn from the caller's generator per call.
     """
 
     def __init__(self, coplayer: np.ndarray, values: np.ndarray, n_coplayers: int, k: int) -> None:
@@ -273,36 +272,26 @@ class _KnnBlock:
         self.values, self.coplayer = values[order], coplayer[order]
         self.n_coplayers, self.k = n_coplayers, k
         self.psi = digamma_table(len(values))
-        by_class = np.argsort(self.coplayer, kind="stable")
         sizes = np.bincount(self.coplayer, minlength=n_coplayers)
-        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        self.by_class = by_class
+        # Sorted positions of each co-player's episodes, ascending within a co-player.
+        self.members = np.argsort(self.coplayer, kind="stable")
+        self.class_start = np.concatenate([[0], np.cumsum(sizes)])
         self.ties = has_near_ties(self.values)
-        self.group_start, self.group_size = starts[self.coplayer[by_class]], sizes[self.coplayer[by_class]]
         self.slot_class = np.repeat(np.arange(n_coplayers), sizes)
         self.maximum = coplayer_entropy(sizes)
-        half = np.maximum(sizes // 2, np.minimum(sizes, 2))  # what half_sample_labels keeps
+        half = np.maximum(sizes // 2, np.minimum(sizes, 2))  # what a half-sample keeps
         self.statistic_scale = knn_boundary_scale(sizes, self.psi)
         self.replicate_scale = knn_boundary_scale(half, self.psi)
-        self._null_table = None
+        self._sorted = None
 
-    def _window(self) -> int:
-        # The k-th same-class neighbour of a point of the smallest class is about k n / n_min
-        # points away (one side); that plus 3 sd covers all but ~1% of the points
-        # (the others are counted exactly). 253: the largest count a uint8 entry holds.
-        share = len(self.values) / self.group_size.min()
-        return int(np.clip(np.ceil(share * (self.k + 3.0 * np.sqrt(self.k))), 16, 253))
-
-    def null_table(self):
-        """``kernels.neighbour_counts`` of the values (built on first use), and its window;
-        ``(None, 0)`` when it would take more than ``_TABLE_BYTES``."""
-        if self._null_table is None:
+    def sorted_values(self):
+        """The values with the kernels' search index (built on first use: numba is imported by
+        the processes that resample with the knn estimator only)."""
+        if self._sorted is None:
             from loi.metrics import kernels
 
-            window = self._window()
-            fits = len(self.values) * (2 * window + 4) <= _TABLE_BYTES
-            self._null_table = (kernels.neighbour_counts(self.values, window), window) if fits else (None, 0)
-        return self._null_table
+            self._sorted = kernels.SortedValues(self.values)
+        return self._sorted
 
     def statistic(self) -> float:
         labels = self.coplayer[None, :]
@@ -310,36 +299,18 @@ class _KnnBlock:
                                             ties=self.ties)[0])
 
     def null(self, rng: np.random.Generator, size: int) -> np.ndarray:
-        # The draws are numpy's, as in knn_permutation_null / permuted_labels (the streams do not
-        # depend on the chunk size); the compiled kernel evaluates them.
-        from loi.metrics import kernels  # numba: imported by the processes that run the knn estimator only
+        from loi.metrics import kernels
 
-        n, out = len(self.values), []
-        table, window = self.null_table()
-        for chunk in resampling.chunk_sizes(size, n):
-            if self.ties:
-                labels = resampling.permuted_labels(rng, self.coplayer, chunk)
-                out.append(kernels.labelled_statistics(self.values, labels, self.n_coplayers, self.k, self.psi,
-                                                       table=table, window=window))
-            else:
-                shuffled = rng.permuted(np.broadcast_to(np.arange(n), (chunk, n)), axis=1)
-                out.append(kernels.null_statistics(self.values, self.slot_class, shuffled, self.n_coplayers,
-                                                   self.k, self.psi, table=table, window=window))
-        return np.concatenate(out)
+        seed = int(rng.integers(0, 2**63))
+        return kernels.null_statistics(self.sorted_values(), self.slot_class, self.n_coplayers, self.k, self.psi,
+                                       seed, size)
 
     def bootstrap(self, rng: np.random.Generator, size: int) -> np.ndarray:
         from loi.metrics import kernels
 
-        n, out = len(self.values), []
-        # The neighbour-count table does not pay here (measured 1.1-1.3x slower at 10 x 1000
-        # episodes: kept neighbours sit twice as far, so the table is twice as wide).
-        for chunk in resampling.chunk_sizes(size, n):
-            # The uniforms resampling.half_sample_weights draws; the kernel keeps the same rows.
-            uniform = rng.random((chunk, n))
-            labels = np.empty((chunk, n), dtype=np.int64)
-            kernels.half_sample_labels(uniform, self.group_start, self.group_size, self.by_class, self.coplayer, labels)
-            out.append(kernels.labelled_statistics(self.values, labels, self.n_coplayers, self.k, self.psi))
-        return np.concatenate(out)
+        seed = int(rng.integers(0, 2**63))
+        return kernels.half_sample_statistics(self.sorted_values(), self.members, self.class_start, self.k, self.psi,
+                                              seed, size)
 
 
 def _null_over_blocks(blocks: list, rng: np.random.Generator, size: int) -> np.ndarray:

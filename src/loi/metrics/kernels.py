@@ -1,12 +1,22 @@
 """Compiled (numba) kernels for the resampling loops of the kNN estimator.
 
-The numpy code in ``knn.py`` evaluates a batch of labellings with sorts and shifts over
-``(batch, n)`` arrays; here one labelling is one linear pass: the points of each class are
-listed in value order by a counting pass, the k-th same-class neighbour is a merge of the k
-preceding and k following class members, and m and k~ (all points / same-class points within
-the radius) are counted by galloping searches from the point's own position. The random draws
-stay in numpy (the caller passes them in), so results equal the numpy path for the same seed;
-``tests/test_metrics_kernels.py`` checks them against it.
+A resample (a relabelling for the permutation null, a half-sample for the bootstrap) is drawn
+and evaluated inside one compiled loop, so no ``(resamples, n)`` array is ever built:
+
+* draws: each resample has its own splitmix64 stream, started from ``(seed, resample index)``,
+  so a result depends only on the seed, never on how resamples are split over calls or threads.
+  A relabelling is a Fisher-Yates shuffle of the class labels over the sorted positions; a
+  half-sample keeps ``max(size // 2, min(size, 2))`` of each class's episodes, chosen by
+  selection sampling (Knuth's algorithm S), which yields them already in value order;
+* evaluation: the kept members of each class, listed in value order, give each point's k-th
+  same-class neighbour by a merge of the k preceding and k following members; ``m`` and ``k~``
+  (all kept points / kept same-class points within the radius, as ``knn_mutual_information``
+  counts them) come from a bucket index over the sorted values -- an O(1) search on spread-out
+  values, a binary search inside a bucket where values crowd or tie.
+
+``null_labels`` and ``half_sample_labels`` expose the draws (``tests/test_metrics_kernels.py``
+checks that the statistics are those of ``knn_mutual_information`` on exactly these labellings,
+and that the labellings are uniform).
 
 Counting rule, as in ``knn_mutual_information``: a point is "within d" of ``y`` when its value
 lies in ``[y - reach, y + reach]``, ``reach = d + slack (|y| + d)``.
@@ -19,486 +29,426 @@ from numba import njit, prange
 
 from loi.metrics.knn import _RELATIVE_SLACK
 
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_LOW32 = np.uint64(0xFFFFFFFF)
+_TWO32 = np.uint64(1 << 32)
+# A bucket holding more sorted positions than this is searched by bisection, not by a scan.
+_LINEAR_SCAN = 16
 
-# Counts up to this are found by a linear scan (one mispredicted branch); beyond, by galloping
-# (cost growing with the log of the count). Null draws put ~k x classes points within reach.
-_LINEAR_SCAN = 32
+
+# ----------------------------------------------------------------------------- random draws
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _count_at_most(sorted_values, start, stop, high_value):
-    """How many of ``sorted_values[start:stop]`` (ascending) are ``<= high_value``."""
-    scan_end = min(stop, start + _LINEAR_SCAN)
-    probe = start
-    while probe < scan_end and sorted_values[probe] <= high_value:
-        probe += 1
-    if probe < scan_end or probe == stop:
-        return probe - start
-    step, below = 1, probe  # sorted_values[start:below] are known to be <= high_value
-    while probe < stop and sorted_values[probe] <= high_value:
-        below = probe + 1
-        probe = below + step
-        step *= 2
-    low, high = below, min(probe, stop)  # the first value > high_value is in [low, high]
-    while low < high:
+def _mix(z):
+    """splitmix64's output function (Steele, Lea & Flood 2014)."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _stream(seed, resample):
+    """Start state of one resample's stream: a hash of (seed, resample), not a neighbour of the
+    other resamples' states."""
+    return _mix(_mix(np.uint64(seed) + _GOLDEN) ^ (np.uint64(resample) * _GOLDEN))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _next(state):
+    state = state + _GOLDEN
+    return state, _mix(state)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _below(state, bound):
+    """Uniform integer in ``[0, bound)``, ``1 <= bound < 2**32``, exactly (Lemire 2019)."""
+    bound = np.uint64(bound)
+    state, x = _next(state)
+    product = (x >> np.uint64(32)) * bound
+    if (product & _LOW32) < bound:
+        threshold = (_TWO32 - bound) % bound
+        while (product & _LOW32) < threshold:
+            state, x = _next(state)
+            product = (x >> np.uint64(32)) * bound
+    return state, np.int64(product >> np.uint64(32))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _uniform(state):
+    """Uniform double in ``[0, 1)`` (53 random bits)."""
+    state, x = _next(state)
+    return state, np.float64(x >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@njit(cache=True, nogil=True)
+def _shuffle_labels(slot_class, seed, resample, labels):
+    """``labels``: ``slot_class`` in uniformly random order (Fisher-Yates)."""
+    labels[:] = slot_class
+    state = _stream(seed, resample)
+    for i in range(len(labels) - 1, 0, -1):
+        state, j = _below(state, i + 1)
+        held = labels[i]
+        labels[i] = labels[j]
+        labels[j] = held
+
+
+@njit(cache=True, nogil=True)
+def _half_sample(padded, members, class_start, seed, resample, kept, kept_values, kept_start):
+    """Of each class's ``members`` (sorted positions), keep ``max(size // 2, min(size, 2))``
+    uniformly without replacement, in order, into ``kept`` / ``kept_values`` / ``kept_start``
+    (the layout of ``_group_positions``)."""
+    state = _stream(seed, resample)
+    slot = _PAD
+    for c in range(len(class_start) - 1):
+        kept_start[c] = slot
+        _sentinels(kept_values, slot)
+        first, end = class_start[c], class_start[c + 1]
+        size = end - first
+        needed = max(size // 2, min(size, 2))
+        for i in range(size):  # keep member i with probability needed / (members left)
+            state, u = _uniform(state)
+            if u * (size - i) < needed:
+                kept[slot] = members[first + i]
+                kept_values[slot] = padded[0, members[first + i] + 1]
+                slot += 1
+                needed -= 1
+        slot += 2 * _PAD
+    kept_start[len(class_start) - 1] = slot
+    _sentinels(kept_values, slot)
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+
+@njit(cache=True, nogil=True)
+def bucket_index(values, buckets):
+    """A search index over the sorted ``values`` (row 0) and their mirror image ``-values[::-1]``
+    (row 1, so that searches towards either side are the same search): ``padded[row]``: the
+    row's values between -inf and +inf (``padded[row, p + 1]`` is position ``p``);
+    ``first[row, b]``: the first position in bucket ``b`` or later (``first[row, buckets] = n``),
+    buckets of equal width from ``origin[row]`` with ``scale`` buckets per unit;
+    ``tie_after[p + 1]``: positions p and p + 1 are near-ties, as ``knn.has_near_ties`` judges."""
+    n = len(values)
+    padded = np.empty((2, n + 2))
+    padded[:, 0], padded[:, n + 1] = -np.inf, np.inf
+    padded[0, 1:n + 1] = values
+    padded[1, 1:n + 1] = -values[::-1]
+    span = values[-1] - values[0] if n else 0.0
+    scale = buckets / span if span > 0 else 0.0
+    origin = np.zeros(2)
+    first = np.empty((2, buckets + 1), dtype=np.int64)
+    for row in range(2):
+        origin[row] = padded[row, 1] if n else 0.0
+        position = 0
+        for b in range(buckets + 1):
+            while position < n and min(int((padded[row, position + 1] - origin[row]) * scale), buckets - 1) < b:
+                position += 1
+            first[row, b] = position
+    tie_after = np.zeros(n + 1, dtype=np.bool_)
+    if n:
+        tolerance = 4 * _RELATIVE_SLACK * (np.abs(values).max() + span)
+        for p in range(n - 1):
+            tie_after[p + 1] = values[p + 1] - values[p] <= tolerance
+    return padded, first, origin, scale, tie_after
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _first_at_least(padded, first, origin, scale, row, x):
+    """The first position of ``row`` (see ``bucket_index``) whose value is ``>= x``."""
+    buckets = first.shape[1] - 1
+    t = (x - origin[row]) * scale
+    b = 0 if t <= 0.0 else min(int(t), buckets - 1)  # non-decreasing in x
+    low, high = first[row, b], first[row, b + 1]  # earlier positions are < x, later ones > x
+    if high - low <= _LINEAR_SCAN:
+        # Buckets are narrow (a few per value): mostly 0 or 1 step, the first one branch-free.
+        low += padded[row, low + 1] < x
+        while low < high and padded[row, low + 1] < x:
+            low += 1
+        return low
+    while low < high:  # values crowd or tie here
         middle = (low + high) // 2
-        if sorted_values[middle] <= high_value:
+        if padded[row, middle + 1] < x:
             low = middle + 1
         else:
             high = middle
-    return low - start
+    return low
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _count_at_least(sorted_values, first, end, low_value):
-    """How many of ``sorted_values[first:end + 1]`` (ascending) are ``>= low_value``."""
-    scan_end = max(first, end - _LINEAR_SCAN + 1)
-    probe = end
-    while probe >= scan_end and sorted_values[probe] >= low_value:
-        probe -= 1
-    if probe >= scan_end or probe < first:
-        return end - probe
-    step, above = 1, probe  # sorted_values[above + 1:end + 1] are known to be >= low_value
-    while probe >= first and sorted_values[probe] >= low_value:
-        above = probe - 1
-        probe = above - step
-        step *= 2
-    low, high = max(probe, first - 1), above  # the last value < low_value is in [low, high]
+def _first_slot_at_least(kept, low, high, position, downward):
+    """The first slot of ``kept[low:high]`` (ascending) holding ``>= position``: a short scan
+    from the end where the answer is expected (``downward``: from ``high``), then bisection
+    (a class with many tied values)."""
+    if downward:
+        scan_end = max(low, high - _LINEAR_SCAN)
+        while high > scan_end and kept[high - 1] >= position:
+            high -= 1
+        if high > scan_end or high == low:
+            return high
+    else:
+        scan_end = min(high, low + _LINEAR_SCAN)
+        while low < scan_end and kept[low] < position:
+            low += 1
+        if low < scan_end or low == high:
+            return low
     while low < high:
-        middle = (low + high + 1) // 2
-        if sorted_values[middle] >= low_value:
-            high = middle - 1
+        middle = (low + high) // 2
+        if kept[middle] < position:
+            low = middle + 1
         else:
-            low = middle
-    return end - high
+            high = middle
+    return low
 
 
 @njit(cache=True, nogil=True)
-def ross_labelled(values, labels, n_classes, k, psi, count_ties):
-    """Ross MI of the points with ``labels >= 0`` (``values`` ascending; ``-1``: left out).
-
-    ``count_ties=False`` takes k~ = k, as ``knn_permutation_null`` does for values without
-    near-ties (it differs from counting only where two neighbours are exactly equidistant).
-    """
-    n = len(values)
-    kept_values = np.empty(n)  # the kept points' values, ascending
-    class_values = np.empty(n)  # the same values grouped by class, ascending inside a class
-    class_slot = np.empty(n, dtype=np.int64)  # where each of them sits in kept_values
-    class_start = np.zeros(n_classes + 1, dtype=np.int64)
-    kept = 0
-    for position in range(n):
-        label = labels[position]
-        if label >= 0:
-            kept_values[kept] = values[position]
-            kept += 1
-            class_start[label + 1] += 1
-    for c in range(n_classes):
-        class_start[c + 1] += class_start[c]
-    fill = class_start[:n_classes].copy()
-    slot = 0
-    for position in range(n):
-        label = labels[position]
-        if label >= 0:
-            class_values[fill[label]] = values[position]
-            class_slot[fill[label]] = slot
-            fill[label] += 1
-            slot += 1
+def ross_classes(padded, first, origin, scale, tie_after, kept, kept_values, kept_start, cumulative, k, psi):
+    """Ross MI of the kept points: ``kept[kept_start[c]:kept_start[c + 1] - 2 _PAD]`` are the
+    sorted positions of class ``c``'s points, ascending, ``kept_values`` their values, between
+    sentinels (``_group_positions``). ``cumulative[p]``: kept points before position ``p``
+    (length 0: every point is kept). ``tie_after[p + 1]``: positions p and p + 1 are near-ties
+    (``knn.has_near_ties``)."""
+    every_point = len(cumulative) == 0
+    n = padded.shape[1] - 2
     total, used = 0.0, 0
-    for c in range(n_classes):
-        first, end = class_start[c], class_start[c + 1]
-        size = end - first
+    for c in range(len(kept_start) - 1):
+        start, end = kept_start[c], kept_start[c + 1] - 2 * _PAD
+        size = end - start
         k_eff = min(k, size - 1)
         if k_eff < 1:
             continue
-        for member in range(first, end):
-            value = class_values[member]
-            # The k_eff-th smallest distance to the class members on either side (a merge);
-            # ``neighbour`` is the member at that distance.
-            left, right, neighbour = member - 1, member + 1, member
-            radius = 0.0
-            for _ in range(k_eff):
-                d_left = value - class_values[left] if left >= first else np.inf
-                d_right = class_values[right] - value if right < end else np.inf
-                if d_left <= d_right:
-                    radius, neighbour = d_left, left
-                    left -= 1
-                else:
-                    radius, neighbour = d_right, right
-                    right += 1
-            reach = radius + _RELATIVE_SLACK * (abs(value) + radius)
-            low_value, high_value = value - reach, value + reach
-            own, far = class_slot[member], class_slot[neighbour]
-            # On the neighbour's side every point up to it is within reach (values are sorted),
-            # so only points tied with it remain to be counted there.
-            if far < own:
-                m = (own - far) + _count_at_least(kept_values, 0, far - 1, low_value)
-                m += _count_at_most(kept_values, own + 1, kept, high_value)
-            else:
-                m = (far - own) + _count_at_most(kept_values, far + 1, kept, high_value)
-                m += _count_at_least(kept_values, 0, own - 1, low_value)
-            k_tilde = k_eff
-            if count_ties:
-                k_tilde = (_count_at_most(class_values, member + 1, end, high_value)
-                           + _count_at_least(class_values, first, member - 1, low_value))
-            total += psi[size] - psi[max(k_tilde, 1)] + psi[max(m, 1)]
-            used += 1
-    if used == 0:
-        return np.nan
-    return psi[used] - total / used
-
-
-@njit(cache=True, nogil=True)
-def _null_rows(values, slot_class, shuffled, n_classes, k, psi, out):
-    """Row s of ``shuffled`` (a permutation of the sorted positions) gives class
-    ``slot_class[j]`` to position ``shuffled[s, j]``, as ``knn_permutation_null`` does."""
-    labels = np.empty(len(values), dtype=np.int64)
-    for s in range(shuffled.shape[0]):
-        for j in range(len(values)):
-            labels[shuffled[s, j]] = slot_class[j]
-        out[s] = ross_labelled(values, labels, n_classes, k, psi, False)
-
-
-@njit(cache=True, parallel=True)
-def _null_rows_parallel(values, slot_class, shuffled, n_classes, k, psi, out):
-    for s in prange(shuffled.shape[0]):
-        labels = np.empty(len(values), dtype=np.int64)
-        for j in range(len(values)):
-            labels[shuffled[s, j]] = slot_class[j]
-        out[s] = ross_labelled(values, labels, n_classes, k, psi, False)
-
-
-@njit(cache=True, nogil=True)
-def _labelled_rows(values, labels, n_classes, k, psi, out):
-    for s in range(labels.shape[0]):
-        out[s] = ross_labelled(values, labels[s], n_classes, k, psi, True)
-
-
-@njit(cache=True, parallel=True)
-def _labelled_rows_parallel(values, labels, n_classes, k, psi, out):
-    for s in prange(labels.shape[0]):
-        out[s] = ross_labelled(values, labels[s], n_classes, k, psi, True)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _order_statistic(group, base, rank, counts, bucket):
-    """The ``rank``-th smallest (0-based) of ``group`` (keys ``base + [0, 1)``): a counting pass
-    over ``len(counts)`` buckets, then a sort of the one bucket holding it (~16 keys) -- the
-    same value ``np.partition(group, rank)[rank]`` gives, several times faster. The bucket of a
-    key is a non-decreasing function of it, so bucket order never contradicts key order."""
-    buckets = len(counts)
-    counts[:] = 0
-    for key in group:
-        counts[min(int((key - base) * buckets), buckets - 1)] += 1
-    below, chosen = 0, 0
-    while below + counts[chosen] <= rank:
-        below += counts[chosen]
-        chosen += 1
-    filled = 0
-    for key in group:
-        if min(int((key - base) * buckets), buckets - 1) == chosen:
-            bucket[filled] = key
-            filled += 1
-    return np.sort(bucket[:filled])[rank - below]
-
-
-@njit(cache=True, nogil=True)
-def half_sample_labels(uniform, group_start, group_size, by_class, coplayer, out):
-    """Labels of half-samples, ``-1`` for the points left out: exactly the rows
-    ``resampling.half_sample_weights`` keeps (the ``max(size // 2, min(size, 2))`` smallest
-    keys ``uniform + 2 group_start`` of each group) placed at ``by_class``."""
-    n = uniform.shape[1]
-    keys = np.empty(n)
-    kept = np.empty(n, dtype=np.int64)  # label or -1, in class order; scattered once per row
-    largest = group_size.max() if n else 0
-    counts = np.empty(max(1, largest // 16), dtype=np.int64)
-    bucket = np.empty(max(largest, 1))
-    for s in range(uniform.shape[0]):
-        for j in range(n):
-            keys[j] = uniform[s, j] + 2.0 * group_start[j]
-        j = 0
-        while j < n:
-            size = group_size[j]
-            take = max(size // 2, min(size, 2))
-            label = coplayer[by_class[j]]
-            if take >= size:
-                kept[j:j + size] = label
-            else:
-                group = keys[j:j + size]
-                # The first key not taken; keys below it are kept (as np.partition's would be).
-                threshold = _order_statistic(group, 2.0 * group_start[j], take,
-                                             counts[:max(1, size // 16)], bucket)
-                for i in range(size):
-                    kept[j + i] = label if group[i] < threshold else -1
-            j += size
-        for j in range(n):
-            out[s, by_class[j]] = kept[j]
-
-
-# ----------------------------------------------------------------------------- windowed kernels
-#
-# Relabelling (null) or half-sampling (bootstrap) moves the labels, never the values, so the one
-# thing the kNN estimator needs from the values -- how many points lie within the distance from
-# point i to point j -- is a fixed function of (i, j). ``neighbour_counts`` tabulates it once per
-# block for |i - j| <= window; a labelling then finds each point's k-th same-class neighbour by
-# comparing table entries (the count is non-decreasing in the distance, so the k-th smallest
-# count belongs to the k-th nearest neighbour) and reads m off the table, with no distance
-# arithmetic and no search. Entries are capped at window + 1; a point whose answer is not
-# below the cap, or whose neighbours tie, is counted exactly as ``ross_labelled`` does.
-
-
-@njit(cache=True, nogil=True)
-def neighbour_counts(values, window):
-    """``table[i, window + 1 + o]``: points other than i within reach of ``values[i]`` when the
-    radius is ``|values[i + o] - values[i]|`` (``values`` ascending), capped at ``window + 1``;
-    the columns ``o = +-(window + 1)`` hold the cap, so a clamped offset reads it. The last
-    column is 1 where ``values[i + 1]`` is a near-tie of ``values[i]`` (as ``knn.has_near_ties``
-    judges): only then can reach extend past a neighbour."""
-    n = len(values)
-    cap = window + 1
-    table = np.full((n, 2 * window + 4), cap, dtype=np.uint8)
-    if n:
-        scale = np.abs(values).max() + (values[-1] - values[0])
-        for i in range(n):
-            table[i, 2 * window + 3] = i + 1 < n and values[i + 1] - values[i] <= 4 * _RELATIVE_SLACK * scale
-    for i in range(n):
-        value = values[i]
-        for sign in (1, -1):
-            low, high = i, i + 1  # values[low:high] are within reach; both only grow
-            for offset in range(1, window + 1):
-                j = i + sign * offset
-                if j < 0 or j >= n:
-                    break
-                radius = (values[j] - value) * sign
-                reach = radius + _RELATIVE_SLACK * (abs(value) + radius)
-                while high < n and values[high] <= value + reach:
-                    high += 1
-                while low > 0 and values[low - 1] >= value - reach:
-                    low -= 1
-                if high - low - 1 > cap:
-                    break
-                table[i, cap + sign * offset] = high - low - 1
-    return table
-
-
-@njit(cache=True, nogil=True)
-def _exact_point(values, class_values, class_slot, first, end, member, k_eff, count_ties, cumulative):
-    """(m, k~) of one class member as ``ross_labelled`` counts them; ``cumulative[p]``: kept
-    points before position p."""
-    n = len(values)
-    value = class_values[member]
-    left, right = member - 1, member + 1
-    radius = 0.0
-    for _ in range(k_eff):
-        d_left = value - class_values[left] if left >= first else np.inf
-        d_right = class_values[right] - value if right < end else np.inf
-        if d_left <= d_right:
-            radius = d_left
-            left -= 1
-        else:
-            radius = d_right
-            right += 1
-    reach = radius + _RELATIVE_SLACK * (abs(value) + radius)
-    low_value, high_value = value - reach, value + reach
-    own = class_slot[member]
-    low = own - _count_at_least(values, 0, own - 1, low_value)
-    high = own + 1 + _count_at_most(values, own + 1, n, high_value)
-    m = cumulative[high] - cumulative[low] - 1
-    k_tilde = k_eff
-    if count_ties:
-        k_tilde = (_count_at_most(class_values, member + 1, end, high_value)
-                   + _count_at_least(class_values, first, member - 1, low_value))
-    return m, k_tilde
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _kept_within(table, window, far, side, count, cumulative):
-    """Kept points within reach, given the neighbour ``far`` on ``side`` (-1 left, 1 right) and
-    the table ``count`` of all points within reach: when no near-tie follows the neighbour
-    outward, those are the count + 1 points (the point itself included) from the neighbour
-    inward to the mirror side. -1: a near-tie, count exactly."""
-    ties = 2 * window + 3
-    if side > 0:
-        if table[far, ties]:
-            return -1
-        low = far - count
-    else:
-        if far > 0 and table[far - 1, ties]:
-            return -1
-        low = far
-    return cumulative[low + count + 1] - cumulative[low] - 1
-
-
-@njit(cache=True, nogil=True)
-def ross_windowed(values, labels, n_classes, k, psi, count_ties, table, window, scratch_float, scratch_int):
-    """``ross_labelled`` through a ``neighbour_counts`` table. With points left out (``-1``),
-    m (kept points only) is read from the neighbour's position and the table count."""
-    n = len(values)
-    class_values = scratch_float
-    class_slot, member_of = scratch_int[0], scratch_int[1]
-    cumulative = scratch_int[2]  # n + 1 used
-    class_start = np.zeros(n_classes + 1, dtype=np.int64)
-    kept = 0
-    for position in range(n):
-        cumulative[position] = kept
-        label = labels[position]
-        if label >= 0:
-            class_start[label + 1] += 1
-            kept += 1
-    cumulative[n] = kept
-    all_kept = kept == n
-    for c in range(n_classes):
-        class_start[c + 1] += class_start[c]
-    fill = class_start[:n_classes].copy()
-    for position in range(n):
-        label = labels[position]
-        if label >= 0:
-            index = fill[label]
-            class_values[index] = values[position]
-            class_slot[index] = position
-            member_of[position] = index
-            fill[label] = index + 1
-    outside, missing = window + 1, window + 2
-    flat = table.ravel()
-    keys_left = np.zeros(k + 2, dtype=np.int64)
-    keys_right = np.zeros(k + 2, dtype=np.int64)
-    total, used = 0.0, 0
-    for position in range(n):
-        label = labels[position]
-        if label < 0:
-            continue
-        first, end = class_start[label], class_start[label + 1]
-        size = end - first
-        k_eff = min(k, size - 1)
-        if k_eff < 1:
-            continue
-        member = member_of[position]
-        if k == 3 and size >= 5:
-            # The default k unrolled (the general loops below cost ~1.6x more per point).
-            row = position * (2 * window + 4) + outside
-            l1 = flat[row - min(position - class_slot[member - 1], outside)] if member >= first + 1 else missing
-            l2 = flat[row - min(position - class_slot[member - 2], outside)] if member >= first + 2 else missing
-            l3 = flat[row - min(position - class_slot[member - 3], outside)] if member >= first + 3 else missing
-            r1 = flat[row + min(class_slot[member + 1] - position, outside)] if member + 1 < end else missing
-            r2 = flat[row + min(class_slot[member + 2] - position, outside)] if member + 2 < end else missing
-            r3 = flat[row + min(class_slot[member + 3] - position, outside)] if member + 3 < end else missing
-            m = min(min(r3, max(l1, r2)), min(max(l2, r1), l3))
-            exact = m <= window
-            if exact and count_ties:
-                l4 = flat[row - min(position - class_slot[member - 4], outside)] if member >= first + 4 else missing
-                r4 = flat[row + min(class_slot[member + 4] - position, outside)] if member + 4 < end else missing
-                exact = min(min(min(r4, max(l1, r3)), max(l2, r2)), min(max(l3, r1), l4)) > m
-            k_tilde = 3
-            if exact and not all_kept:
-                # Any candidate with the selected count has the same points within reach.
-                if l1 == m or l2 == m or l3 == m:
-                    far = class_slot[member - (1 if l1 == m else 2 if l2 == m else 3)]
-                    m = _kept_within(table, window, far, -1, m, cumulative)
-                else:
-                    far = class_slot[member + (1 if r1 == m else 2 if r2 == m else 3)]
-                    m = _kept_within(table, window, far, 1, m, cumulative)
-                exact = m >= 0
+        class_term = psi[size]
+        for member in range(start, end):
+            value = kept_values[member]
+            exact = k_eff != 3
             if not exact:
-                m, k_tilde = _exact_point(values, class_values, class_slot, first, end, member, 3, count_ties,
-                                          cumulative)
-            total += psi[size] - psi[k_tilde] + psi[max(m, 1)]
+                # The default k without branches: the 3rd smallest of two ascending lists.
+                l1, l2, l3 = value - kept_values[member - 1], value - kept_values[member - 2], value - kept_values[member - 3]
+                r1, r2, r3 = kept_values[member + 1] - value, kept_values[member + 2] - value, kept_values[member + 3] - value
+                radius = min(min(l3, r3), min(max(l1, r2), max(l2, r1)))
+                reach = radius + _RELATIVE_SLACK * (abs(value) + radius)
+                on_left = (l1 <= reach) + (l2 <= reach) + (l3 <= reach)
+                on_right = (r1 <= reach) + (r2 <= reach) + (r3 <= reach)
+                k_tilde = on_left + on_right
+                # Every point from here to the farthest candidate within reach on the k-th
+                # neighbour's side is within reach, and nothing beyond it unless it has a near-tie
+                # there; so only the other side is searched (row 1 searches rightwards). Integer
+                # arithmetic, not branches: the side is a coin flip to the predictor.
+                row = np.int64((radius == l1) | (radius == l2) | (radius == l3))
+                far = kept[member + on_right - row * k_tilde]
+                q = _first_at_least(padded, first, origin, scale, row, (1 - 2 * row) * value - reach)
+                low = q + row * (far - q)
+                high = far + 1 + row * (n - q - far - 1)
+                # Ties (rare: a 4th candidate within reach, a near-tie past the far one): exactly.
+                exact = (tie_after[far + 1 - row] or value - kept_values[member - 4] <= reach
+                         or kept_values[member + 4] - value <= reach)
+            if exact:
+                # The k_eff-th smallest distance to the class members on either side (a merge).
+                left, right = member - 1, member + 1
+                radius = 0.0
+                for _ in range(k_eff):
+                    d_left = value - kept_values[left] if left >= start else np.inf
+                    d_right = kept_values[right] - value if right < end else np.inf
+                    if d_left <= d_right:
+                        radius = d_left
+                        left -= 1
+                    else:
+                        radius = d_right
+                        right += 1
+                reach = radius + _RELATIVE_SLACK * (abs(value) + radius)
+                # values[low:high] are within reach (row 1 counts the values > value + reach).
+                low = _first_at_least(padded, first, origin, scale, 0, value - reach)
+                high = n - _first_at_least(padded, first, origin, scale, 1, -(value + reach))
+                # Same-class points within reach: the k_eff taken, and any beyond that tie.
+                k_tilde = k_eff + (left + 1 - _first_slot_at_least(kept, start, left + 1, low, True))
+                k_tilde += _first_slot_at_least(kept, right, end, high, False) - right
+            if every_point:
+                m = high - low - 1
+            else:
+                m = cumulative[high] - cumulative[low] - 1
+            total += class_term - psi[k_tilde] + psi[max(m, 1)]
             used += 1
-            continue
-        for t in range(1, k_eff + 2):
-            if member - t >= first:
-                keys_left[t] = table[position, outside - min(position - class_slot[member - t], outside)]
-            else:
-                keys_left[t] = missing
-            if member + t < end:
-                keys_right[t] = table[position, outside + min(class_slot[member + t] - position, outside)]
-            else:
-                keys_right[t] = missing
-        # The k-th smallest of two ascending lists: the best split of the k between the sides.
-        m, side, taken = missing, 0, 0
-        for a in range(k_eff + 1):
-            from_left = keys_left[a] >= keys_right[k_eff - a]
-            candidate = keys_left[a] if from_left else keys_right[k_eff - a]
-            if candidate < m:
-                m, side, taken = candidate, -1 if from_left else 1, a if from_left else k_eff - a
-        exact = m <= window
-        if exact and count_ties:
-            after = missing  # the (k+1)-th: the same count means a tie at the radius
-            for a in range(k_eff + 2):
-                after = min(after, max(keys_left[a], keys_right[k_eff + 1 - a]))
-            exact = after > m
-        k_tilde = k_eff
-        if not exact:
-            m, k_tilde = _exact_point(values, class_values, class_slot, first, end, member, k_eff,
-                                      count_ties, cumulative)
-        elif not all_kept:
-            m = _kept_within(table, window, class_slot[member + side * taken], side, m, cumulative)
-            if m < 0:
-                m, k_tilde = _exact_point(values, class_values, class_slot, first, end, member, k_eff,
-                                          count_ties, cumulative)
-        total += psi[size] - psi[max(k_tilde, 1)] + psi[max(m, 1)]
-        used += 1
     if used == 0:
         return np.nan
     return psi[used] - total / used
 
 
-@njit(cache=True, nogil=True)
-def _null_rows_windowed(values, slot_class, shuffled, n_classes, k, psi, table, window, out):
-    n = len(values)
-    labels = np.empty(n, dtype=np.int64)
-    scratch_float, scratch_int = np.empty(n), np.empty((3, n + 1), dtype=np.int64)
-    for s in range(shuffled.shape[0]):
-        for j in range(n):
-            labels[shuffled[s, j]] = slot_class[j]
-        out[s] = ross_windowed(values, labels, n_classes, k, psi, False, table, window, scratch_float, scratch_int)
+# Class lists (``kept``, ``kept_values``) leave _PAD slots before and after each class, holding
+# -inf before and +inf after its values: the default k's merge (and its look at a 4th candidate)
+# needs no bounds checks.
+_PAD = 4
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _sentinels(kept_values, start):
+    """The -inf / +inf slots around a class beginning at ``start`` (its +inf ones end the
+    previous class)."""
+    for j in range(1, _PAD + 1):
+        kept_values[start - j] = -np.inf
+        if start - _PAD - j >= 0:
+            kept_values[start - _PAD - j] = np.inf
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _group_positions(padded, labels, n_classes, kept, kept_values, kept_start, cumulative):
+    """Sorted positions of each class's points (``labels[p] < 0``: left out) into ``kept``,
+    their values into ``kept_values``: class ``c`` fills ``kept_start[c]`` up to
+    ``kept_start[c + 1] - 2 _PAD``, between sentinels. ``cumulative`` (length n + 1, or 0 when
+    every label is >= 0) counts the kept points before each position."""
+    kept_start[:] = 0
+    for p in range(len(labels)):
+        if labels[p] >= 0:
+            kept_start[labels[p] + 1] += 1
+    kept_start[0] = _PAD
+    for c in range(n_classes):
+        kept_start[c + 1] += kept_start[c] + 2 * _PAD
+    for c in range(n_classes + 1):
+        _sentinels(kept_values, kept_start[c])
+    fill = kept_start[:n_classes].copy()
+    count = 0
+    for p in range(len(labels)):
+        if len(cumulative):
+            cumulative[p] = count
+        label = labels[p]
+        if label >= 0:
+            kept[fill[label]] = p
+            kept_values[fill[label]] = padded[0, p + 1]
+            fill[label] += 1
+            count += 1
+    if len(cumulative):
+        cumulative[len(labels)] = count
+
+
+# ----------------------------------------------------------------------------- batches
+#
+# One resample's scratch: labels, kept, kept_values, kept_start, cumulative (see _scratch).
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _scratch(n, n_classes):
+    slots = n + 2 * _PAD * (n_classes + 1)
+    return (np.empty(n, dtype=np.int32), np.empty(slots, dtype=np.int64), np.empty(slots),
+            np.empty(n_classes + 1, dtype=np.int64), np.empty(n + 1, dtype=np.int64))
 
 
 @njit(cache=True, nogil=True)
-def _labelled_rows_windowed(values, labels, n_classes, k, psi, table, window, out):
-    n = len(values)
-    scratch_float, scratch_int = np.empty(n), np.empty((3, n + 1), dtype=np.int64)
+def _null_one(padded, first, origin, scale, tie_after, slot_class, n_classes, k, psi, seed, resample, scratch):
+    labels, kept, kept_values, kept_start, _ = scratch
+    _shuffle_labels(slot_class, seed, resample, labels)
+    every_point = kept[:0]
+    _group_positions(padded, labels, n_classes, kept, kept_values, kept_start, every_point)
+    return ross_classes(padded, first, origin, scale, tie_after, kept, kept_values, kept_start, every_point, k, psi)
+
+
+@njit(cache=True, nogil=True)
+def _half_one(padded, first, origin, scale, tie_after, members, class_start, k, psi, seed, resample, scratch):
+    _, kept, kept_values, kept_start, cumulative = scratch
+    _half_sample(padded, members, class_start, seed, resample, kept, kept_values, kept_start)
+    cumulative[:] = 0
+    for c in range(len(kept_start) - 1):
+        for i in range(kept_start[c], kept_start[c + 1] - 2 * _PAD):
+            cumulative[kept[i] + 1] = 1
+    for p in range(padded.shape[1] - 2):
+        cumulative[p + 1] += cumulative[p]
+    return ross_classes(padded, first, origin, scale, tie_after, kept, kept_values, kept_start, cumulative, k, psi)
+
+
+@njit(cache=True, nogil=True)
+def _null_rows(padded, first, origin, scale, tie_after, slot_class, n_classes, k, psi, seed, offset, out):
+    scratch = _scratch(padded.shape[1] - 2, n_classes)
+    for s in range(len(out)):
+        out[s] = _null_one(padded, first, origin, scale, tie_after, slot_class, n_classes, k, psi, seed, offset + s,
+                           scratch)
+
+
+@njit(cache=True, parallel=True)
+def _null_rows_parallel(padded, first, origin, scale, tie_after, slot_class, n_classes, k, psi, seed, offset, out):
+    for s in prange(len(out)):
+        out[s] = _null_one(padded, first, origin, scale, tie_after, slot_class, n_classes, k, psi, seed, offset + s,
+                           _scratch(padded.shape[1] - 2, n_classes))
+
+
+@njit(cache=True, nogil=True)
+def _half_rows(padded, first, origin, scale, tie_after, members, class_start, k, psi, seed, offset, out):
+    scratch = _scratch(padded.shape[1] - 2, len(class_start) - 1)
+    for s in range(len(out)):
+        out[s] = _half_one(padded, first, origin, scale, tie_after, members, class_start, k, psi, seed, offset + s,
+                           scratch)
+
+
+@njit(cache=True, parallel=True)
+def _half_rows_parallel(padded, first, origin, scale, tie_after, members, class_start, k, psi, seed, offset, out):
+    for s in prange(len(out)):
+        out[s] = _half_one(padded, first, origin, scale, tie_after, members, class_start, k, psi, seed, offset + s,
+                           _scratch(padded.shape[1] - 2, len(class_start) - 1))
+
+
+@njit(cache=True, nogil=True)
+def _labelled_rows(padded, first, origin, scale, tie_after, labels, n_classes, k, psi, out):
+    _, kept, kept_values, kept_start, cumulative = _scratch(labels.shape[1], n_classes)
     for s in range(labels.shape[0]):
-        out[s] = ross_windowed(values, labels[s], n_classes, k, psi, True, table, window, scratch_float, scratch_int)
+        _group_positions(padded, labels[s], n_classes, kept, kept_values, kept_start, cumulative)
+        out[s] = ross_classes(padded, first, origin, scale, tie_after, kept, kept_values, kept_start, cumulative, k, psi)
 
 
-@njit(cache=True, parallel=True)
-def _null_rows_windowed_parallel(values, slot_class, shuffled, n_classes, k, psi, table, window, out):
-    n = len(values)
-    for s in prange(shuffled.shape[0]):
-        labels = np.empty(n, dtype=np.int64)
-        for j in range(n):
-            labels[shuffled[s, j]] = slot_class[j]
-        out[s] = ross_windowed(values, labels, n_classes, k, psi, False, table, window, np.empty(n),
-                               np.empty((3, n + 1), dtype=np.int64))
+# ----------------------------------------------------------------------------- entry points
+
+# Buckets of the search index per value: with a few, a search mostly ends in the first step.
+BUCKETS_PER_VALUE = 8
 
 
-@njit(cache=True, parallel=True)
-def _labelled_rows_windowed_parallel(values, labels, n_classes, k, psi, table, window, out):
-    n = len(values)
-    for s in prange(labels.shape[0]):
-        out[s] = ross_windowed(values, labels[s], n_classes, k, psi, True, table, window, np.empty(n),
-                               np.empty((3, n + 1), dtype=np.int64))
+class SortedValues:
+    """Sorted values with their search index (``bucket_index``), built once per block."""
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.index = bucket_index(np.ascontiguousarray(values, dtype=np.float64),
+                                  max(1, BUCKETS_PER_VALUE * len(values)))
 
 
-def null_statistics(values, slot_class, shuffled, n_classes, k, psi, parallel=False, table=None, window=0):
-    """Ross MI of every relabelling in ``shuffled`` ``(size, n)``; see ``_null_rows``. With a
-    ``neighbour_counts(values, window)`` table, the windowed kernel (same values)."""
-    out = np.empty(shuffled.shape[0])
-    if table is None:
-        (_null_rows_parallel if parallel else _null_rows)(values, slot_class, shuffled, n_classes, k, psi, out)
-    else:
-        rows = _null_rows_windowed_parallel if parallel else _null_rows_windowed
-        rows(values, slot_class, shuffled, n_classes, k, psi, table, window, out)
+def null_statistics(sorted_values: SortedValues, slot_class, n_classes, k, psi, seed, size, offset=0,
+                    parallel=False):
+    """Ross MI of relabellings ``offset .. offset + size - 1`` of ``seed`` (``null_labels``):
+    ``slot_class`` (the class sizes, as a sorted label vector) dealt to random positions."""
+    out = np.empty(size)
+    rows = _null_rows_parallel if parallel else _null_rows
+    rows(*sorted_values.index, np.ascontiguousarray(slot_class, dtype=np.int32), n_classes, k, psi,
+         np.uint64(seed), offset, out)
     return out
 
 
-def labelled_statistics(values, labels, n_classes, k, psi, parallel=False, table=None, window=0):
-    """Ross MI of every row of ``labels`` ``(size, n)`` (``-1``: point left out), k~ counted.
-    A ``neighbour_counts`` table may be given when every point is kept or ``values`` has no
-    near-ties."""
+def half_sample_statistics(sorted_values: SortedValues, members, class_start, k, psi, seed, size, offset=0,
+                           parallel=False):
+    """Ross MI of half-samples ``offset .. offset + size - 1`` of ``seed`` (``half_sample_labels``);
+    ``members[class_start[c]:class_start[c + 1]]``: the sorted positions of class ``c``."""
+    out = np.empty(size)
+    rows = _half_rows_parallel if parallel else _half_rows
+    rows(*sorted_values.index, members, class_start, k, psi, np.uint64(seed), offset, out)
+    return out
+
+
+def labelled_statistics(sorted_values: SortedValues, labels, n_classes, k, psi):
+    """Ross MI of every row of ``labels`` ``(size, n)`` (``-1``: point left out)."""
+    labels = np.ascontiguousarray(labels, dtype=np.int64)
     out = np.empty(labels.shape[0])
-    if table is None:
-        (_labelled_rows_parallel if parallel else _labelled_rows)(values, labels, n_classes, k, psi, out)
-    else:
-        rows = _labelled_rows_windowed_parallel if parallel else _labelled_rows_windowed
-        rows(values, labels, n_classes, k, psi, table, window, out)
+    _labelled_rows(*sorted_values.index, labels, n_classes, k, psi, out)
     return out
+
+
+def null_labels(slot_class, seed, resample) -> np.ndarray:
+    """The labelling ``null_statistics`` evaluates as resample ``resample`` of ``seed``."""
+    labels = np.empty(len(slot_class), dtype=np.int32)
+    _shuffle_labels(np.ascontiguousarray(slot_class, dtype=np.int32), np.uint64(seed), resample, labels)
+    return labels
+
+
+def half_sample_labels(members, class_start, seed, resample) -> np.ndarray:
+    """The half-sample ``half_sample_statistics`` evaluates as resample ``resample`` of ``seed``:
+    each position's class, ``-1`` where left out."""
+    n = len(members)
+    _, kept, kept_values, kept_start, _ = _scratch(n, len(class_start) - 1)
+    padded = np.zeros((1, n + 2))
+    _half_sample(padded, members, class_start, np.uint64(seed), resample, kept, kept_values, kept_start)
+    labels = np.full(n, -1, dtype=np.int64)
+    for c in range(len(class_start) - 1):
+        labels[kept[kept_start[c]:kept_start[c + 1] - 2 * _PAD]] = c
+    return labels
