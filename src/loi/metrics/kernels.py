@@ -108,11 +108,12 @@ def _half_sample(padded, members, class_start, seed, resample, kept, kept_values
         needed = max(size // 2, min(size, 2))
         for i in range(size):  # keep member i with probability needed / (members left)
             state, u = _uniform(state)
-            if u * (size - i) < needed:
-                kept[slot] = members[first + i]
-                kept_values[slot] = padded[0, members[first + i] + 1]
-                slot += 1
-                needed -= 1
+            # Written always, kept by advancing `slot`: a coin flip is no branch to predict.
+            take = np.int64(u * (size - i) < needed)
+            kept[slot] = members[first + i]
+            kept_values[slot] = padded[0, members[first + i] + 1]
+            slot += take
+            needed -= take
         slot += 2 * _PAD
     kept_start[len(class_start) - 1] = slot
     _sentinels(kept_values, slot)
@@ -162,8 +163,9 @@ def _first_at_least(padded, first, origin, scale, row, x):
     low, high = first[row, b], first[row, b + 1]  # earlier positions are < x, later ones > x
     if high - low <= _LINEAR_SCAN:
         # Buckets are narrow (a few per value): mostly 0 or 1 step, the first one branch-free.
+        # No `low < high` test: positions from `high` on are > x (or +inf past the end).
         low += padded[row, low + 1] < x
-        while low < high and padded[row, low + 1] < x:
+        while padded[row, low + 1] < x:
             low += 1
         return low
     while low < high:  # values crowd or tie here
@@ -201,15 +203,47 @@ def _first_slot_at_least(kept, low, high, position, downward):
     return low
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _exact_point(padded, first, origin, scale, kept, kept_values, start, end, member, k_eff):
+    """(low, high, k~) of one point, whatever the ties: ``values[low:high]`` are within reach."""
+    n = padded.shape[1] - 2
+    value = kept_values[member]
+    # The k_eff-th smallest distance to the class members on either side (a merge).
+    left, right = member - 1, member + 1
+    radius = 0.0
+    for _ in range(k_eff):
+        d_left = value - kept_values[left] if left >= start else np.inf
+        d_right = kept_values[right] - value if right < end else np.inf
+        if d_left <= d_right:
+            radius = d_left
+            left -= 1
+        else:
+            radius = d_right
+            right += 1
+    reach = radius + _RELATIVE_SLACK * (abs(value) + radius)
+    low = _first_at_least(padded, first, origin, scale, 0, value - reach)
+    high = n - _first_at_least(padded, first, origin, scale, 1, -(value + reach))  # row 1: values > value + reach
+    # Same-class points within reach: the k_eff taken, and any beyond them that tie.
+    k_tilde = k_eff + (left + 1 - _first_slot_at_least(kept, start, left + 1, low, True))
+    k_tilde += _first_slot_at_least(kept, right, end, high, False) - right
+    return low, high, k_tilde
+
+
 @njit(cache=True, nogil=True)
-def ross_classes(padded, first, origin, scale, tie_after, kept, kept_values, kept_start, cumulative, k, psi):
+def ross_classes(padded, first, origin, scale, tie_after, kept, kept_values, kept_start, cumulative, k, psi, work):
     """Ross MI of the kept points: ``kept[kept_start[c]:kept_start[c + 1] - 2 _PAD]`` are the
     sorted positions of class ``c``'s points, ascending, ``kept_values`` their values, between
     sentinels (``_group_positions``). ``cumulative[p]``: kept points before position ``p``
     (length 0: every point is kept). ``tie_after[p + 1]``: positions p and p + 1 are near-ties
-    (``knn.has_near_ties``)."""
+    (``knn.has_near_ties``). ``work``: scratch (``_work``).
+
+    A class with k_eff = 3 (the default k) goes in three passes, each a short loop without
+    data-dependent branches (they overlap far better than one loop doing it all): the 3rd
+    nearest neighbour and everything but one boundary; the search for that boundary; m and the
+    sum. Points the first pass cannot settle (ties) are counted exactly in the last."""
     every_point = len(cumulative) == 0
     n = padded.shape[1] - 2
+    targets, rows, fars, k_tildes, exact = work
     total, used = 0.0, 0
     for c in range(len(kept_start) - 1):
         start, end = kept_start[c], kept_start[c + 1] - 2 * _PAD
@@ -217,60 +251,56 @@ def ross_classes(padded, first, origin, scale, tie_after, kept, kept_values, kep
         k_eff = min(k, size - 1)
         if k_eff < 1:
             continue
-        class_term = psi[size]
-        for member in range(start, end):
+        used += size
+        total += size * psi[size]
+        if k_eff != 3:
+            for member in range(start, end):
+                low, high, k_tilde = _exact_point(padded, first, origin, scale, kept, kept_values, start, end, member,
+                                                  k_eff)
+                m = high - low - 1 if every_point else cumulative[high] - cumulative[low] - 1
+                total += psi[max(m, 1)] - psi[k_tilde]
+            continue
+        for i in range(size):
+            member = start + i
             value = kept_values[member]
-            exact = k_eff != 3
-            if not exact:
-                # The default k without branches: the 3rd smallest of two ascending lists.
-                l1, l2, l3 = value - kept_values[member - 1], value - kept_values[member - 2], value - kept_values[member - 3]
-                r1, r2, r3 = kept_values[member + 1] - value, kept_values[member + 2] - value, kept_values[member + 3] - value
-                radius = min(min(l3, r3), min(max(l1, r2), max(l2, r1)))
-                reach = radius + _RELATIVE_SLACK * (abs(value) + radius)
-                on_left = (l1 <= reach) + (l2 <= reach) + (l3 <= reach)
-                on_right = (r1 <= reach) + (r2 <= reach) + (r3 <= reach)
-                k_tilde = on_left + on_right
-                # Every point from here to the farthest candidate within reach on the k-th
-                # neighbour's side is within reach, and nothing beyond it unless it has a near-tie
-                # there; so only the other side is searched (row 1 searches rightwards). Integer
-                # arithmetic, not branches: the side is a coin flip to the predictor.
-                row = np.int64((radius == l1) | (radius == l2) | (radius == l3))
-                far = kept[member + on_right - row * k_tilde]
-                q = _first_at_least(padded, first, origin, scale, row, (1 - 2 * row) * value - reach)
-                low = q + row * (far - q)
-                high = far + 1 + row * (n - q - far - 1)
-                # Ties (rare: a 4th candidate within reach, a near-tie past the far one): exactly.
-                exact = (tie_after[far + 1 - row] or value - kept_values[member - 4] <= reach
-                         or kept_values[member + 4] - value <= reach)
-            if exact:
-                # The k_eff-th smallest distance to the class members on either side (a merge).
-                left, right = member - 1, member + 1
-                radius = 0.0
-                for _ in range(k_eff):
-                    d_left = value - kept_values[left] if left >= start else np.inf
-                    d_right = kept_values[right] - value if right < end else np.inf
-                    if d_left <= d_right:
-                        radius = d_left
-                        left -= 1
-                    else:
-                        radius = d_right
-                        right += 1
-                reach = radius + _RELATIVE_SLACK * (abs(value) + radius)
-                # values[low:high] are within reach (row 1 counts the values > value + reach).
-                low = _first_at_least(padded, first, origin, scale, 0, value - reach)
-                high = n - _first_at_least(padded, first, origin, scale, 1, -(value + reach))
-                # Same-class points within reach: the k_eff taken, and any beyond that tie.
-                k_tilde = k_eff + (left + 1 - _first_slot_at_least(kept, start, left + 1, low, True))
-                k_tilde += _first_slot_at_least(kept, right, end, high, False) - right
-            if every_point:
-                m = high - low - 1
-            else:
-                m = cumulative[high] - cumulative[low] - 1
-            total += class_term - psi[k_tilde] + psi[max(m, 1)]
-            used += 1
+            # The 3rd smallest of two ascending lists, the sentinels standing in for missing ones.
+            l1, l2, l3 = value - kept_values[member - 1], value - kept_values[member - 2], value - kept_values[member - 3]
+            r1, r2, r3 = kept_values[member + 1] - value, kept_values[member + 2] - value, kept_values[member + 3] - value
+            radius = min(min(l3, r3), min(max(l1, r2), max(l2, r1)))
+            reach = radius + _RELATIVE_SLACK * (abs(value) + radius)
+            on_left = (l1 <= reach) + (l2 <= reach) + (l3 <= reach)
+            on_right = (r1 <= reach) + (r2 <= reach) + (r3 <= reach)
+            # Every point from here to the farthest candidate within reach on the 3rd
+            # neighbour's side is within reach, and nothing beyond it unless it has a near-tie
+            # there; so only the other side is searched (row 1 searches rightwards).
+            row = np.int64((radius == l1) | (radius == l2) | (radius == l3))
+            far = kept[member + on_right - row * (on_left + on_right)]
+            rows[i], fars[i], k_tildes[i] = row, far, on_left + on_right
+            targets[i] = (1 - 2 * row) * value - reach
+            # A near-tie past the far candidate, or a 4th candidate within reach: count exactly.
+            exact[i] = (tie_after[far + 1 - row] | (value - kept_values[member - 4] <= reach)
+                        | (kept_values[member + 4] - value <= reach))
+        for i in range(size):
+            targets[i] = _first_at_least(padded, first, origin, scale, rows[i], targets[i])
+        for i in range(size):
+            q, row, far, k_tilde = np.int64(targets[i]), rows[i], fars[i], k_tildes[i]
+            low = q + row * (far - q)
+            high = far + 1 + row * (n - q - far - 1)
+            if exact[i]:
+                low, high, k_tilde = _exact_point(padded, first, origin, scale, kept, kept_values, start, end,
+                                                  start + i, 3)
+            m = high - low - 1 if every_point else cumulative[high] - cumulative[low] - 1
+            total += psi[max(m, 1)] - psi[k_tilde]
     if used == 0:
         return np.nan
     return psi[used] - total / used
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _work(n):
+    """Scratch of ``ross_classes``: search targets (then results), rows, far positions, k~, exact."""
+    return (np.empty(n), np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64),
+            np.empty(n, dtype=np.bool_))
 
 
 # Class lists (``kept``, ``kept_values``) leave _PAD slots before and after each class, holding
@@ -321,28 +351,28 @@ def _group_positions(padded, labels, n_classes, kept, kept_values, kept_start, c
 
 # ----------------------------------------------------------------------------- batches
 #
-# One resample's scratch: labels, kept, kept_values, kept_start, cumulative (see _scratch).
+# One resample's scratch: labels, kept, kept_values, kept_start, cumulative, ross_classes' work.
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _scratch(n, n_classes):
     slots = n + 2 * _PAD * (n_classes + 1)
     return (np.empty(n, dtype=np.int32), np.empty(slots, dtype=np.int64), np.empty(slots),
-            np.empty(n_classes + 1, dtype=np.int64), np.empty(n + 1, dtype=np.int64))
+            np.empty(n_classes + 1, dtype=np.int64), np.empty(n + 1, dtype=np.int64), _work(n))
 
 
 @njit(cache=True, nogil=True)
 def _null_one(padded, first, origin, scale, tie_after, slot_class, n_classes, k, psi, seed, resample, scratch):
-    labels, kept, kept_values, kept_start, _ = scratch
+    labels, kept, kept_values, kept_start, _, work = scratch
     _shuffle_labels(slot_class, seed, resample, labels)
     every_point = kept[:0]
     _group_positions(padded, labels, n_classes, kept, kept_values, kept_start, every_point)
-    return ross_classes(padded, first, origin, scale, tie_after, kept, kept_values, kept_start, every_point, k, psi)
+    return ross_classes(padded, first, origin, scale, tie_after, kept, kept_values, kept_start, every_point, k, psi, work)
 
 
 @njit(cache=True, nogil=True)
 def _half_one(padded, first, origin, scale, tie_after, members, class_start, k, psi, seed, resample, scratch):
-    _, kept, kept_values, kept_start, cumulative = scratch
+    _, kept, kept_values, kept_start, cumulative, work = scratch
     _half_sample(padded, members, class_start, seed, resample, kept, kept_values, kept_start)
     cumulative[:] = 0
     for c in range(len(kept_start) - 1):
@@ -350,7 +380,8 @@ def _half_one(padded, first, origin, scale, tie_after, members, class_start, k, 
             cumulative[kept[i] + 1] = 1
     for p in range(padded.shape[1] - 2):
         cumulative[p + 1] += cumulative[p]
-    return ross_classes(padded, first, origin, scale, tie_after, kept, kept_values, kept_start, cumulative, k, psi)
+    return ross_classes(padded, first, origin, scale, tie_after, kept, kept_values, kept_start, cumulative, k, psi,
+                        work)
 
 
 @njit(cache=True, nogil=True)
@@ -385,10 +416,11 @@ def _half_rows_parallel(padded, first, origin, scale, tie_after, members, class_
 
 @njit(cache=True, nogil=True)
 def _labelled_rows(padded, first, origin, scale, tie_after, labels, n_classes, k, psi, out):
-    _, kept, kept_values, kept_start, cumulative = _scratch(labels.shape[1], n_classes)
+    _, kept, kept_values, kept_start, cumulative, work = _scratch(labels.shape[1], n_classes)
     for s in range(labels.shape[0]):
         _group_positions(padded, labels[s], n_classes, kept, kept_values, kept_start, cumulative)
-        out[s] = ross_classes(padded, first, origin, scale, tie_after, kept, kept_values, kept_start, cumulative, k, psi)
+        out[s] = ross_classes(padded, first, origin, scale, tie_after, kept, kept_values, kept_start, cumulative, k, psi,
+                              work)
 
 
 # ----------------------------------------------------------------------------- entry points
@@ -445,7 +477,7 @@ def half_sample_labels(members, class_start, seed, resample) -> np.ndarray:
     """The half-sample ``half_sample_statistics`` evaluates as resample ``resample`` of ``seed``:
     each position's class, ``-1`` where left out."""
     n = len(members)
-    _, kept, kept_values, kept_start, _ = _scratch(n, len(class_start) - 1)
+    _, kept, kept_values, kept_start, _, _ = _scratch(n, len(class_start) - 1)
     padded = np.zeros((1, n + 2))
     _half_sample(padded, members, class_start, np.uint64(seed), resample, kept, kept_values, kept_start)
     labels = np.full(n, -1, dtype=np.int64)
