@@ -9,6 +9,7 @@ with every setting's git revision. Editing a number by hand in any of these brea
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 
 import pandas as pd
@@ -22,6 +23,7 @@ STUDIES = {
     "why": ("examples/why.toml", "## Does it reproduce the paper?",
             ["faithful", "feedforward", "concurrent", "long", "ours"], 8),
     "paper": ("examples/paper.toml", "## The paper's study on 2 cores", ["paper"], 16),
+    "overcooked/study": ("examples/overcooked.toml", "### The Overcooked study", ["overcooked"], 5),
 }
 each_study = pytest.mark.parametrize("study", sorted(STUDIES))
 
@@ -59,23 +61,24 @@ def test_readme_holds_the_summary_verbatim_in_its_section(study: str) -> None:
 def test_manifest_records_the_config_and_each_settings_revision(study: str) -> None:
     config, _, names, per_setting = STUDIES[study]
     manifest = json.loads((_folder(study) / MANIFEST).read_text())
-    assert manifest["config"] == (ROOT / config).read_text()
-    assert manifest["factorial"] == study
+    # The config that ran, setting for setting (its comments may have been brought up to date since).
+    assert tomllib.loads(manifest["config"]) == tomllib.loads((ROOT / config).read_text())
+    assert manifest["factorial"] == Path(config).stem
     for setting in manifest["settings"]:
         assert len(setting["git_revision"]) >= 7 and setting["seconds"] > 0
     assert sorted([s["name"] for s in manifest["settings"]] + manifest["pending"]) == sorted(names)
     scenarios = pd.read_csv(_folder(study) / "scenarios.csv")
-    assert set(scenarios["setting"]) == {s["name"] for s in manifest["settings"]} | {AUTHORS}
+    assert set(scenarios["setting"]) - {AUTHORS} == {s["name"] for s in manifest["settings"]}
     sizes = scenarios.groupby("setting").size()
-    assert (sizes.drop(AUTHORS) == per_setting).all()  # games x 4 layouts in every setting
+    assert (sizes.drop(AUTHORS, errors="ignore") == per_setting).all()  # games x layouts in every setting
     # The authors' rows: the 4 layouts of each of the study's games they released (not stag_hunt).
     released = {"chicken", "prisoners_dilemma", "pure_coordination"}
     studied = set(scenarios.loc[scenarios["setting"] != AUTHORS, "game"])
     assert set(scenarios.loc[scenarios["setting"] == AUTHORS, "game"]) == studied & released
-    assert sizes[AUTHORS] == 4 * len(studied & released)
+    assert sizes.get(AUTHORS, 0) == 4 * len(studied & released)
 
 
-@each_study
+@pytest.mark.parametrize("study", ["why", "paper"])  # the studies of the games the authors released
 def test_authors_rows_are_recomputed_from_their_data(study: str, paper_data: Path) -> None:
     from loi.pipeline.factorial import authors_tables
 
