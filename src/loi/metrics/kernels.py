@@ -203,7 +203,7 @@ def _first_slot_at_least(kept, low, high, position, downward):
     return low
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _exact_point(padded, first, origin, scale, kept, kept_values, start, end, member, k_eff):
     """(low, high, k~) of one point, whatever the ties: ``values[low:high]`` are within reach."""
     n = padded.shape[1] - 2
