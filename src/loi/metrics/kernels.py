@@ -237,10 +237,10 @@ def ross_classes(padded, first, origin, scale, tie_after, kept, kept_values, kep
     (length 0: every point is kept). ``tie_after[p + 1]``: positions p and p + 1 are near-ties
     (``knn.has_near_ties``). ``work``: scratch (``_work``).
 
-    A class with k_eff = 3 (the default k) goes in three passes, each a short loop without
-    data-dependent branches (they overlap far better than one loop doing it all): the 3rd
-    nearest neighbour and everything but one boundary; the search for that boundary; m and the
-    sum. Points the first pass cannot settle (ties) are counted exactly in the last."""
+    A class with k_eff = 3 (the default k) goes in three short passes with few data-dependent
+    branches: the 3rd nearest neighbour and everything but one boundary; the search for that
+    boundary; m and the sum. Points the first pass cannot settle (ties) are counted exactly in
+    the last."""
     every_point = len(cumulative) == 0
     n = padded.shape[1] - 2
     targets, rows, fars, k_tildes, exact = work
