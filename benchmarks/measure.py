@@ -18,6 +18,7 @@ workers, and the peak resident memory.
 
     python benchmarks/measure.py                                  # both tables, all estimators
     python benchmarks/measure.py --tables issue --scenarios 20    # a fifth of the issue table
+    python benchmarks/measure.py --tables issue --round 1         # integer returns (ties)
 """
 
 from __future__ import annotations
@@ -102,15 +103,21 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="processes for the multi-process run")
     parser.add_argument("--sklearn-draws", type=int, default=5, help="scikit-learn calls timed, then scaled")
     parser.add_argument("--modes", nargs="+", default=["1 process", "processes", "numba prange"])
+    parser.add_argument("--round", type=float, default=0.0, metavar="STEP",
+                        help="round returns to multiples of STEP: tied returns, as games with discrete rewards give")
     args = parser.parse_args()
     common = dict(permutations=args.permutations, bootstrap=args.bootstrap, seed=0)
     # Compile (or load the cached) kernels outside the timings.
     measure_table(synthetic_table(1, "issue"), estimator="knn", permutations=2, bootstrap=2)
     for shape in args.tables:
         table = synthetic_table(args.scenarios, shape)
+        if args.round:
+            table["ego_return"] = np.round(table["ego_return"] / args.round) * args.round
         blocks, coplayers, episodes = SHAPES[shape]
+        rounded = f", returns rounded to multiples of {args.round:g}" if args.round else ""
         print(f"[{shape}] {len(table):,} rows ({args.scenarios} scenarios x {blocks} blocks x {coplayers} co-players"
-              f" x {episodes} episodes), {args.permutations} permutations + {args.bootstrap} bootstrap", flush=True)
+              f" x {episodes} episodes), {args.permutations} permutations + {args.bootstrap} bootstrap{rounded}",
+              flush=True)
         seconds = {}
         for estimator in args.estimators:
             reference = None

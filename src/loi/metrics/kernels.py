@@ -230,17 +230,18 @@ def _exact_point(padded, first, origin, scale, kept, kept_values, start, end, me
 
 
 @njit(cache=True, nogil=True)
-def ross_classes(padded, first, origin, scale, tie_after, kept, kept_values, kept_start, cumulative, k, psi, work):
-    """Ross MI of the kept points: ``kept[kept_start[c]:kept_start[c + 1] - 2 _PAD]`` are the
-    sorted positions of class ``c``'s points, ascending, ``kept_values`` their values, between
-    sentinels (``_group_positions``). ``cumulative[p]``: kept points before position ``p``
-    (length 0: every point is kept). ``tie_after[p + 1]``: positions p and p + 1 are near-ties
-    (``knn.has_near_ties``). ``work``: scratch (``_work``).
+def ross_classes(index, kept, kept_values, kept_start, cumulative, k, psi, work):
+    """Ross MI of the kept points (``index``: ``bucket_index``'s arrays):
+    ``kept[kept_start[c]:kept_start[c + 1] - 2 _PAD]`` are the sorted positions of class ``c``'s
+    points, ascending, ``kept_values`` their values, between sentinels (``_group_positions``).
+    ``cumulative[p]``: kept points before position ``p`` (length 0: every point is kept).
+    ``work``: scratch (``_work``).
 
     A class with k_eff = 3 (the default k) goes in three short passes with few data-dependent
     branches: the 3rd nearest neighbour and everything but one boundary; the search for that
     boundary; m and the sum. Points the first pass cannot settle (ties) are counted exactly in
     the last."""
+    padded, first, origin, scale, tie_after = index
     every_point = len(cumulative) == 0
     n = padded.shape[1] - 2
     targets, rows, fars, k_tildes, exact = work
@@ -255,8 +256,8 @@ def ross_classes(padded, first, origin, scale, tie_after, kept, kept_values, kep
         total += size * psi[size]
         if k_eff != 3:
             for member in range(start, end):
-                low, high, k_tilde = _exact_point(padded, first, origin, scale, kept, kept_values, start, end, member,
-                                                  k_eff)
+                low, high, k_tilde = _exact_point(padded, first, origin, scale, kept, kept_values, start, end,
+                                                  member, k_eff)
                 m = high - low - 1 if every_point else cumulative[high] - cumulative[low] - 1
                 total += psi[max(m, 1)] - psi[k_tilde]
             continue
@@ -264,8 +265,10 @@ def ross_classes(padded, first, origin, scale, tie_after, kept, kept_values, kep
             member = start + i
             value = kept_values[member]
             # The 3rd smallest of two ascending lists, the sentinels standing in for missing ones.
-            l1, l2, l3 = value - kept_values[member - 1], value - kept_values[member - 2], value - kept_values[member - 3]
-            r1, r2, r3 = kept_values[member + 1] - value, kept_values[member + 2] - value, kept_values[member + 3] - value
+            l1, l2, l3 = (value - kept_values[member - 1], value - kept_values[member - 2],
+                          value - kept_values[member - 3])
+            r1, r2, r3 = (kept_values[member + 1] - value, kept_values[member + 2] - value,
+                          kept_values[member + 3] - value)
             radius = min(min(l3, r3), min(max(l1, r2), max(l2, r1)))
             reach = radius + _RELATIVE_SLACK * (abs(value) + radius)
             on_left = (l1 <= reach) + (l2 <= reach) + (l3 <= reach)
@@ -362,65 +365,61 @@ def _scratch(n, n_classes):
 
 
 @njit(cache=True, nogil=True)
-def _null_one(padded, first, origin, scale, tie_after, slot_class, n_classes, k, psi, seed, resample, scratch):
+def _null_one(index, slot_class, n_classes, k, psi, seed, resample, scratch):
     labels, kept, kept_values, kept_start, _, work = scratch
     _shuffle_labels(slot_class, seed, resample, labels)
     every_point = kept[:0]
-    _group_positions(padded, labels, n_classes, kept, kept_values, kept_start, every_point)
-    return ross_classes(padded, first, origin, scale, tie_after, kept, kept_values, kept_start, every_point, k, psi, work)
+    _group_positions(index[0], labels, n_classes, kept, kept_values, kept_start, every_point)
+    return ross_classes(index, kept, kept_values, kept_start, every_point, k, psi, work)
 
 
 @njit(cache=True, nogil=True)
-def _half_one(padded, first, origin, scale, tie_after, members, class_start, k, psi, seed, resample, scratch):
+def _half_one(index, members, class_start, k, psi, seed, resample, scratch):
     _, kept, kept_values, kept_start, cumulative, work = scratch
-    _half_sample(padded, members, class_start, seed, resample, kept, kept_values, kept_start)
+    _half_sample(index[0], members, class_start, seed, resample, kept, kept_values, kept_start)
     cumulative[:] = 0
     for c in range(len(kept_start) - 1):
         for i in range(kept_start[c], kept_start[c + 1] - 2 * _PAD):
             cumulative[kept[i] + 1] = 1
-    for p in range(padded.shape[1] - 2):
+    for p in range(len(cumulative) - 1):
         cumulative[p + 1] += cumulative[p]
-    return ross_classes(padded, first, origin, scale, tie_after, kept, kept_values, kept_start, cumulative, k, psi,
-                        work)
+    return ross_classes(index, kept, kept_values, kept_start, cumulative, k, psi, work)
 
 
 @njit(cache=True, nogil=True)
-def _null_rows(padded, first, origin, scale, tie_after, slot_class, n_classes, k, psi, seed, offset, out):
-    scratch = _scratch(padded.shape[1] - 2, n_classes)
+def _null_rows(index, slot_class, n_classes, k, psi, seed, offset, out):
+    scratch = _scratch(index[0].shape[1] - 2, n_classes)
     for s in range(len(out)):
-        out[s] = _null_one(padded, first, origin, scale, tie_after, slot_class, n_classes, k, psi, seed, offset + s,
-                           scratch)
+        out[s] = _null_one(index, slot_class, n_classes, k, psi, seed, offset + s, scratch)
 
 
 @njit(cache=True, parallel=True)
-def _null_rows_parallel(padded, first, origin, scale, tie_after, slot_class, n_classes, k, psi, seed, offset, out):
+def _null_rows_parallel(index, slot_class, n_classes, k, psi, seed, offset, out):
     for s in prange(len(out)):
-        out[s] = _null_one(padded, first, origin, scale, tie_after, slot_class, n_classes, k, psi, seed, offset + s,
-                           _scratch(padded.shape[1] - 2, n_classes))
+        out[s] = _null_one(index, slot_class, n_classes, k, psi, seed, offset + s,
+                           _scratch(index[0].shape[1] - 2, n_classes))
 
 
 @njit(cache=True, nogil=True)
-def _half_rows(padded, first, origin, scale, tie_after, members, class_start, k, psi, seed, offset, out):
-    scratch = _scratch(padded.shape[1] - 2, len(class_start) - 1)
+def _half_rows(index, members, class_start, k, psi, seed, offset, out):
+    scratch = _scratch(index[0].shape[1] - 2, len(class_start) - 1)
     for s in range(len(out)):
-        out[s] = _half_one(padded, first, origin, scale, tie_after, members, class_start, k, psi, seed, offset + s,
-                           scratch)
+        out[s] = _half_one(index, members, class_start, k, psi, seed, offset + s, scratch)
 
 
 @njit(cache=True, parallel=True)
-def _half_rows_parallel(padded, first, origin, scale, tie_after, members, class_start, k, psi, seed, offset, out):
+def _half_rows_parallel(index, members, class_start, k, psi, seed, offset, out):
     for s in prange(len(out)):
-        out[s] = _half_one(padded, first, origin, scale, tie_after, members, class_start, k, psi, seed, offset + s,
-                           _scratch(padded.shape[1] - 2, len(class_start) - 1))
+        out[s] = _half_one(index, members, class_start, k, psi, seed, offset + s,
+                           _scratch(index[0].shape[1] - 2, len(class_start) - 1))
 
 
 @njit(cache=True, nogil=True)
-def _labelled_rows(padded, first, origin, scale, tie_after, labels, n_classes, k, psi, out):
+def _labelled_rows(index, labels, n_classes, k, psi, out):
     _, kept, kept_values, kept_start, cumulative, work = _scratch(labels.shape[1], n_classes)
     for s in range(labels.shape[0]):
-        _group_positions(padded, labels[s], n_classes, kept, kept_values, kept_start, cumulative)
-        out[s] = ross_classes(padded, first, origin, scale, tie_after, kept, kept_values, kept_start, cumulative, k, psi,
-                              work)
+        _group_positions(index[0], labels[s], n_classes, kept, kept_values, kept_start, cumulative)
+        out[s] = ross_classes(index, kept, kept_values, kept_start, cumulative, k, psi, work)
 
 
 # ----------------------------------------------------------------------------- entry points
@@ -445,7 +444,7 @@ def null_statistics(sorted_values: SortedValues, slot_class, n_classes, k, psi, 
     ``slot_class`` (the class sizes, as a sorted label vector) dealt to random positions."""
     out = np.empty(size)
     rows = _null_rows_parallel if parallel else _null_rows
-    rows(*sorted_values.index, np.ascontiguousarray(slot_class, dtype=np.int32), n_classes, k, psi,
+    rows(sorted_values.index, np.ascontiguousarray(slot_class, dtype=np.int32), n_classes, k, psi,
          np.uint64(seed), offset, out)
     return out
 
@@ -456,7 +455,7 @@ def half_sample_statistics(sorted_values: SortedValues, members, class_start, k,
     ``members[class_start[c]:class_start[c + 1]]``: the sorted positions of class ``c``."""
     out = np.empty(size)
     rows = _half_rows_parallel if parallel else _half_rows
-    rows(*sorted_values.index, members, class_start, k, psi, np.uint64(seed), offset, out)
+    rows(sorted_values.index, members, class_start, k, psi, np.uint64(seed), offset, out)
     return out
 
 
@@ -464,7 +463,7 @@ def labelled_statistics(sorted_values: SortedValues, labels, n_classes, k, psi):
     """Ross MI of every row of ``labels`` ``(size, n)`` (``-1``: point left out)."""
     labels = np.ascontiguousarray(labels, dtype=np.int64)
     out = np.empty(labels.shape[0])
-    _labelled_rows(*sorted_values.index, labels, n_classes, k, psi, out)
+    _labelled_rows(sorted_values.index, labels, n_classes, k, psi, out)
     return out
 
 
