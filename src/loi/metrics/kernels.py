@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from loi.metrics.knn import _RELATIVE_SLACK
+from loi.metrics.knn import _RELATIVE_SLACK, near_tie_after
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _LOW32 = np.uint64(0xFFFFFFFF)
@@ -128,8 +128,7 @@ def bucket_index(values, buckets):
     (row 1, so that searches towards either side are the same search): ``padded[row]``: the
     row's values between -inf and +inf (``padded[row, p + 1]`` is position ``p``);
     ``first[row, b]``: the first position in bucket ``b`` or later (``first[row, buckets] = n``),
-    buckets of equal width from ``origin[row]`` with ``scale`` buckets per unit;
-    ``tie_after[p + 1]``: positions p and p + 1 are near-ties, as ``knn.has_near_ties`` judges."""
+    buckets of equal width from ``origin[row]`` with ``scale`` buckets per unit."""
     n = len(values)
     padded = np.empty((2, n + 2))
     padded[:, 0], padded[:, n + 1] = -np.inf, np.inf
@@ -146,12 +145,7 @@ def bucket_index(values, buckets):
             while position < n and min(int((padded[row, position + 1] - origin[row]) * scale), buckets - 1) < b:
                 position += 1
             first[row, b] = position
-    tie_after = np.zeros(n + 1, dtype=np.bool_)
-    if n:
-        tolerance = 4 * _RELATIVE_SLACK * (np.abs(values).max() + span)
-        for p in range(n - 1):
-            tie_after[p + 1] = values[p + 1] - values[p] <= tolerance
-    return padded, first, origin, scale, tie_after
+    return padded, first, origin, scale
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -231,7 +225,7 @@ def _exact_point(padded, first, origin, scale, kept, kept_values, start, end, me
 
 @njit(cache=True, nogil=True)
 def ross_classes(index, kept, kept_values, kept_start, cumulative, k, psi, work):
-    """Ross MI of the kept points (``index``: ``bucket_index``'s arrays):
+    """Ross MI of the kept points (``index``: ``SortedValues.index``):
     ``kept[kept_start[c]:kept_start[c + 1] - 2 _PAD]`` are the sorted positions of class ``c``'s
     points, ascending, ``kept_values`` their values, between sentinels (``_group_positions``).
     ``cumulative[p]``: kept points before position ``p`` (length 0: every point is kept).
@@ -431,11 +425,15 @@ MAX_BUCKETS = 1 << 23
 
 
 class SortedValues:
-    """Sorted values with their search index (``bucket_index``), built once per block."""
+    """Sorted values with their search index (``bucket_index``) and ``tie_after[p + 1]``:
+    positions p and p + 1 are near-ties (``knn.near_tie_after``); built once per block."""
 
     def __init__(self, values: np.ndarray) -> None:
-        self.index = bucket_index(np.ascontiguousarray(values, dtype=np.float64),
-                                  int(np.clip(BUCKETS_PER_VALUE * len(values), 1, MAX_BUCKETS)))
+        values = np.ascontiguousarray(values, dtype=np.float64)
+        tie_after = np.zeros(len(values) + 1, dtype=np.bool_)
+        tie_after[1:len(values)] = near_tie_after(values)
+        self.index = (*bucket_index(values, int(np.clip(BUCKETS_PER_VALUE * len(values), 1, MAX_BUCKETS))),
+                      tie_after)
 
 
 def null_statistics(sorted_values: SortedValues, slot_class, n_classes, k, psi, seed, size, offset=0,

@@ -185,10 +185,16 @@ def knn_mutual_information(
     return np.where(used > 0, psi[used] - mean_term, np.nan)
 
 
+def near_tie_after(values: np.ndarray) -> np.ndarray:
+    """``(n - 1,)``: whether sorted values p and p + 1 are equal up to the slack used when
+    counting within d."""
+    scale = np.abs(values).max() + (values[-1] - values[0])
+    return np.diff(values) <= 4 * _RELATIVE_SLACK * scale
+
+
 def has_near_ties(values: np.ndarray) -> bool:
     """Whether two sorted values are equal up to the slack used when counting within d."""
-    scale = np.abs(values).max() + (values[-1] - values[0])
-    return bool((np.diff(values) <= 4 * _RELATIVE_SLACK * scale).any())
+    return bool(near_tie_after(values).any())
 
 
 def knn_permutation_null(
