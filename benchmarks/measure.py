@@ -8,9 +8,10 @@ Two tables of ~10^6 rows (the loop over scenarios is the only Python loop):
 * ``paper``: 100 scenarios x 20 blocks x 9 co-players x 55 episodes (the paper's blocks, more
   episodes); the default interval is then the cluster bootstrap over the 20 blocks.
 
-Each estimator runs three ways: one process; ``--workers`` processes over scenarios
-(``measure_table(workers=N)``); one process with the kNN kernels' numba ``prange`` loops over
-resamples (knn only). The scikit-learn baseline is the same resampling done with
+Each estimator runs three ways: one process; ``--workers`` workers over scenarios
+(``measure_table(workers=N)``: threads for knn, whose kernels release the GIL, processes for the
+histogram estimators); one process with the kNN kernels' numba ``prange`` loops over resamples
+(knn only). The scikit-learn baseline is the same resampling done with
 ``mutual_info_classif`` (kNN MI of a continuous feature and a class label, Ross 2014 as well):
 a few permutations (n rows) and half-samples (n/2 rows) of one scenario, timed and scaled to the
 whole table's 100 x (1000 + 1000) estimates. Also prints CPU seconds of this process and its
@@ -19,6 +20,7 @@ workers, and the peak resident memory.
     python benchmarks/measure.py                                  # both tables, all estimators
     python benchmarks/measure.py --tables issue --scenarios 20    # a fifth of the issue table
     python benchmarks/measure.py --tables issue --round 1         # integer returns (ties)
+    python benchmarks/measure.py --tables issue --estimators knn --modes workers   # the README's figure
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from loi.metrics import DEFAULT_ESTIMATOR, ESTIMATORS, kernels
-from loi.metrics.table import measure_table
+from loi.metrics.table import measure_table, worker_kind
 
 SHAPES = {"issue": (1, 10, 1000), "paper": (20, 9, 55)}  # blocks, co-players, episodes per scenario
 
@@ -100,9 +102,10 @@ def main() -> None:
     parser.add_argument("--estimators", nargs="+", default=list(ESTIMATORS), choices=ESTIMATORS)
     parser.add_argument("--permutations", type=int, default=1000)
     parser.add_argument("--bootstrap", type=int, default=1000)
-    parser.add_argument("--workers", type=int, default=2, help="processes for the multi-process run")
+    parser.add_argument("--workers", type=int, default=2, help="workers of the 'workers' mode")
     parser.add_argument("--sklearn-draws", type=int, default=5, help="scikit-learn calls timed, then scaled")
-    parser.add_argument("--modes", nargs="+", default=["1 process", "processes", "numba prange"])
+    parser.add_argument("--modes", nargs="+", default=["1 process", "workers", "numba prange"],
+                        choices=["1 process", "workers", "numba prange"])
     parser.add_argument("--round", type=float, default=0.0, metavar="STEP",
                         help="round returns to multiples of STEP: tied returns, as games with discrete rewards give")
     args = parser.parse_args()
@@ -125,8 +128,10 @@ def main() -> None:
                 if mode == "numba prange" and estimator != "knn":
                     continue
                 run = partial(measure_table, table, estimator=estimator, **common)
-                if mode == "processes":
+                label = mode
+                if mode == "workers":
                     run = partial(run, workers=args.workers)
+                    label = f"{args.workers} {worker_kind(estimator)}"
                 saved = kernels.null_statistics, kernels.half_sample_statistics
                 if mode == "numba prange":
                     kernels.null_statistics = partial(saved[0], parallel=True)
@@ -142,7 +147,7 @@ def main() -> None:
                                results[s].null_mean == reference[s].null_mean for s in reference), mode
                 seconds[(estimator, mode)] = wall
                 base = seconds[(estimator, args.modes[0])]
-                print(f"  {estimator:<13} {mode:<13} {wall:8.2f} s wall ({cpu:7.2f} s CPU)  "
+                print(f"  {estimator:<13} {label:<13} {wall:8.2f} s wall ({cpu:7.2f} s CPU)  "
                       f"{len(table) / wall:10,.0f} rows/s  {base / wall:5.2f}x one process", flush=True)
         if "knn" in args.estimators:
             scaled = sklearn_seconds(table, args.scenarios, args.permutations, args.bootstrap, args.sklearn_draws)

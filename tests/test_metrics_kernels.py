@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import collections
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from scipy import stats
 from loi.errors import LoiError
 from loi.metrics import kernels, level_of_influence, resampling
 from loi.metrics.knn import digamma_table, has_near_ties, knn_mutual_information
-from loi.metrics.table import LOI_COLUMNS, loi_rows, measure_table
+from loi.metrics.table import LOI_COLUMNS, auto_workers, loi_rows, measure_table
 
 REFERENCE = Path(__file__).parent / "data" / "loi_fixed_seed_reference.json"
 
@@ -67,6 +68,30 @@ def test_near_ties_take_the_exact_path_point_by_point():
     expected = knn_mutual_information(values, labels[None], None, 3, 3, psi, ties=True)
     got = kernels.labelled_statistics(kernels.SortedValues(values), labels[None], 3, 3, psi)
     assert got == pytest.approx(expected, abs=1e-12)
+
+
+def test_crowded_buckets_are_searched_past_the_first_step():
+    # Tie-free values, a third of them in two dense runs: their buckets of the search index hold
+    # many positions each, so the vectorized first step is not the answer there (flag 2) and the
+    # kernels search on.
+    rng = np.random.default_rng(5)
+    values = np.sort(np.concatenate([rng.normal(0.0, 10.0, 120), 3.0 + 1e-5 * np.arange(30),
+                                     -4.0 + 1e-5 * np.arange(30)]))
+    assert not has_near_ties(values)
+    index = kernels.SortedValues(values)
+    assert (index.index[1] < 0).sum() >= 2  # crowded buckets, marked
+    n_classes, psi = 3, digamma_table(len(values))
+    labels = rng.integers(0, n_classes, len(values))
+    slot_class = np.sort(labels)
+    members, class_start = grouped(labels, n_classes)
+    null = kernels.null_statistics(index, slot_class, n_classes, 3, psi, seed=2, size=30)
+    null_labels = np.stack([kernels.null_labels(slot_class, 2, r) for r in range(30)])
+    np.testing.assert_allclose(null, knn_mutual_information(values, null_labels, None, n_classes, 3, psi), atol=1e-12)
+    half = kernels.half_sample_statistics(index, members, class_start, 3, psi, seed=2, size=30)
+    half_labels = np.stack([kernels.half_sample_labels(members, class_start, 2, r) for r in range(30)])
+    np.testing.assert_allclose(half, knn_mutual_information(values, np.maximum(half_labels, 0),
+                                                            (half_labels >= 0).astype(np.int64), n_classes, 3, psi),
+                               atol=1e-12)
 
 
 @pytest.mark.parametrize("per_class", [[9, 25, 40], [2, 2, 2, 7], [6] * 9])
@@ -243,14 +268,16 @@ def test_sequential_p_values_stop_early_under_the_null_only():
         level_of_influence(rng.normal(size=120), coplayer, sequential=-1)
 
 
-def test_workers_give_the_same_results_and_rows_have_one_naming_scheme():
+@pytest.mark.parametrize("estimator", ["knn", "miller-madow"])  # workers: threads, processes
+def test_workers_give_the_same_results_and_rows_have_one_naming_scheme(estimator):
     rng = np.random.default_rng(1)
     rows = [(s, "e", f"c{c}", ep, rng.normal(c, 1.0)) for s in ("a", "b", "c") for c in range(3) for ep in range(20)]
     table = pd.DataFrame(rows, columns=["scenario", "ego", "coplayer", "episode", "ego_return"])
     seen = []
-    one = measure_table(table, permutations=30, bootstrap=30, progress=lambda done, total: seen.append((done, total)))
-    seen_two = []  # this process runs the scenarios no worker has started, the worker the others
-    two = measure_table(table, permutations=30, bootstrap=30, workers=2,
+    one = measure_table(table, estimator=estimator, permutations=30, bootstrap=30,
+                        progress=lambda done, total: seen.append((done, total)))
+    seen_two = []  # this thread runs the scenarios no worker has started, the worker the others
+    two = measure_table(table, estimator=estimator, permutations=30, bootstrap=30, workers=2,
                         progress=lambda done, total: seen_two.append((done, total)))
     assert seen == seen_two == [(1, 3), (2, 3), (3, 3)]
     frame_one, frame_two = loi_rows(one), loi_rows(two)
@@ -260,3 +287,12 @@ def test_workers_give_the_same_results_and_rows_have_one_naming_scheme():
     assert (low, high) == (frame_one.ci_low[0], frame_one.ci_high[0])
     with pytest.raises(LoiError, match="workers must be a positive integer"):
         measure_table(table, workers=0)
+
+
+def test_auto_workers_parallelize_smaller_tables_with_threads_than_with_processes():
+    # 10^4 rows x 2000 resamples: worth two threads (knn), not two process start-ups.
+    cores = min(os.cpu_count() or 1, 4)
+    assert auto_workers(10_000, 1000, 1000, 4, "knn") == cores
+    assert auto_workers(10_000, 1000, 1000, 4, "miller-madow") == 1
+    assert auto_workers(10**6, 1000, 1000, 4, "miller-madow") == cores
+    assert auto_workers(10**6, 1000, 1000, 1, "knn") == 1

@@ -28,6 +28,9 @@ from loi.metrics.knn import digamma_table, has_near_ties, knn_mutual_information
 from loi.metrics.result import ConfidenceInterval, LoIResult
 
 ESTIMATORS: tuple[str, ...] = ("paper", "miller-madow", "knn")
+# Estimators whose resampling runs in compiled kernels that release the GIL (``kernels``):
+# ``measure_table`` runs their scenarios in threads, the others' in processes.
+GIL_FREE_ESTIMATORS: frozenset[str] = frozenset({"knn"})
 # Chosen by measured accuracy (bias and RMSE against the true MI): see
 # benchmarks/estimator_accuracy.py and the README.
 DEFAULT_ESTIMATOR = "knn"

@@ -6,13 +6,14 @@ import hashlib
 import multiprocessing
 import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 
 import numpy as np
 import pandas as pd
 
 from loi.errors import LoiError
 from loi.metrics import DEFAULT_ESTIMATOR, ESTIMATORS, LoIResult, level_of_influence
+from loi.metrics.estimators import GIL_FREE_ESTIMATORS
 from loi.tables.schema import COPLAYER, EGO_RETURN, EPISODE, SCENARIO, block_labels, validate_table
 
 
@@ -47,9 +48,10 @@ def _canonical_order(scenario, block, coplayer, episode, returns) -> np.ndarray:
 
 
 # Total work in row-resamples (rows x (permutations + bootstrap)) from which `workers=None` spreads
-# scenarios over processes: starting a worker costs 2-5 s of CPU (imports, compiled kernels), the
-# knn estimator ~50-150 ns per row-resample, the histograms ~5-15 ns (benchmarks/measure.py).
-PARALLEL_WORK = 2e8
+# scenarios over the cores: starting a worker process costs 1-5 s of CPU (imports, compiled
+# kernels), a thread nothing; the histogram estimators take ~5-15 ns per row-resample, the knn
+# kernels ~10 (benchmarks/measure.py).
+PARALLEL_WORK = {"processes": 2e8, "threads": 1e7}
 
 
 def _one_scenario(name: str, returns, coplayer, block, kwargs: dict) -> LoIResult:
@@ -67,10 +69,18 @@ def _ignore_interrupt() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def auto_workers(rows: int, permutations: int, bootstrap: int, scenarios: int) -> int:
-    """Processes for ``measure_table(workers=None)``: one per core (at most one per scenario)
+def worker_kind(estimator: str) -> str:
+    """How ``measure_table`` runs scenarios concurrently: "threads" where the estimator's
+    resampling releases the GIL (``GIL_FREE_ESTIMATORS``), else "processes" (numpy's draws hold
+    it)."""
+    return "threads" if estimator in GIL_FREE_ESTIMATORS else "processes"
+
+
+def auto_workers(rows: int, permutations: int, bootstrap: int, scenarios: int, estimator: str = DEFAULT_ESTIMATOR
+                 ) -> int:
+    """Workers for ``measure_table(workers=None)``: one per core (at most one per scenario)
     when the whole table's work pays for starting them, else 1."""
-    if scenarios < 2 or rows * (permutations + bootstrap) < PARALLEL_WORK:
+    if scenarios < 2 or rows * (permutations + bootstrap) < PARALLEL_WORK[worker_kind(estimator)]:
         return 1
     return max(1, min(os.cpu_count() or 1, scenarios))
 
@@ -86,8 +96,8 @@ def measure_table(table: pd.DataFrame, *, estimator: str = DEFAULT_ESTIMATOR, pe
     averages the LoI over ego checkpoint x co-player seed blocks). Rows are put
     in a canonical order first, so the result does not depend on row order,
     and each scenario gets its own seed (:func:`scenario_seed`), so results do
-    not depend on ``workers`` either. ``workers``: processes running scenarios
-    concurrently (``None``: :func:`auto_workers`). ``progress(done, total)`` is
+    not depend on ``workers`` either. ``workers``: scenarios run concurrently, in threads or
+    processes (:func:`worker_kind`; ``None``: :func:`auto_workers`). ``progress(done, total)`` is
     called after each scenario. Other arguments (``ci_method``, ``sequential``,
     estimator options) go to :func:`loi.metrics.level_of_influence`.
     """
@@ -117,7 +127,7 @@ def measure_table(table: pd.DataFrame, *, estimator: str = DEFAULT_ESTIMATOR, pe
                       seed=scenario_seed(seed, str(name)), **options)
         tasks.append((str(name), returns[rows], coplayer[rows], block[rows], kwargs))
     if workers is None:
-        workers = auto_workers(len(returns), permutations, bootstrap, len(names))
+        workers = auto_workers(len(returns), permutations, bootstrap, len(names), estimator)
     results: dict[str, LoIResult] = {}
     if workers == 1 or len(tasks) < 2:
         for done, task in enumerate(tasks, 1):
@@ -125,13 +135,16 @@ def measure_table(table: pd.DataFrame, *, estimator: str = DEFAULT_ESTIMATOR, pe
             if progress:
                 progress(done, len(tasks))
         return results
-    # Processes, not threads: the numpy draws hold the GIL. "spawn": safe in a process that has
-    # started threads (JAX in `loi run`). This process is one of the `workers`: while the others
-    # start (a second or two of imports each), it takes the scenarios from the end of the list,
-    # those no worker has started; the largest scenarios go first to balance the load. Results
-    # do not depend on which process ran a scenario (each has its own seed).
-    context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(min(workers, len(tasks)) - 1, mp_context=context, initializer=_ignore_interrupt)
+    # Threads cost no start-up. "spawn": safe in a process that has started threads (JAX in
+    # `loi run`). This thread is one of the `workers`: while the others start (a second or two
+    # of imports each, for processes), it takes the scenarios from the end of the list, those no
+    # worker has started; the largest scenarios go first to balance the load. Results do not
+    # depend on which worker ran a scenario (each has its own seed).
+    if worker_kind(estimator) == "threads":
+        pool = ThreadPoolExecutor(min(workers, len(tasks)) - 1)
+    else:
+        pool = ProcessPoolExecutor(min(workers, len(tasks)) - 1, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_ignore_interrupt)
     ordered = sorted(tasks, key=lambda t: -len(t[1]))
     done = 0
 
