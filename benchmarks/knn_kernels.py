@@ -16,7 +16,9 @@ statistics (the same draws: equal to ~1e-13).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.util
+import sys
 import time
 from pathlib import Path
 
@@ -27,8 +29,12 @@ from loi.metrics.knn import digamma_table
 
 
 def load_kernels(path: Path):
-    spec = importlib.util.spec_from_file_location(f"kernels_{abs(hash(str(path)))}", path)
+    """The module at ``path``, registered under a name fixed by its path: numba's on-disk cache
+    refers to the module by name when it loads a compiled function in a later run."""
+    name = "kernels_" + hashlib.blake2b(str(path.resolve()).encode(), digest_size=6).hexdigest()
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 
