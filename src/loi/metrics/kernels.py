@@ -192,12 +192,14 @@ def _first_beyond(padded, first, origin, scale, x, above):
     b = _bucket(first, origin, scale, x)
     low, high = np.int64(first[b]), np.int64(first[b + 1])
     low, high = max(low, ~low), max(high, ~high)
-    if _short_of(padded[high], x, above):  # the whole bucket (often one run of ties)
+    # The bucket's ends first: a crowded bucket often holds one run of tied values.
+    if _short_of(padded[high], x, above):
         return high
+    if not _short_of(padded[low + 1], x, above):
+        return low
+    low += 1  # the answer is in low .. high - 1
     if high - low <= _LINEAR_SCAN:
-        # Buckets are narrow (a few per value): mostly 0 or 1 step, the first one branch-free.
-        # No `low < high` test: positions from `high` on are > x (or +inf past the end).
-        low += _short_of(padded[low + 1], x, above)
+        # No `low < high` test: position high - 1 is not short of x (checked above).
         while _short_of(padded[low + 1], x, above):
             low += 1
         return low
