@@ -105,7 +105,7 @@ def _shuffle_labels(slot_class, seed, resample, labels):
 
 @njit(cache=True, nogil=True)
 def _half_sample(padded, members, class_start, seed, resample, kept, kept_values, kept_start, cumulative, words):
-    """Of each class's ``members`` (sorted positions, all the positions between them), keep
+    """Of each class's ``members`` (sorted positions; all classes together hold every position), keep
     ``max(size // 2, min(size, 2))`` uniformly without replacement, in order, into ``kept`` /
     ``kept_values`` / ``kept_start`` (the layout of ``_group_positions``); ``cumulative[p]``: the
     kept points before position ``p``. ``words``: scratch, ``len(members)`` long."""
