@@ -23,9 +23,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+from measure import synthetic_table
 
 from loi.metrics import kernels
-from loi.metrics.knn import digamma_table
+from loi.metrics.estimators import _KnnBlock
 
 
 def load_kernels(path: Path):
@@ -39,57 +41,51 @@ def load_kernels(path: Path):
     return module
 
 
-def scenario(coplayers: int, episodes: int, round_to: float, seed: int = 0):
-    """Sorted returns and co-players of one scenario of ``benchmarks/measure.py``'s issue table."""
-    rng = np.random.default_rng(seed)
-    means = rng.uniform(30, 70, coplayers)
-    coplayer = np.repeat(np.arange(coplayers), episodes)
-    values = np.clip(rng.normal(means[coplayer], 8.0), 0, 100)
+def first_scenario(round_to: float) -> _KnnBlock:
+    """The first scenario of ``benchmarks/measure.py``'s issue table, as the knn estimator holds
+    it (sorted returns, class layouts, digamma table)."""
+    table = synthetic_table(1, "issue")
     if round_to:
-        values = np.round(values / round_to) * round_to
-    order = np.argsort(values, kind="stable")
-    return values[order], coplayer[order]
+        table["ego_return"] = np.round(table["ego_return"] / round_to) * round_to
+    coplayer = pd.factorize(table["coplayer"], sort=True)[0]
+    return _KnnBlock(coplayer, table["ego_return"].to_numpy(), int(coplayer.max()) + 1, k=3)
 
 
-def run(module, values, coplayer, coplayers: int, resamples: int):
+def run(module, block: _KnnBlock, resamples: int):
     """(null seconds, half-sample seconds, null statistics, half-sample statistics)."""
-    psi = digamma_table(len(values))
-    sorted_values = module.SortedValues(values)
-    slot_class = np.sort(coplayer)
-    members = np.argsort(coplayer, kind="stable")
-    class_start = np.concatenate([[0], np.cumsum(np.bincount(coplayer, minlength=coplayers))])
+    sorted_values = module.SortedValues(block.values)
     start = time.perf_counter()
-    null = module.null_statistics(sorted_values, slot_class, coplayers, 3, psi, 7, resamples)
+    null = module.null_statistics(sorted_values, block.slot_class, block.n_coplayers, block.k, block.psi, 7, resamples)
     middle = time.perf_counter()
-    half = module.half_sample_statistics(sorted_values, members, class_start, 3, psi, 7, resamples)
+    half = module.half_sample_statistics(sorted_values, block.members, block.class_start, block.k, block.psi, 7,
+                                         resamples)
     return middle - start, time.perf_counter() - middle, null, half
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--against", type=Path, help="another kernels.py to time in the same run")
-    parser.add_argument("--coplayers", type=int, default=10)
-    parser.add_argument("--episodes", type=int, default=1000)
     parser.add_argument("--resamples", type=int, default=200, help="per timing (scaled to 1000 in the output)")
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--round", type=float, default=0.0, metavar="STEP", help="round returns to multiples of STEP")
     args = parser.parse_args()
-    values, coplayer = scenario(args.coplayers, args.episodes, args.round)
+    block = first_scenario(args.round)
     versions = {"this checkout": kernels}
     if args.against:
         versions[str(args.against)] = load_kernels(args.against)
     for module in versions.values():  # compile, or load the cached compilation
-        run(module, values, coplayer, args.coplayers, 2)
+        run(module, block, 2)
     times = {name: [] for name in versions}
     outputs = {}
     for _ in range(args.repeats):
         for name, module in versions.items():
-            null_seconds, half_seconds, null, half = run(module, values, coplayer, args.coplayers, args.resamples)
+            null_seconds, half_seconds, null, half = run(module, block, args.resamples)
             times[name].append((null_seconds, half_seconds))
             outputs[name] = (null, half)
     scale = 1000 * 1000 / args.resamples  # ms per 1000 resamples
     tied = f", returns rounded to multiples of {args.round:g}" if args.round else ""
-    print(f"one scenario: {args.coplayers} co-players x {args.episodes} episodes{tied}; medians of {args.repeats}")
+    print(f"one scenario: {block.n_coplayers} co-players x {len(block.values) // block.n_coplayers} episodes{tied}; "
+          f"medians of {args.repeats}")
     for name, pairs in times.items():
         null_ms, half_ms = np.median(np.array(pairs), axis=0) * scale
         print(f"  {name:<45} 1000 relabellings {null_ms:7.1f} ms   1000 half-samples {half_ms:7.1f} ms")

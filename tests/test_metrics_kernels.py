@@ -70,6 +70,24 @@ def test_near_ties_take_the_exact_path_point_by_point():
     assert got == pytest.approx(expected, abs=1e-12)
 
 
+def kernel_draws_through_numpy(values, labels, n_classes, seed, size):
+    """The null and half-sample kernels' statistics of ``size`` draws, checked against
+    ``knn_mutual_information`` on the very labellings they drew (``null_labels``,
+    ``half_sample_labels``); returns them with those labellings."""
+    index, psi = kernels.SortedValues(values), digamma_table(len(values))
+    slot_class = np.sort(labels)
+    members, class_start = grouped(labels, n_classes)
+    null = kernels.null_statistics(index, slot_class, n_classes, 3, psi, seed=seed, size=size)
+    half = kernels.half_sample_statistics(index, members, class_start, 3, psi, seed=seed, size=size)
+    null_labels = np.stack([kernels.null_labels(slot_class, seed, r) for r in range(size)])
+    half_labels = np.stack([kernels.half_sample_labels(members, class_start, seed, r) for r in range(size)])
+    np.testing.assert_allclose(null, knn_mutual_information(values, null_labels, None, n_classes, 3, psi), atol=1e-12)
+    weights = (half_labels >= 0).astype(np.int64)
+    np.testing.assert_allclose(half, knn_mutual_information(values, np.maximum(half_labels, 0), weights, n_classes, 3,
+                                                            psi), atol=1e-12)
+    return null, half, null_labels, half_labels
+
+
 def test_crowded_buckets_are_searched_past_the_first_step():
     # Tie-free values, a third of them in two dense runs: their buckets of the search index hold
     # many positions each, so the vectorized first step is not the answer there (flag 2) and the
@@ -78,38 +96,19 @@ def test_crowded_buckets_are_searched_past_the_first_step():
     values = np.sort(np.concatenate([rng.normal(0.0, 10.0, 120), 3.0 + 1e-5 * np.arange(30),
                                      -4.0 + 1e-5 * np.arange(30)]))
     assert not has_near_ties(values)
-    index = kernels.SortedValues(values)
-    assert (index.index[1] < 0).sum() >= 2  # crowded buckets, marked
-    n_classes, psi = 3, digamma_table(len(values))
-    labels = rng.integers(0, n_classes, len(values))
-    slot_class = np.sort(labels)
-    members, class_start = grouped(labels, n_classes)
-    null = kernels.null_statistics(index, slot_class, n_classes, 3, psi, seed=2, size=30)
-    null_labels = np.stack([kernels.null_labels(slot_class, 2, r) for r in range(30)])
-    np.testing.assert_allclose(null, knn_mutual_information(values, null_labels, None, n_classes, 3, psi), atol=1e-12)
-    half = kernels.half_sample_statistics(index, members, class_start, 3, psi, seed=2, size=30)
-    half_labels = np.stack([kernels.half_sample_labels(members, class_start, 2, r) for r in range(30)])
-    np.testing.assert_allclose(half, knn_mutual_information(values, np.maximum(half_labels, 0),
-                                                            (half_labels >= 0).astype(np.int64), n_classes, 3, psi),
-                               atol=1e-12)
+    assert (kernels.SortedValues(values).index[1] < 0).sum() >= 2  # crowded buckets, marked
+    kernel_draws_through_numpy(values, rng.integers(0, 3, len(values)), 3, seed=2, size=30)
 
 
 @pytest.mark.parametrize("per_class", [[9, 25, 40], [2, 2, 2, 7], [6] * 9])
 def test_null_and_half_sample_kernels_evaluate_their_own_draws(per_class):
     values, labels = sorted_sample(4, n_classes=len(per_class), per_class=per_class, decimals=1)
     n_classes, psi = len(per_class), digamma_table(len(values))
+    # The same labellings through the numpy estimator.
+    null, half, null_labels, half_labels = kernel_draws_through_numpy(values, labels, n_classes, seed=11, size=40)
     index = kernels.SortedValues(values)
     slot_class = np.repeat(np.arange(n_classes), per_class)
     members, class_start = grouped(labels, n_classes)
-    null = kernels.null_statistics(index, slot_class, n_classes, 3, psi, seed=11, size=40)
-    half = kernels.half_sample_statistics(index, members, class_start, 3, psi, seed=11, size=40)
-    null_labels = np.stack([kernels.null_labels(slot_class, 11, r) for r in range(40)])
-    half_labels = np.stack([kernels.half_sample_labels(members, class_start, 11, r) for r in range(40)])
-    # The same labellings through the numpy estimator.
-    np.testing.assert_allclose(null, knn_mutual_information(values, null_labels, None, n_classes, 3, psi), atol=1e-12)
-    weights = (half_labels >= 0).astype(np.int64)
-    np.testing.assert_allclose(half, knn_mutual_information(values, np.maximum(half_labels, 0), weights, n_classes, 3,
-                                                            psi), atol=1e-12)
     # Class sizes: kept by a relabelling; max(n // 2, min(n, 2)) of each class in a half-sample,
     # and only the class's own episodes.
     assert (np.stack([(null_labels == c).sum(1) for c in range(n_classes)], 1) == per_class).all()

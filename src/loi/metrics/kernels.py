@@ -109,7 +109,7 @@ def _half_sample(padded, members, class_start, seed, resample, kept, kept_values
     ``max(size // 2, min(size, 2))`` uniformly without replacement, in order, into ``kept`` /
     ``kept_values`` / ``kept_start`` (the layout of ``_group_positions``); ``cumulative[p]``: the
     kept points before position ``p``. ``words``: scratch, ``len(members)`` long."""
-    _words(_stream(seed, resample), words[:len(members)])
+    _words(_stream(seed, resample), words)
     slot = _PAD
     for c in range(len(class_start) - 1):
         kept_start[c] = slot
@@ -180,6 +180,12 @@ def _bucket(first, origin, scale, x):
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _unmarked(entry):
+    """A ``first`` entry of ``bucket_index`` without its crowded-bucket mark (``~``)."""
+    return max(entry, ~entry)
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _short_of(value, x, above):
     """Whether a position holding ``value`` comes before the one sought: the first position
     ``>= x`` (``above`` 0) or ``> x`` (``above`` 1)."""
@@ -190,8 +196,7 @@ def _short_of(value, x, above):
 def _first_beyond(padded, first, origin, scale, x, above):
     """The first position whose value is ``>= x`` (``above`` 0) or ``> x`` (``above`` 1)."""
     b = _bucket(first, origin, scale, x)
-    low, high = np.int64(first[b]), np.int64(first[b + 1])
-    low, high = max(low, ~low), max(high, ~high)
+    low, high = _unmarked(np.int64(first[b])), _unmarked(np.int64(first[b + 1]))
     # The bucket's ends first: a crowded bucket often holds one run of tied values.
     if _short_of(padded[high], x, above):
         return high
@@ -297,7 +302,7 @@ def _bucket_steps(padded, first, origin, scale, rows, targets, found, flags):
     for i in range(len(rows)):
         x = targets[i]
         entry = np.int64(first[_bucket(first, origin, scale, x)])
-        low = max(entry, ~entry)
+        low = _unmarked(entry)
         found[i] = low + _short_of(padded[low + 1], x, rows[i])
         flags[i] |= 2 * np.int64(entry < 0)
 
@@ -476,7 +481,9 @@ def _scratch(n, n_classes):
 def _null_scratch(n, slot_class, n_classes):
     """``_scratch`` with the class layout of ``slot_class``, which every relabelling keeps."""
     scratch = _scratch(n, n_classes)
-    _layout(_class_sizes(slot_class, n_classes), scratch[3], scratch[2])
+    # Indexed, not unpacked: an unpacking here, inlined in a prange loop, trips numba's parfor
+    # array analysis.
+    _layout(_class_sizes(slot_class, n_classes), scratch[3], scratch[2])  # kept_start, kept_values
     return scratch
 
 
