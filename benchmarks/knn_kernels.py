@@ -19,6 +19,7 @@ import argparse
 import hashlib
 import importlib.util
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -31,10 +32,20 @@ from loi.metrics.estimators import _KnnBlock
 
 
 def load_kernels(path: Path):
-    """The module at ``path``, registered under a name fixed by its path: numba's on-disk cache
-    refers to the module by name when it loads a compiled function in a later run."""
-    name = "kernels_" + hashlib.blake2b(str(path.resolve()).encode(), digest_size=6).hexdigest()
-    spec = importlib.util.spec_from_file_location(name, path)
+    """The module at ``path``, imported from a copy in a folder of its own, named by the file's
+    content: numba caches compiled functions beside the source file, and an entry written when the
+    file was imported under another module name (as ``loi.metrics.kernels`` of its own checkout)
+    would be loaded with that module's globals, which crashes. The name is stable, so the copy's
+    cache serves later runs."""
+    source = path.read_bytes()
+    name = "kernels_" + hashlib.blake2b(source, digest_size=6).hexdigest()
+    copy = Path(tempfile.gettempdir()) / "loi-knn-kernels" / name / f"{name}.py"
+    if not copy.exists():
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        partial = copy.with_suffix(".partial")
+        partial.write_bytes(source)
+        partial.replace(copy)
+    spec = importlib.util.spec_from_file_location(name, copy)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)

@@ -11,11 +11,11 @@ Two tables of ~10^6 rows (the loop over scenarios is the only Python loop):
 Each estimator runs three ways: one process; ``--workers`` workers over scenarios
 (``measure_table(workers=N)``: threads for knn, whose kernels release the GIL, processes for the
 histogram estimators); one process with the kNN kernels' numba ``prange`` loops over resamples
-(knn only). The scikit-learn baseline is the same resampling done with
-``mutual_info_classif`` (kNN MI of a continuous feature and a class label, Ross 2014 as well):
-a few permutations (n rows) and half-samples (n/2 rows) of one scenario, timed and scaled to the
-whole table's 100 x (1000 + 1000) estimates. Also prints CPU seconds of this process and its
-workers, and the peak resident memory.
+(knn only); each line's ratio is to the first of ``--modes``. The scikit-learn baseline is the
+same resampling done with ``mutual_info_classif`` (kNN MI of a continuous feature and a class
+label, Ross 2014 as well): a few permutations (n rows) and half-samples (n/2 rows) of one
+scenario, timed and scaled to the whole table's 100 x (1000 + 1000) estimates. Also prints CPU
+seconds of this process and its workers, and the peak resident memory.
 
     python benchmarks/measure.py                                  # both tables, all estimators
     python benchmarks/measure.py --tables issue --scenarios 20    # a fifth of the issue table
@@ -26,6 +26,7 @@ workers, and the peak resident memory.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import resource
 import time
 from functools import partial
@@ -95,6 +96,19 @@ def sklearn_seconds(table: pd.DataFrame, scenarios: int, permutations: int, boot
     return scenarios * blocks * (permutations * per_permutation + bootstrap_work)
 
 
+@contextlib.contextmanager
+def kernels_parallel(parallel: bool):
+    """Within: the knn kernels' resampling entry points run their numba ``prange`` loops."""
+    saved = kernels.null_statistics, kernels.half_sample_statistics
+    if parallel:
+        kernels.null_statistics = partial(saved[0], parallel=True)
+        kernels.half_sample_statistics = partial(saved[1], parallel=True)
+    try:
+        yield
+    finally:
+        kernels.null_statistics, kernels.half_sample_statistics = saved
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenarios", type=int, default=100)
@@ -111,7 +125,9 @@ def main() -> None:
     args = parser.parse_args()
     common = dict(permutations=args.permutations, bootstrap=args.bootstrap, seed=0)
     # Compile (or load the cached) kernels outside the timings.
-    measure_table(synthetic_table(1, "issue"), estimator="knn", permutations=2, bootstrap=2)
+    for parallel in (False, True) if "numba prange" in args.modes else (False,):
+        with kernels_parallel(parallel):
+            measure_table(synthetic_table(1, "issue"), estimator="knn", permutations=2, bootstrap=2)
     for shape in args.tables:
         table = synthetic_table(args.scenarios, shape)
         if args.round:
@@ -121,7 +137,7 @@ def main() -> None:
         print(f"[{shape}] {len(table):,} rows ({args.scenarios} scenarios x {blocks} blocks x {coplayers} co-players"
               f" x {episodes} episodes), {args.permutations} permutations + {args.bootstrap} bootstrap{rounded}",
               flush=True)
-        seconds = {}
+        seconds, labels = {}, {}
         for estimator in args.estimators:
             reference = None
             for mode in args.modes:
@@ -132,23 +148,17 @@ def main() -> None:
                 if mode == "workers":
                     run = partial(run, workers=args.workers)
                     label = f"{args.workers} {worker_kind(estimator)}"
-                saved = kernels.null_statistics, kernels.half_sample_statistics
-                if mode == "numba prange":
-                    kernels.null_statistics = partial(saved[0], parallel=True)
-                    kernels.half_sample_statistics = partial(saved[1], parallel=True)
-                try:
+                with kernels_parallel(mode == "numba prange"):
                     wall, cpu, results = timed(run)
-                finally:
-                    kernels.null_statistics, kernels.half_sample_statistics = saved
                 if reference is None:
                     reference = results
                 else:  # every way gives the same numbers
                     assert all(results[s].statistic == reference[s].statistic and
                                results[s].null_mean == reference[s].null_mean for s in reference), mode
-                seconds[(estimator, mode)] = wall
+                seconds[(estimator, mode)], labels[mode] = wall, label
                 base = seconds[(estimator, args.modes[0])]
                 print(f"  {estimator:<13} {label:<13} {wall:8.2f} s wall ({cpu:7.2f} s CPU)  "
-                      f"{len(table) / wall:10,.0f} rows/s  {base / wall:5.2f}x one process", flush=True)
+                      f"{len(table) / wall:10,.0f} rows/s  {base / wall:5.2f}x {labels[args.modes[0]]}", flush=True)
         if "knn" in args.estimators:
             scaled = sklearn_seconds(table, args.scenarios, args.permutations, args.bootstrap, args.sklearn_draws)
             best = min(v for (e, _), v in seconds.items() if e == "knn")

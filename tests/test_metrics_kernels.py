@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from loi.errors import LoiError
@@ -96,7 +98,8 @@ def test_crowded_buckets_are_searched_past_the_first_step():
     values = np.sort(np.concatenate([rng.normal(0.0, 10.0, 120), 3.0 + 1e-5 * np.arange(30),
                                      -4.0 + 1e-5 * np.arange(30)]))
     assert not has_near_ties(values)
-    assert (kernels.SortedValues(values).index[1] < 0).sum() >= 2  # crowded buckets, marked
+    entries = kernels.SortedValues(values).index[1]
+    assert ((entries >> kernels._CROWDED) & 1).sum() >= 2  # crowded buckets, marked
     kernel_draws_through_numpy(values, rng.integers(0, 3, len(values)), 3, seed=2, size=30)
 
 
@@ -139,6 +142,65 @@ def test_relabellings_are_uniform():
         counts[np.arange(100), kernels.null_labels(slot_class, 6, r)] += 1
     expected = 3000 * np.array([5, 20, 75]) / 100
     assert stats.chisquare(counts.ravel(), np.tile(expected, 100)).pvalue > 1e-4
+
+
+_MASK64, _GOLDEN = (1 << 64) - 1, 0x9E3779B97F4A7C15
+
+
+def _splitmix_output(z):
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return z ^ (z >> 31)
+
+
+def reference_relabelling(slot_class, seed, resample):
+    """Fisher-Yates drawn one step at a time, as the kernels' docstring specifies: Lemire's
+    bounded integers on the splitmix64 stream of (seed, resample). Also returns whether a word
+    was rejected (a step took two)."""
+    state = _splitmix_output(_splitmix_output((seed + _GOLDEN) & _MASK64) ^ ((resample * _GOLDEN) & _MASK64))
+    labels, rejected = list(slot_class), False
+    for i in range(len(labels) - 1, 0, -1):
+        bound = i + 1
+        state = (state + _GOLDEN) & _MASK64
+        product = (_splitmix_output(state) >> 32) * bound
+        if product & 0xFFFFFFFF < bound:  # near a rejection
+            while product & 0xFFFFFFFF < (2**32 - bound) % bound:
+                rejected = True
+                state = (state + _GOLDEN) & _MASK64
+                product = (_splitmix_output(state) >> 32) * bound
+        j = product >> 32
+        labels[i], labels[j] = labels[j], labels[i]
+    return labels, rejected
+
+
+def test_relabellings_are_the_specified_fisher_yates_draws():
+    # Small vectors (every edge), and 10^5 labels, where a step near a rejection happens about once
+    # per shuffle: the kernels precompute the swaps up to the first and draw one by one from there
+    # (resamples 1 and 2 reject a word, so the precomputed swaps past it would be wrong).
+    rejections = []
+    for n, resamples in ((1, 3), (2, 20), (7, 50), (100_000, 3)):
+        slot_class = np.repeat(np.arange(4), [n // 4, n // 4, n // 4, n - 3 * (n // 4)])
+        for resample in range(resamples):
+            expected, rejected = reference_relabelling(slot_class.tolist(), 9, resample)
+            np.testing.assert_array_equal(kernels.null_labels(slot_class, 9, resample), expected)
+            rejections.append(rejected)
+    assert any(rejections)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(allow_nan=False), st.floats(allow_nan=False))
+@example(0.0, -0.0)
+@example(-1.0, -1.0 - 1e-12)
+def test_value_keys_order_as_the_values_do(a, b):
+    # The search index compares keys first (bucket_index): a strictly smaller key must mean a
+    # smaller value, and equal values equal keys (0.0 and -0.0 included).
+    key_a, key_b = kernels.value_key(a), kernels.value_key(b)
+    if key_a < key_b:
+        assert a < b
+    if a < b:
+        assert key_a <= key_b
+    if a == b:
+        assert key_a == key_b
 
 
 def test_half_samples_are_uniform_subsets_of_each_class():

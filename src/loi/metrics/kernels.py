@@ -12,7 +12,8 @@ and evaluated inside one compiled loop, so no ``(resamples, n)`` array is ever b
   same-class neighbour by a merge of the k preceding and k following members; ``m`` and ``k~``
   (all kept points / kept same-class points within the radius, as ``knn_mutual_information``
   counts them) come from a bucket index over the sorted values -- an O(1) search on spread-out
-  values, a binary search inside a bucket where values crowd or tie.
+  values (one read of an entry, a position with a coarse key of its value, settles most), a
+  binary search inside a bucket where values crowd or tie.
 
 ``null_labels`` and ``half_sample_labels`` expose the draws (``tests/test_metrics_kernels.py``
 checks that the statistics are those of ``knn_mutual_information`` on exactly these labellings,
@@ -25,13 +26,23 @@ lies in ``[y - reach, y + reach]``, ``reach = d + slack (|y| + d)``.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.extending import intrinsic
 
 from loi.metrics.knn import _RELATIVE_SLACK, near_tie_after
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _LOW32 = np.uint64(0xFFFFFFFF)
 _TWO32 = np.uint64(1 << 32)
+_LOW63 = np.int64((1 << 63) - 1)
+# Search index entries (bucket_index): a position in the bits under _CROWDED (blocks of < 2**31
+# episodes), the _CROWDED bit, a value_key above.
+_POSITION = np.int64((1 << 31) - 1)
+_CROWDED = 31
+# Indices computed in the hot loops are cast to np.uint64: numba wraps a negative signed index
+# around (a test and an add at every access), an unsigned one it uses as it is. Dropping those
+# tests made the kernels 1.2x as fast on an AMD Zen 4 (benchmarks/knn_kernels.py --against).
 # A search over more sorted positions than this (a crowded bucket, a class's run of tied values)
 # bisects; over fewer, it scans. 32 measured 1.14x as fast as 16 on integer returns, the same
 # without ties (benchmarks/knn_kernels.py --against, --round 1).
@@ -82,25 +93,62 @@ def _unit(word):
     return np.float64(word >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _word(state, k):
+    """Word k of the splitmix64 stream from ``state``: what the (k + 1)-th ``_next`` returns,
+    computed from ``state`` alone, so that loops over k vectorize (a stream advanced word by word
+    would not)."""
+    return _mix(state + np.uint64(k + 1) * _GOLDEN)
+
+
 @njit(cache=True, nogil=True)
 def _words(state, words):
-    """``words[k]``: word k of the splitmix64 stream from ``state`` (what the (k + 1)-th
-    ``_next`` returns). Each word is computed from ``state`` alone, so the loop vectorizes (a
-    stream advanced word by word would not)."""
+    """``words[k]``: ``_word(state, k)``."""
     for k in range(len(words)):
-        words[k] = _mix(state + np.uint64(k + 1) * _GOLDEN)
+        words[k] = _word(state, k)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _partner(word, bound):
+    """``_below``'s integer from ``word`` when it takes no other (Lemire's multiply-shift), and
+    whether ``word`` is near a rejection (``_below`` then checks whether it takes another)."""
+    product = (word >> np.uint64(32)) * np.uint64(bound)
+    return product >> np.uint64(32), (product & _LOW32) < np.uint64(bound)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _swap(labels, i, j):
+    held = labels[i]
+    labels[i] = labels[j]
+    labels[j] = held
 
 
 @njit(cache=True, nogil=True)
-def _shuffle_labels(slot_class, seed, resample, labels):
-    """``labels``: ``slot_class`` in uniformly random order (Fisher-Yates)."""
+def _shuffle_labels(slot_class, seed, resample, labels, words):
+    """``labels``: ``slot_class`` in uniformly random order (Fisher-Yates). ``words``: scratch,
+    ``len(labels)`` long."""
     labels[:] = slot_class
+    n = len(labels)
     state = _stream(seed, resample)
-    for i in range(len(labels) - 1, 0, -1):
+    # Step t (position n - 1 - t) takes word t, and another only where ``_below`` would reject one:
+    # up to the first step near a rejection, the swap partners are computed first, in loops that
+    # vectorize; from there on, one by one.
+    draws = words[:max(n - 1, 0)]
+    near_rejection = False  # an OR, not the first such step: a running minimum does not vectorize
+    for t in range(len(draws)):
+        draws[t], near = _partner(_word(state, t), n - t)
+        near_rejection |= near
+    steps = len(draws)
+    if near_rejection:  # ~1% of shuffles of 10^4 labels
+        steps = 0
+        while not _partner(_word(state, steps), n - steps)[1]:
+            steps += 1
+    for t in range(steps):
+        _swap(labels, np.uint64(n - 1 - t), draws[t])
+    state += np.uint64(steps) * _GOLDEN
+    for i in range(n - 1 - steps, 0, -1):
         state, j = _below(state, i + 1)
-        held = labels[i]
-        labels[i] = labels[j]
-        labels[j] = held
+        _swap(labels, i, j)
 
 
 @njit(cache=True, nogil=True)
@@ -127,10 +175,10 @@ def _half_sample(padded, members, class_start, seed, resample, kept, kept_values
         for i in range(size):
             # Written always, kept by advancing `slot`: a coin flip is no branch to predict.
             take = np.int64(np.int64(draws[i]) < needed)
-            member = members[first + i]  # read once: `kept` could alias `members`
-            kept[slot] = member
-            kept_values[slot] = padded[member + 1]
-            cumulative[member + 1] = take
+            member = members[np.uint64(first + i)]  # read once: `kept` could alias `members`
+            kept[np.uint64(slot)] = member
+            kept_values[np.uint64(slot)] = padded[np.uint64(member + 1)]
+            cumulative[np.uint64(member + 1)] = take
             slot += take
             needed -= take
         slot += 2 * _PAD
@@ -144,12 +192,35 @@ def _half_sample(padded, members, class_start, seed, resample, kept, kept_values
 # ----------------------------------------------------------------------------- evaluation
 
 
+@intrinsic
+def _bits(typing_context, value):
+    """The bits of a float64, as an int64 (no conversion: a bit cast)."""
+    if value != types.float64:
+        return None
+
+    def codegen(context, builder, signature, arguments):
+        return builder.bitcast(arguments[0], ir.IntType(64))
+    return types.int64(types.float64), codegen
+
+
+@njit(cache=True, nogil=True, inline="always")
+def value_key(value):
+    """A 32-bit key of a float64 (no NaN) that orders as the values do, coarsely:
+    ``value_key(a) < value_key(b)`` implies ``a < b``, and ``a < b`` implies
+    ``value_key(a) <= value_key(b)``; equal keys decide nothing (values within ~1e-6 relative of
+    each other). The top half of the value's bits, the sign folded in."""
+    bits = _bits(value + 0.0)  # + 0.0: -0.0 becomes 0.0, whose bits differ
+    return (bits ^ ((bits >> 63) & _LOW63)) >> 32
+
+
 @njit(cache=True, nogil=True)
 def bucket_index(values, buckets):
     """A search index over the sorted ``values``: ``padded``, the values between -inf and +inf
-    (``padded[p + 1]`` is position ``p``); ``first[b]``, the first position in bucket ``b`` or
-    later (``first[buckets] = n``), buckets of equal width from ``origin`` with ``scale`` buckets
-    per unit, stored as ``~first[b]`` (negative) where bucket ``b`` holds two positions or more."""
+    (``padded[p + 1]`` is position ``p``); per bucket ``b`` (of equal width from ``origin``,
+    ``scale`` buckets per unit), ``entries[b]``: in bits 0-30 the first position in bucket ``b``
+    or later (``entries[buckets]``: n; ``_position``), bit ``_CROWDED`` set where the bucket holds
+    two positions or more, above them the ``value_key`` of the value at that position -- so that
+    one read of an entry settles most searches (``_bucket_steps``)."""
     n = len(values)
     padded = np.empty(n + 2)
     padded[0], padded[n + 1] = -np.inf, np.inf
@@ -157,32 +228,33 @@ def bucket_index(values, buckets):
     span = values[-1] - values[0] if n else 0.0
     scale = buckets / span if span > 0 else 0.0
     origin = values[0] if n else 0.0
-    first = np.empty(buckets + 1, dtype=np.int32)  # positions: blocks of < 2**31 episodes
+    entries = np.empty(buckets + 1, dtype=np.int64)
     position = 0
     for b in range(buckets + 1):
-        while position < n and _bucket(first, origin, scale, padded[position + 1]) < b:
+        while position < n and _bucket(entries, origin, scale, padded[position + 1]) < b:
             position += 1
-        first[b] = position
-    for b in range(buckets):  # mark the crowded buckets (``_bucket_steps``)
-        if first[b + 1] - first[b] >= 2:
-            first[b] = ~first[b]
-    return padded, first, origin, scale
+        entries[b] = position
+    for b in range(buckets + 1):
+        position = entries[b]
+        crowded = b < buckets and entries[b + 1] - position >= 2
+        entries[b] = (value_key(padded[position + 1]) << 32) | (np.int64(crowded) << _CROWDED) | position
+    return padded, entries, origin, scale
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _bucket(first, origin, scale, x):
+def _bucket(entries, origin, scale, x):
     """The bucket of ``x`` (``bucket_index``), non-decreasing in ``x``: a position before
-    ``first[b]`` holds a value below ``x``, one from ``first[b + 1]`` on a value above it."""
-    buckets = len(first) - 1
+    bucket ``b``'s first holds a value below ``x``, one from bucket ``b + 1``'s on a value above it."""
+    buckets = len(entries) - 1
     t = (x - origin) * scale
-    # Not `min(int(t), len(first) - 2)`: with numba 0.68 that form made bisecting searches 4x slower.
+    # Not `min(int(t), len(entries) - 2)`: with numba 0.68 that form made bisecting searches 4x slower.
     return 0 if t <= 0.0 else min(int(t), buckets - 1)
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _unmarked(entry):
-    """A ``first`` entry of ``bucket_index`` without its crowded-bucket mark (``~``)."""
-    return max(entry, ~entry)
+def _position(entry):
+    """The position held by an entry of ``bucket_index``."""
+    return entry & _POSITION
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -193,28 +265,38 @@ def _short_of(value, x, above):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _first_beyond(padded, first, origin, scale, x, above):
+def _first_beyond(padded, entries, origin, scale, x, above):
     """The first position whose value is ``>= x`` (``above`` 0) or ``> x`` (``above`` 1)."""
-    b = _bucket(first, origin, scale, x)
-    low, high = _unmarked(np.int64(first[b])), _unmarked(np.int64(first[b + 1]))
+    b = _bucket(entries, origin, scale, x)
+    low, high = _position(entries[np.uint64(b)]), _position(entries[np.uint64(b + 1)])
     # The bucket's ends first: a crowded bucket often holds one run of tied values.
-    if _short_of(padded[high], x, above):
+    if _short_of(padded[np.uint64(high)], x, above):
         return high
-    if not _short_of(padded[low + 1], x, above):
+    if not _short_of(padded[np.uint64(low + 1)], x, above):
         return low
     low += 1  # the answer is in low .. high - 1
     if high - low <= _LINEAR_SCAN:
         # No `low < high` test: position high - 1 is not short of x (checked above).
-        while _short_of(padded[low + 1], x, above):
+        while _short_of(padded[np.uint64(low + 1)], x, above):
             low += 1
         return low
     while low < high:  # values crowd or tie here
         middle = (low + high) // 2
-        if _short_of(padded[middle + 1], x, above):
+        if _short_of(padded[np.uint64(middle + 1)], x, above):
             low = middle + 1
         else:
             high = middle
     return low
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _first_beyond_from(padded, entries, origin, scale, x, above, low):
+    """``_first_beyond``, knowing that no position before ``low`` is the answer: a short scan
+    from ``low`` (most crowded buckets hold a few positions), else the search from the bucket."""
+    scan_end = low + _LINEAR_SCAN
+    while low < scan_end and _short_of(padded[np.uint64(low + 1)], x, above):
+        low += 1
+    return low if low < scan_end else _first_beyond(padded, entries, origin, scale, x, above)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -224,19 +306,19 @@ def _first_slot_at_least(kept, low, high, position, downward):
     (a class with many tied values)."""
     if downward:
         scan_end = max(low, high - _LINEAR_SCAN)
-        while high > scan_end and kept[high - 1] >= position:
+        while high > scan_end and kept[np.uint64(high - 1)] >= position:
             high -= 1
         if high > scan_end or high == low:
             return high
     else:
         scan_end = min(high, low + _LINEAR_SCAN)
-        while low < scan_end and kept[low] < position:
+        while low < scan_end and kept[np.uint64(low)] < position:
             low += 1
         if low < scan_end or low == high:
             return low
     while low < high:
         middle = (low + high) // 2
-        if kept[middle] < position:
+        if kept[np.uint64(middle)] < position:
             low = middle + 1
         else:
             high = middle
@@ -244,15 +326,15 @@ def _first_slot_at_least(kept, low, high, position, downward):
 
 
 @njit(cache=True, nogil=True)
-def _exact_point(padded, first, origin, scale, kept, kept_values, start, end, member, k_eff):
+def _exact_point(padded, entries, origin, scale, kept, kept_values, start, end, member, k_eff):
     """(low, high, k~) of one point, whatever the ties: ``values[low:high]`` are within reach."""
-    value = kept_values[member]
+    value = kept_values[np.uint64(member)]
     # The k_eff-th smallest distance to the class members on either side (a merge).
     left, right = member - 1, member + 1
     radius = 0.0
     for _ in range(k_eff):
-        d_left = value - kept_values[left] if left >= start else np.inf
-        d_right = kept_values[right] - value if right < end else np.inf
+        d_left = value - kept_values[np.uint64(left)] if left >= start else np.inf
+        d_right = kept_values[np.uint64(right)] - value if right < end else np.inf
         if d_left <= d_right:
             radius = d_left
             left -= 1
@@ -260,51 +342,70 @@ def _exact_point(padded, first, origin, scale, kept, kept_values, start, end, me
             radius = d_right
             right += 1
     reach = radius + _RELATIVE_SLACK * (abs(value) + radius)
-    low = _first_beyond(padded, first, origin, scale, value - reach, 0)
-    high = _first_beyond(padded, first, origin, scale, value + reach, 1)
+    low = _first_beyond(padded, entries, origin, scale, value - reach, 0)
+    high = _first_beyond(padded, entries, origin, scale, value + reach, 1)
     # Same-class points within reach: the k_eff taken, and any beyond them that tie.
     k_tilde = k_eff + (left + 1 - _first_slot_at_least(kept, start, left + 1, low, True))
     k_tilde += _first_slot_at_least(kept, right, end, high, False) - right
     return low, high, k_tilde
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _third(window, i):
+    """Point i of a class ``window`` (``_third_neighbours``): its value, the distances to the
+    three class members on each side (ascending), the reach of the 3rd nearest neighbour, and
+    ``row``: 1 if that neighbour is on the left (the far candidate too; the search goes right)."""
+    value = window[i + _PAD]
+    # The 3rd smallest of two ascending lists, the sentinels standing in for missing ones.
+    l1, l2, l3 = value - window[i + 3], value - window[i + 2], value - window[i + 1]
+    r1, r2, r3 = window[i + 5] - value, window[i + 6] - value, window[i + 7] - value
+    radius = min(min(l3, r3), min(max(l1, r2), max(l2, r1)))
+    reach = radius + _RELATIVE_SLACK * (abs(value) + radius)
+    row = np.int64((radius == l1) | (radius == l2) | (radius == l3))
+    return value, (l1, l2, l3), (r1, r2, r3), reach, row
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _target(value, reach, row):
+    """The value whose first position beyond (``_first_beyond``, ``above`` = row) ends the search."""
+    return value + (2 * row - 1) * reach
+
+
 @njit(cache=True, nogil=True)
-def _third_neighbours(window, targets, rows, offsets, k_tildes, flags):
+def _third_neighbours(window, entries, origin, scale, buckets, keys, rows, offsets, k_tildes, flags):
     """First pass of ``ross_classes`` for k_eff = 3 over one class, ``window``: its values with
     the _PAD sentinels on each side. Per point i: ``k_tildes[i]``, the class members within reach
     of the 3rd nearest neighbour; ``offsets[i]``, where the farthest of them on the 3rd
     neighbour's side sits, relative to i; ``flags[i]``, 1 if a 4th candidate is within reach.
     Every point from i to that far candidate is within reach, and nothing beyond it unless it
     has a near-tie there; so only the other side's boundary is searched: ``_first_beyond`` of
-    ``targets[i]``, ``above`` = ``rows[i]`` (1: rightwards). No data-dependent branch and
+    ``_target``, ``above`` = ``rows[i]`` (1: rightwards), whose bucket and key go to
+    ``buckets[i]`` and ``keys[i]`` (``_bucket_steps``). No data-dependent branch and
     contiguous reads: the loop vectorizes (a function of its own, so that nothing else keeps it
     from doing so)."""
     for i in range(len(window) - 2 * _PAD):
-        value = window[i + _PAD]
-        # The 3rd smallest of two ascending lists, the sentinels standing in for missing ones.
-        l1, l2, l3 = value - window[i + 3], value - window[i + 2], value - window[i + 1]
-        r1, r2, r3 = window[i + 5] - value, window[i + 6] - value, window[i + 7] - value
-        radius = min(min(l3, r3), min(max(l1, r2), max(l2, r1)))
-        reach = radius + _RELATIVE_SLACK * (abs(value) + radius)
+        value, (l1, l2, l3), (r1, r2, r3), reach, row = _third(window, i)
         on_left = np.int64(l1 <= reach) + np.int64(l2 <= reach) + np.int64(l3 <= reach)
         on_right = np.int64(r1 <= reach) + np.int64(r2 <= reach) + np.int64(r3 <= reach)
-        row = np.int64((radius == l1) | (radius == l2) | (radius == l3))
         rows[i], offsets[i], k_tildes[i] = row, on_right - row * (on_left + on_right), on_left + on_right
-        targets[i] = value + (2 * row - 1) * reach
+        target = _target(value, reach, row)
+        buckets[i] = _bucket(entries, origin, scale, target)
+        keys[i] = value_key(target)
         flags[i] = np.int64((value - window[i] <= reach) | (window[i + 8] - value <= reach))
 
 
 @njit(cache=True, nogil=True)
-def _bucket_steps(padded, first, origin, scale, rows, targets, found, flags):
-    """The first step of ``_first_beyond(targets[i], rows[i])`` for each i, without a branch, so
-    that the loop vectorizes (gathering from the index): ``found[i]`` is the answer unless the
-    target's bucket holds two positions or more, which sets bit 2 of ``flags[i]``."""
-    for i in range(len(rows)):
-        x = targets[i]
-        entry = np.int64(first[_bucket(first, origin, scale, x)])
-        low = _unmarked(entry)
-        found[i] = low + _short_of(padded[low + 1], x, rows[i])
-        flags[i] |= 2 * np.int64(entry < 0)
+def _bucket_steps(entries, buckets, keys, found, flags):
+    """The first step of each point's search (``_first_beyond`` of its ``_target``), without a
+    branch: one read of the index entry of the target's bucket (``buckets[i]``). ``found[i]`` is
+    the answer unless the bucket holds two positions or more, or the keys (``keys[i]``: the
+    target's) cannot tell the target from the value it is compared with; either sets bit 2 of
+    ``flags[i]``, and ``found[i]`` is then where the search goes on (``_first_beyond_from``)."""
+    for i in range(len(buckets)):
+        entry = entries[np.uint64(buckets[i])]
+        key, target_key = entry >> 32, keys[i]
+        found[i] = _position(entry) + np.int64(key < target_key)
+        flags[i] |= 2 * (((entry >> _CROWDED) & 1) | np.int64(key == target_key))
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -318,8 +419,8 @@ def _bounds(q, row, far):
 def _term(low, high, k_tilde, cumulative, psi):
     """A point's ``psi(m) - psi(k~)``, m the other kept points at positions ``low .. high - 1``
     (``cumulative``: as in ``ross_classes``)."""
-    m = high - low - 1 if len(cumulative) == 0 else cumulative[high] - cumulative[low] - 1
-    return psi[max(m, 1)] - psi[k_tilde]
+    m = high - low - 1 if len(cumulative) == 0 else cumulative[np.uint64(high)] - cumulative[np.uint64(low)] - 1
+    return psi[np.uint64(max(m, 1))] - psi[np.uint64(k_tilde)]
 
 
 @njit(cache=True, nogil=True)
@@ -330,12 +431,13 @@ def ross_classes(index, kept, kept_values, kept_start, cumulative, k, psi, work)
     ``cumulative[p]``: kept points before position ``p`` (length 0: every point is kept).
     ``work``: scratch (``_work``).
 
-    A class with k_eff = 3 (the default k) goes in passes that vectorize, all but one: the 3rd
+    A class with k_eff = 3 (the default k) goes in passes with no data-dependent branch, all but
+    the last (the compiler vectorizes the first; the others too where gathers are cheap): the 3rd
     nearest neighbour and everything but one boundary (``_third_neighbours``); the far
-    candidates; the search for that boundary (``_bucket_steps``); m and the sum, where the points
-    the first passes cannot settle (ties, crowded buckets) are counted exactly."""
-    padded, first, origin, scale, tie_after = index
-    targets, rows, fars, k_tildes, flags, found, terms = work
+    candidates; the first step of the search for that boundary (``_bucket_steps``); m; then the
+    points the first passes cannot settle (ties, crowded buckets), counted exactly, and the sum."""
+    padded, entries, origin, scale, tie_after = index
+    rows, fars, k_tildes, flags, found, terms, keys = work
     total, used = 0.0, 0
     for c in range(len(kept_start) - 1):
         start, end = kept_start[c], kept_start[c + 1] - 2 * _PAD
@@ -347,29 +449,31 @@ def ross_classes(index, kept, kept_values, kept_start, cumulative, k, psi, work)
         total += size * psi[size]
         if k_eff != 3:
             for member in range(start, end):
-                low, high, k_tilde = _exact_point(padded, first, origin, scale, kept, kept_values, start, end,
+                low, high, k_tilde = _exact_point(padded, entries, origin, scale, kept, kept_values, start, end,
                                                   member, k_eff)
                 total += _term(low, high, k_tilde, cumulative, psi)
             continue
-        _third_neighbours(kept_values[start - _PAD:end + _PAD], targets, rows, fars, k_tildes, flags)
+        window = kept_values[start - _PAD:end + _PAD]
+        _third_neighbours(window, entries, origin, scale, found, keys, rows, fars, k_tildes, flags)
         for i in range(size):
             row = rows[i]
-            far = kept[start + i + fars[i]]
+            far = kept[np.uint64(start + i + fars[i])]
             fars[i] = far
             # A near-tie past the far candidate (or a 4th candidate within reach): count exactly.
-            flags[i] |= tie_after[far + 1 - row]
-        _bucket_steps(padded, first, origin, scale, rows[:size], targets[:size], found, flags)
+            flags[i] |= tie_after[np.uint64(far + 1 - row)]
+        _bucket_steps(entries, found[:size], keys, found, flags)
         for i in range(size):  # every point as if its flags were clear: no branch
             low, high = _bounds(found[i], rows[i], fars[i])
             terms[i] = _term(low, high, k_tildes[i], cumulative, psi)
         for i in range(size):  # few, unless returns tie
             if flags[i]:
                 if flags[i] & 1:
-                    low, high, k_tilde = _exact_point(padded, first, origin, scale, kept, kept_values, start, end,
+                    low, high, k_tilde = _exact_point(padded, entries, origin, scale, kept, kept_values, start, end,
                                                       start + i, 3)
-                else:
-                    q = _first_beyond(padded, first, origin, scale, targets[i], rows[i])
-                    (low, high), k_tilde = _bounds(q, rows[i], fars[i]), k_tildes[i]
+                else:  # the search, from where its first step stopped
+                    value, _, _, reach, row = _third(window, i)
+                    q = _first_beyond_from(padded, entries, origin, scale, _target(value, reach, row), row, found[i])
+                    (low, high), k_tilde = _bounds(q, row, fars[i]), k_tildes[i]
                 terms[i] = _term(low, high, k_tilde, cumulative, psi)
         total += _sum(terms[:size])
     if used == 0:
@@ -379,11 +483,11 @@ def ross_classes(index, kept, kept_values, kept_start, cumulative, k, psi, work)
 
 @njit(cache=True, nogil=True, inline="always")
 def _work(n):
-    """Scratch of ``ross_classes``, per point of a class: search targets, rows, far candidates
-    (offsets, then positions), k~, flags (1: count exactly, 2: search again), search results,
-    terms of the sum."""
-    return (np.empty(n), np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64),
-            np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.empty(n))
+    """Scratch of ``ross_classes``, per point of a class: rows, far candidates (offsets, then
+    positions), k~, flags (1: count exactly, 2: search again), search buckets then results, terms
+    of the sum, search keys."""
+    return (np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64),
+            np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.empty(n), np.empty(n, dtype=np.int64))
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -454,10 +558,10 @@ def _group_positions(padded, labels, kept, kept_values, kept_start, cumulative):
         label = labels[p]
         if label >= 0:
             # `slot` read once: `fill` could alias `kept` for all the compiler knows.
-            slot = fill[label]
-            kept[slot] = p
-            kept_values[slot] = padded[p + 1]
-            fill[label] = slot + 1
+            slot = fill[np.uint64(label)]
+            kept[np.uint64(slot)] = p
+            kept_values[np.uint64(slot)] = padded[np.uint64(p + 1)]
+            fill[np.uint64(label)] = slot + 1
             count += 1
     if not every_point:
         cumulative[len(labels)] = count
@@ -489,8 +593,8 @@ def _null_scratch(n, slot_class, n_classes):
 
 @njit(cache=True, nogil=True)
 def _null_one(index, slot_class, k, psi, seed, resample, scratch):
-    labels, kept, kept_values, kept_start, _, _, work = scratch
-    _shuffle_labels(slot_class, seed, resample, labels)
+    labels, kept, kept_values, kept_start, _, words, work = scratch
+    _shuffle_labels(slot_class, seed, resample, labels, words)
     every_point = kept[:0]
     _group_positions(index[0], labels, kept, kept_values, kept_start, every_point)
     return ross_classes(index, kept, kept_values, kept_start, every_point, k, psi, work)
@@ -542,10 +646,11 @@ def _labelled_rows(index, labels, n_classes, k, psi, out):
 
 # ----------------------------------------------------------------------------- entry points
 
-# Buckets of the search index per value: with several, a search mostly ends in the first step
-# (on the issue table of benchmarks/measure.py, 16 measured ~6% faster than 8 and as fast as 32;
-# 4 and fewer clearly slower); at most MAX_BUCKETS (32 MB).
-BUCKETS_PER_VALUE = 16
+# Buckets of the search index per value: with several, a search mostly ends in the first step.
+# On the issue table of benchmarks/measure.py, with 8-byte entries, 8 measured 1.04x as fast as 16
+# and 1.08x as fast as 4 (AMD Zen 4; 8 per value is 640 KB for 10^4 values, which stays in a 1 MB
+# L2 cache). At most MAX_BUCKETS (64 MB).
+BUCKETS_PER_VALUE = 8
 MAX_BUCKETS = 1 << 23
 
 
@@ -593,7 +698,8 @@ def labelled_statistics(sorted_values: SortedValues, labels, n_classes, k, psi):
 def null_labels(slot_class, seed, resample) -> np.ndarray:
     """The labelling ``null_statistics`` evaluates as resample ``resample`` of ``seed``."""
     labels = np.empty(len(slot_class), dtype=np.int32)
-    _shuffle_labels(np.ascontiguousarray(slot_class, dtype=np.int32), np.uint64(seed), resample, labels)
+    _shuffle_labels(np.ascontiguousarray(slot_class, dtype=np.int32), np.uint64(seed), resample, labels,
+                    np.empty(len(slot_class), dtype=np.uint64))
     return labels
 
 
