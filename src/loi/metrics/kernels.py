@@ -424,6 +424,31 @@ def _term(low, high, k_tilde, cumulative, psi):
 
 
 @njit(cache=True, nogil=True)
+def _far_candidates(kept, tie_after, rows, fars, flags):
+    """``fars[i]``: the position of point i's far candidate, from its offset (``_third_neighbours``;
+    ``i + fars[i]`` stays within the class: offsets count its members); bit 1 of ``flags[i]`` set
+    where a near-tie follows it (then so may points beyond)."""
+    for i in range(len(kept)):
+        far = kept[np.uint64(i + fars[i])]
+        fars[i] = far
+        flags[i] |= tie_after[np.uint64(far + 1 - rows[i])]
+
+
+@njit(cache=True, nogil=True)
+def _terms(found, rows, fars, k_tildes, cumulative, psi, terms):
+    """``terms[i]``: ``_term`` of every point as if its flags were clear (no branch), from its
+    search result ``found[i]``."""
+    if len(cumulative) == 0:
+        for i in range(len(found)):
+            low, high = _bounds(found[i], rows[i], fars[i])
+            terms[i] = _term(low, high, k_tildes[i], cumulative[:0], psi)
+    else:
+        for i in range(len(found)):
+            low, high = _bounds(found[i], rows[i], fars[i])
+            terms[i] = _term(low, high, k_tildes[i], cumulative, psi)
+
+
+@njit(cache=True, nogil=True)
 def ross_classes(index, kept, kept_values, kept_start, cumulative, k, psi, work):
     """Ross MI of the kept points (``index``: ``SortedValues.index``):
     ``kept[kept_start[c]:kept_start[c + 1] - 2 _PAD]`` are the sorted positions of class ``c``'s
@@ -455,16 +480,9 @@ def ross_classes(index, kept, kept_values, kept_start, cumulative, k, psi, work)
             continue
         window = kept_values[start - _PAD:end + _PAD]
         _third_neighbours(window, entries, origin, scale, found, keys, rows, fars, k_tildes, flags)
-        for i in range(size):
-            row = rows[i]
-            far = kept[np.uint64(start + i + fars[i])]
-            fars[i] = far
-            # A near-tie past the far candidate (or a 4th candidate within reach): count exactly.
-            flags[i] |= tie_after[np.uint64(far + 1 - row)]
+        _far_candidates(kept[start:end], tie_after, rows, fars, flags)
         _bucket_steps(entries, found[:size], keys, found, flags)
-        for i in range(size):  # every point as if its flags were clear: no branch
-            low, high = _bounds(found[i], rows[i], fars[i])
-            terms[i] = _term(low, high, k_tildes[i], cumulative, psi)
+        _terms(found[:size], rows, fars, k_tildes, cumulative, psi, terms)
         for i in range(size):  # few, unless returns tie
             if flags[i]:
                 if flags[i] & 1:
