@@ -8,7 +8,7 @@ absolute times drift, alternated pairs much less) and the largest difference bet
 statistics (the same draws: equal to ~1e-13).
 
     python benchmarks/knn_kernels.py
-    git worktree add /tmp/old b29ff12
+    git worktree add /tmp/old REV                # an earlier revision, e.g. 2bd15d6
     python benchmarks/knn_kernels.py --against /tmp/old/src/loi/metrics/kernels.py
     python benchmarks/knn_kernels.py --against /tmp/old/src/loi/metrics/kernels.py --round 1   # ties
 """

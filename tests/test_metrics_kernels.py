@@ -92,7 +92,7 @@ def kernel_draws_through_numpy(values, labels, n_classes, seed, size):
 
 def test_crowded_buckets_are_searched_past_the_first_step():
     # Tie-free values, a third of them in two dense runs: their buckets of the search index hold
-    # many positions each, so the vectorized first step is not the answer there (flag 2) and the
+    # many positions each, so the first search step is not the answer there (flag 2) and the
     # kernels search on.
     rng = np.random.default_rng(5)
     values = np.sort(np.concatenate([rng.normal(0.0, 10.0, 120), 3.0 + 1e-5 * np.arange(30),
