@@ -8,14 +8,13 @@ Two tables of ~10^6 rows (the loop over scenarios is the only Python loop):
 * ``paper``: 100 scenarios x 20 blocks x 9 co-players x 55 episodes (the paper's blocks, more
   episodes); the default interval is then the cluster bootstrap over the 20 blocks.
 
-Each estimator runs three ways: one process; ``--workers`` workers over scenarios
-(``measure_table(workers=N)``: threads for knn, whose kernels release the GIL, processes for the
-histogram estimators); one process with the kNN kernels' numba ``prange`` loops over resamples
-(knn only); each line's ratio is to the first of ``--modes``. The scikit-learn baseline is the
+Each estimator runs three ways: one process; ``--workers`` threads over scenarios
+(``measure_table(workers=N)``: the compiled kernels release the GIL); one process with the kNN
+kernels' numba ``prange`` loops over resamples (knn only); each line's ratio is to the first of ``--modes``. The scikit-learn baseline is the
 same resampling done with ``mutual_info_classif`` (kNN MI of a continuous feature and a class
 label, Ross 2014 as well): a few permutations (n rows) and half-samples (n/2 rows) of one
 scenario, timed and scaled to the whole table's 100 x (1000 + 1000) estimates. Also prints CPU
-seconds of this process and its workers, and the peak resident memory.
+seconds and the peak resident memory.
 
     python benchmarks/measure.py                                  # both tables, all estimators
     python benchmarks/measure.py --tables issue --scenarios 20    # a fifth of the issue table
@@ -35,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from loi.metrics import DEFAULT_ESTIMATOR, ESTIMATORS, kernels
-from loi.metrics.table import measure_table, worker_kind
+from loi.metrics.table import measure_table
 
 SHAPES = {"issue": (1, 10, 1000), "paper": (20, 9, 55)}  # blocks, co-players, episodes per scenario
 
@@ -57,13 +56,12 @@ def synthetic_table(scenarios: int, shape: str = "issue", seed: int = 0) -> pd.D
 
 
 def cpu_seconds() -> float:
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return own.ru_utime + own.ru_stime
 
 
 def peak_gb() -> float:
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return max(own.ru_maxrss, children.ru_maxrss) / 2**20  # KiB -> GiB (Linux)
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB (Linux)
 
 
 def timed(function) -> tuple[float, float, object]:
@@ -116,7 +114,7 @@ def main() -> None:
     parser.add_argument("--estimators", nargs="+", default=list(ESTIMATORS), choices=ESTIMATORS)
     parser.add_argument("--permutations", type=int, default=1000)
     parser.add_argument("--bootstrap", type=int, default=1000)
-    parser.add_argument("--workers", type=int, default=2, help="workers of the 'workers' mode")
+    parser.add_argument("--workers", type=int, default=2, help="threads of the 'workers' mode")
     parser.add_argument("--sklearn-draws", type=int, default=5, help="scikit-learn calls timed, then scaled")
     parser.add_argument("--modes", nargs="+", default=["1 process", "workers", "numba prange"],
                         choices=["1 process", "workers", "numba prange"])
@@ -125,9 +123,10 @@ def main() -> None:
     args = parser.parse_args()
     common = dict(permutations=args.permutations, bootstrap=args.bootstrap, seed=0)
     # Compile (or load the cached) kernels outside the timings.
-    for parallel in (False, True) if "numba prange" in args.modes else (False,):
-        with kernels_parallel(parallel):
-            measure_table(synthetic_table(1, "issue"), estimator="knn", permutations=2, bootstrap=2)
+    for estimator in args.estimators:
+        for parallel in (False, True) if "numba prange" in args.modes and estimator == "knn" else (False,):
+            with kernels_parallel(parallel):
+                measure_table(synthetic_table(1, "issue"), estimator=estimator, permutations=2, bootstrap=2)
     for shape in args.tables:
         table = synthetic_table(args.scenarios, shape)
         if args.round:
@@ -147,7 +146,7 @@ def main() -> None:
                 label = mode
                 if mode == "workers":
                     run = partial(run, workers=args.workers)
-                    label = f"{args.workers} {worker_kind(estimator)}"
+                    label = f"{args.workers} threads"
                 with kernels_parallel(mode == "numba prange"):
                     wall, cpu, results = timed(run)
                 if reference is None:
@@ -165,7 +164,7 @@ def main() -> None:
             print(f"  scikit-learn mutual_info_classif, same work (scaled from {args.sklearn_draws} + "
                   f"{args.sklearn_draws} calls): {scaled:9.1f} s -> knn here is {scaled / best:6.1f}x faster "
                   f"(fastest way, {DEFAULT_ESTIMATOR} default)", flush=True)
-    print(f"peak resident memory {peak_gb():.2f} GiB (this process or one worker)")
+    print(f"peak resident memory {peak_gb():.2f} GiB")
 
 
 if __name__ == "__main__":

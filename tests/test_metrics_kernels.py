@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import ReferenceDraws
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy import stats
@@ -144,33 +145,11 @@ def test_relabellings_are_uniform():
     assert stats.chisquare(counts.ravel(), np.tile(expected, 100)).pvalue > 1e-4
 
 
-_MASK64, _GOLDEN = (1 << 64) - 1, 0x9E3779B97F4A7C15
-
-
-def _splitmix_output(z):
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
-    return z ^ (z >> 31)
-
-
 def reference_relabelling(slot_class, seed, resample):
-    """Fisher-Yates drawn one step at a time, as the kernels' docstring specifies: Lemire's
-    bounded integers on the splitmix64 stream of (seed, resample). Also returns whether a word
-    was rejected (a step took two)."""
-    state = _splitmix_output(_splitmix_output((seed + _GOLDEN) & _MASK64) ^ ((resample * _GOLDEN) & _MASK64))
-    labels, rejected = list(slot_class), False
-    for i in range(len(labels) - 1, 0, -1):
-        bound = i + 1
-        state = (state + _GOLDEN) & _MASK64
-        product = (_splitmix_output(state) >> 32) * bound
-        if product & 0xFFFFFFFF < bound:  # near a rejection
-            while product & 0xFFFFFFFF < (2**32 - bound) % bound:
-                rejected = True
-                state = (state + _GOLDEN) & _MASK64
-                product = (_splitmix_output(state) >> 32) * bound
-        j = product >> 32
-        labels[i], labels[j] = labels[j], labels[i]
-    return labels, rejected
+    """Fisher-Yates drawn one step at a time, as the kernels' docstring specifies. Also returns
+    whether a word was rejected (a step took two)."""
+    draws = ReferenceDraws(seed, resample)
+    return draws.shuffled(slot_class), draws.rejected
 
 
 def test_relabellings_are_the_specified_fisher_yates_draws():
@@ -215,11 +194,11 @@ def test_half_samples_are_uniform_subsets_of_each_class():
 
 
 def reference_cases():
-    """The fixed-seed tables of tests/data/loi_fixed_seed_reference.json: the histogram
-    estimators' values recorded with the numpy code before the compiled kernels and the
-    boundary-aware intervals; the knn estimator's since its resamples are drawn inside the
-    kernels (its estimates are unchanged; the null and bootstrap draws agree in distribution with
-    the numpy draws, test_kernel_draws_match_the_numpy_draws_in_distribution)."""
+    """The fixed-seed tables of tests/data/loi_fixed_seed_reference.json, values recorded since
+    the resamples are drawn inside the compiled kernels (``kernels``): the knn estimator's, and the
+    histogram estimators' (``TableResampler``). The estimates are those of the numpy code before
+    the kernels; the null and bootstrap draws agree in distribution with the numpy draws
+    (test_kernel_draws_match_the_numpy_draws_in_distribution, tests/test_metrics_resampling.py)."""
     rng = np.random.default_rng(123)
     for shape, (blocks, cop, eps) in {"paper": (20, 9, 6), "large": (1, 9, 120), "mid": (6, 5, 30),
                                        "unequal": (1, 4, 0)}.items():
@@ -329,7 +308,7 @@ def test_sequential_p_values_stop_early_under_the_null_only():
         level_of_influence(rng.normal(size=120), coplayer, sequential=-1)
 
 
-@pytest.mark.parametrize("estimator", ["knn", "miller-madow"])  # workers: threads, processes
+@pytest.mark.parametrize("estimator", ["knn", "miller-madow"])  # the kNN and the histogram kernels
 def test_workers_give_the_same_results_and_rows_have_one_naming_scheme(estimator):
     rng = np.random.default_rng(1)
     rows = [(s, "e", f"c{c}", ep, rng.normal(c, 1.0)) for s in ("a", "b", "c") for c in range(3) for ep in range(20)]
@@ -350,10 +329,9 @@ def test_workers_give_the_same_results_and_rows_have_one_naming_scheme(estimator
         measure_table(table, workers=0)
 
 
-def test_auto_workers_parallelize_smaller_tables_with_threads_than_with_processes():
-    # 10^4 rows x 2000 resamples: worth two threads (knn), not two process start-ups.
+def test_auto_workers_split_tables_worth_splitting():
+    # 10^4 rows x 2000 resamples: worth two threads; 10^3 rows x 200 is not, nor one scenario.
     cores = min(os.cpu_count() or 1, 4)
-    assert auto_workers(10_000, 1000, 1000, 4, "knn") == cores
-    assert auto_workers(10_000, 1000, 1000, 4, "miller-madow") == 1
-    assert auto_workers(10**6, 1000, 1000, 4, "miller-madow") == cores
-    assert auto_workers(10**6, 1000, 1000, 1, "knn") == 1
+    assert auto_workers(10_000, 1000, 1000, 4) == cores
+    assert auto_workers(1000, 100, 100, 4) == 1
+    assert auto_workers(10**6, 1000, 1000, 1) == 1

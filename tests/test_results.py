@@ -102,3 +102,24 @@ def test_overcooked_self_play_delivers_soups_as_the_readme_says() -> None:
         final = rows[rows["policy"] == "self-play"].sort_values("generation").iloc[-1]
         assert final["soups_per_episode"] - 3 * final["soups_se"] > random["soups_per_episode"] + 3 * random["soups_se"]
         assert f"{layout} {final['soups_per_episode']:.1f}" in readme
+
+
+def test_refresh_authors_replaces_only_the_authors_rows(tmp_path: Path, paper_data: Path) -> None:
+    # What scripts/refresh_authors_rows.py runs on a committed summary: the authors' rows come
+    # back as recomputed from their data, the other settings' rows as they were.
+    import shutil
+
+    from loi.pipeline.factorial import refresh_authors
+
+    folder = tmp_path / "why"
+    shutil.copytree(_folder("why"), folder)
+    scenarios = pd.read_csv(folder / "scenarios.csv")
+    scenarios.loc[scenarios["setting"] == AUTHORS, "loi"] = 9.0  # stale values
+    scenarios.to_csv(folder / "scenarios.csv", index=False, float_format="%.6g")
+    refresh_authors(folder, paper_data)
+    refreshed = pd.read_csv(folder / "scenarios.csv")
+    ours = scenarios["setting"] != AUTHORS
+    pd.testing.assert_frame_equal(refreshed[ours.to_numpy()], scenarios[ours], check_dtype=False)
+    committed = pd.read_csv(_folder("why") / "scenarios.csv")
+    assert refreshed["loi"].to_numpy() == pytest.approx(committed["loi"].to_numpy(), rel=1e-5)
+    assert (folder / MARKDOWN).read_text() == (_folder("why") / MARKDOWN).read_text()

@@ -106,9 +106,8 @@ def measure(
                                    help="Sequential p-values (Besag & Clifford): stop a scenario's permutations "
                                         "at the H-th null draw reaching its LoI (0: draw them all)."),
     workers: int = typer.Option(0, "--workers", "-j",
-                                help="Scenarios run in parallel: threads for knn, processes for the histogram "
-                                     "estimators (0: one per core when the work is large enough to pay for "
-                                     "starting them)."),
+                                help="Scenarios run in parallel threads (0: one per core when the work is "
+                                     "large enough to be worth splitting)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o",
                                           help="Also write the per-scenario results to this .parquet/.csv file."),
     option: Optional[list[str]] = typer.Option(None, "--option", "-O", metavar="KEY=VALUE",

@@ -28,9 +28,6 @@ from loi.metrics.knn import digamma_table, has_near_ties, knn_mutual_information
 from loi.metrics.result import ConfidenceInterval, LoIResult
 
 ESTIMATORS: tuple[str, ...] = ("paper", "miller-madow", "knn")
-# Estimators whose resampling runs in compiled kernels that release the GIL (``kernels``):
-# ``measure_table`` runs their scenarios in threads, the others' in processes.
-GIL_FREE_ESTIMATORS: frozenset[str] = frozenset({"knn"})
 # Chosen by measured accuracy (bias and RMSE against the true MI): see
 # benchmarks/estimator_accuracy.py and the README.
 DEFAULT_ESTIMATOR = "knn"
@@ -205,15 +202,22 @@ def fano_lower_bound(values: np.ndarray, labels: np.ndarray, class_sizes: np.nda
     return max(0.0, coplayer_entropy(class_sizes) - binary - error * np.log(classes - 1))
 
 
+def _kernel_seed(rng: np.random.Generator) -> int:
+    """The seed of one call of a compiled kernel, drawn from the caller's generator."""
+    return int(rng.integers(0, 2**63))
+
+
 class _HistogramBlock:
-    """One block for a histogram estimator: its co-player x occupied-bin table."""
+    """One block for a histogram estimator: its co-player x occupied-bin table.
+
+    Its null and bootstrap tables are drawn by the compiled kernels (``kernels.TableResampler``,
+    whose cost grows with the rows), or, where the table has few cells for its rows, as whole
+    tables by numpy (``resampling``: cost grows with the cells).
+    """
 
     def __init__(self, coplayer: np.ndarray, bin_codes: np.ndarray, n_coplayers: int, statistic) -> None:
         _, bins = np.unique(bin_codes, return_inverse=True)  # empty bins never matter
-        order = np.argsort(coplayer, kind="stable")
-        self.coplayer, self.bins = coplayer[order], bins[order]
-        self.n_coplayers, self.n_bins = n_coplayers, int(bins.max()) + 1
-        self.table = count_table(self.coplayer, self.bins, n_coplayers, self.n_bins)
+        self.table = count_table(coplayer, bins, n_coplayers, int(bins.max()) + 1)
         self.compute = statistic
         # The largest value of the statistic: co-players in disjoint bins. For the plug-in MI
         # that is the co-player entropy; the paper's unweighted mean of KLs reaches
@@ -223,38 +227,34 @@ class _HistogramBlock:
                         else coplayer_entropy(sizes))
         # Plug-in estimates need no boundary rescaling (see _KnnBlock); the interval is only capped.
         self.statistic_scale = self.replicate_scale = 1.0
-        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        self.group_start, self.group_size = starts[self.coplayer], sizes[self.coplayer]
-        self.null_tables = resampling.null_tables_are_cheaper(len(self.bins), n_coplayers, self.n_bins)
-        self.bootstrap_tables = resampling.bootstrap_tables_are_cheaper(len(self.bins), n_coplayers, self.n_bins)
-        # Row batches 4x smaller than the default keep the count tables in cache (measured ~35%
-        # faster); table draws loop over cells, so they want long batches.
-        self._rows_per_item = 4 * max(len(self.bins), self.table.size)
+        self.null_tables = resampling.null_tables_are_cheaper(len(bins), *self.table.shape)
+        self.bootstrap_tables = resampling.bootstrap_tables_are_cheaper(len(bins), *self.table.shape)
+        self._resampler = None
+
+    def resampler(self):
+        """The compiled kernels' view of the table (built on first use: numba is imported only
+        where a table is resampled by the kernels)."""
+        if self._resampler is None:
+            from loi.metrics.kernels import TableResampler
+
+            self._resampler = TableResampler(self.table, miller_madow=self.compute is miller_madow_statistic)
+        return self._resampler
 
     def statistic(self) -> float:
         return float(self.compute(self.table))
 
     def null(self, rng: np.random.Generator, size: int) -> np.ndarray:
-        out = []
-        for chunk in resampling.chunk_sizes(size, self.table.size if self.null_tables else self._rows_per_item):
-            if self.null_tables:
-                tables = resampling.hypergeometric_tables(rng, self.table.sum(1), self.table.sum(0), chunk)
-            else:
-                tables = resampling.shuffled_row_tables(rng, self.coplayer, self.bins, self.n_coplayers, self.n_bins, chunk)
-            out.append(self.compute(tables))
-        return np.concatenate(out)
+        if not self.null_tables:
+            return self.resampler().null(_kernel_seed(rng), size)
+        row_sums, col_sums = self.table.sum(1), self.table.sum(0)
+        return np.concatenate([self.compute(resampling.hypergeometric_tables(rng, row_sums, col_sums, chunk))
+                               for chunk in resampling.chunk_sizes(size, self.table.size)])
 
     def bootstrap(self, rng: np.random.Generator, size: int) -> np.ndarray:
-        out = []
-        for chunk in resampling.chunk_sizes(size, self.table.size if self.bootstrap_tables else self._rows_per_item):
-            if self.bootstrap_tables:
-                tables = resampling.multinomial_tables(rng, self.table, chunk)
-            else:
-                tables = resampling.resampled_row_tables(
-                    rng, self.coplayer, self.bins, self.group_start, self.group_size, self.n_coplayers, self.n_bins, chunk
-                )
-            out.append(self.compute(tables))
-        return np.concatenate(out)
+        if not self.bootstrap_tables:
+            return self.resampler().bootstrap(_kernel_seed(rng), size)
+        return np.concatenate([self.compute(resampling.multinomial_tables(rng, self.table, chunk))
+                               for chunk in resampling.chunk_sizes(size, self.table.size)])
 
 
 class _KnnBlock:
@@ -288,8 +288,8 @@ class _KnnBlock:
         self._sorted = None
 
     def sorted_values(self):
-        """The values with the kernels' search index (built on first use: numba is imported by
-        the processes that resample with the knn estimator only)."""
+        """The values with the kernels' search index (built on first use: numba is imported only
+        where it is needed)."""
         if self._sorted is None:
             from loi.metrics import kernels
 
@@ -304,47 +304,19 @@ class _KnnBlock:
     def null(self, rng: np.random.Generator, size: int) -> np.ndarray:
         from loi.metrics import kernels
 
-        seed = int(rng.integers(0, 2**63))
         return kernels.null_statistics(self.sorted_values(), self.slot_class, self.n_coplayers, self.k, self.psi,
-                                       seed, size)
+                                       _kernel_seed(rng), size)
 
     def bootstrap(self, rng: np.random.Generator, size: int) -> np.ndarray:
         from loi.metrics import kernels
 
-        seed = int(rng.integers(0, 2**63))
         return kernels.half_sample_statistics(self.sorted_values(), self.members, self.class_start, self.k, self.psi,
-                                              seed, size)
+                                              _kernel_seed(rng), size)
 
 
 def _null_over_blocks(blocks: list, rng: np.random.Generator, size: int) -> np.ndarray:
-    """Permutation null of the block mean, ``(size,)``.
-
-    Histogram blocks that are shuffled row by row and share a layout (same co-player sizes, as
-    in the paper's design) are processed together with shared permutations
-    (``resampling.shared_shuffle_tables``); the others draw their own.
-    """
-    total = np.zeros(size)
-    groups: dict[tuple, list[_HistogramBlock]] = {}
-    for b in blocks:
-        if isinstance(b, _HistogramBlock):
-            groups.setdefault(tuple(b.table.sum(1)), []).append(b)
-        else:
-            total += b.null(rng, size)
-    for members in groups.values():
-        first = members[0]
-        n_bins = max(b.n_bins for b in members)
-        if not resampling.shared_shuffles_are_cheaper(len(first.bins), len(members), first.n_coplayers, n_bins):
-            for b in members:
-                total += b.null(rng, size)
-            continue
-        bin_codes = np.stack([b.bins for b in members])
-        per_item = bin_codes.size + len(members) * first.n_coplayers * n_bins
-        start = 0
-        for chunk in resampling.chunk_sizes(size, per_item):
-            tables = resampling.shared_shuffle_tables(rng, first.coplayer, bin_codes, first.n_coplayers, n_bins, chunk)
-            total[start:start + chunk] += first.compute(tables).sum(1)
-            start += chunk
-    return total / len(blocks)
+    """Permutation null of the block mean, ``(size,)``."""
+    return np.sum([b.null(rng, size) for b in blocks], axis=0) / len(blocks)
 
 
 def _auto_bins(n_rows: int, n_coplayers: int) -> int:

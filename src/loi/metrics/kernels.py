@@ -1,26 +1,38 @@
-"""Compiled (numba) kernels for the resampling loops of the kNN estimator.
+"""Compiled (numba) kernels for the resampling loops of the kNN and the histogram estimators.
 
-A resample (a relabelling for the permutation null, a half-sample for the bootstrap) is drawn
-and evaluated inside one compiled loop, so no ``(resamples, n)`` array is ever built:
+A resample (a relabelling for the permutation null; a half-sample, or for the histograms a
+resample with replacement, for the bootstrap) is drawn and evaluated inside one compiled loop, so
+no ``(resamples, n)`` array is ever built:
 
 * draws: each resample has its own splitmix64 stream, started from ``(seed, resample index)``,
   so a result depends only on the seed, never on how resamples are split over calls or threads.
   A relabelling is a Fisher-Yates shuffle of the class labels over the sorted positions; a
   half-sample keeps ``max(size // 2, min(size, 2))`` of each class's episodes, chosen by
   selection sampling (Knuth's algorithm S), which yields them already in value order;
-* evaluation: the kept members of each class, listed in value order, give each point's k-th
+* kNN evaluation: the kept members of each class, listed in value order, give each point's k-th
   same-class neighbour by a merge of the k preceding and k following members; ``m`` and ``k~``
   (all kept points / kept same-class points within the radius, as ``knn_mutual_information``
   counts them) come from a bucket index over the sorted values -- an O(1) search on spread-out
   values (one read of an entry, a position with a coarse key of its value, settles most), a
-  binary search inside a bucket where values crowd or tie.
+  binary search inside a bucket where values crowd or tie;
+* histogram tables (``TableResampler``, from a block's co-player x bin count table): a null
+  table deals the co-player labels to the rows, listed by bin, by the same Fisher-Yates shuffle,
+  and counts them per bin -- a uniformly random table with both margins of the observed one; a
+  bootstrap table redraws each co-player's episodes with replacement (its row ``t`` takes member
+  ``_below(n_c)``), i.e. its row as Multinomial(n_c, its own histogram). Its statistic is
+  ``histogram.paper_statistic`` or ``miller_madow_statistic``, up to summation order.
 
-``null_labels`` and ``half_sample_labels`` expose the draws (``tests/test_metrics_kernels.py``
-checks that the statistics are those of ``knn_mutual_information`` on exactly these labellings,
-and that the labellings are uniform).
+``null_labels``, ``half_sample_labels`` and ``TableResampler.null_table`` / ``bootstrap_table``
+expose the draws (``tests/test_metrics_kernels.py`` and ``tests/test_metrics_histogram_kernels.py``
+check that the statistics are those of the numpy estimators on exactly these draws, that the draws
+are the ones specified here, and their distributions).
 
 Counting rule, as in ``knn_mutual_information``: a point is "within d" of ``y`` when its value
 lies in ``[y - reach, y + reach]``, ``reach = d + slack (|y| + d)``.
+
+All compiled code is in this one file: numba's cache (``cache=True``) is invalidated when a
+function's own source file changes, not when a compiled function it calls from another file
+does -- a split would let a stale cache keep old draws.
 """
 
 from __future__ import annotations
@@ -29,6 +41,7 @@ import numpy as np
 from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic
+from scipy.special import xlogy
 
 from loi.metrics.knn import _RELATIVE_SLACK, near_tie_after
 
@@ -157,6 +170,26 @@ def _shuffle_labels(slot_class, seed, resample, labels, words):
     for i in range(n - 1 - steps, 0, -1):
         state, j = _below(state, i + 1)
         _swap(labels, i, j)
+
+
+@njit(cache=True, nogil=True)
+def _fill_below(state, bound, out):
+    """``out[t]``: the ``t``-th of ``len(out)`` successive ``_below(state, bound)`` draws; returns the
+    state after them. As in ``_shuffle_labels``, the draws are computed together, in a loop that
+    vectorizes, and one by one only from the first word near a rejection."""
+    near_rejection = False
+    for t in range(len(out)):
+        out[t], near = _partner(_word(state, t), bound)
+        near_rejection |= near
+    if not near_rejection:
+        return state + np.uint64(len(out)) * _GOLDEN
+    steps = 0
+    while not _partner(_word(state, steps), bound)[1]:
+        steps += 1
+    state += np.uint64(steps) * _GOLDEN
+    for t in range(steps, len(out)):
+        state, out[t] = _below(state, bound)
+    return state
 
 
 @njit(cache=True, nogil=True)
@@ -588,6 +621,83 @@ def _group_positions(padded, labels, kept, kept_values, kept_start, cumulative):
         cumulative[len(labels)] = count
 
 
+# ----------------------------------------------------------------------------- histogram tables
+
+
+@njit(cache=True, nogil=True)
+def _table_statistic(counts, n_bins, row_sums, log_share, x_log_x, log_count, miller_madow, pooled):
+    """The statistic of the flat table ``counts`` (``n_classes * n_bins``, row-major), whose row
+    sums are ``row_sums`` (``log_share[c]``: log(N / n_c)). ``pooled``: scratch, ``n_bins`` long."""
+    n_classes = len(row_sums)
+    pooled[:] = 0
+    for c in range(n_classes):
+        for b in range(n_bins):
+            pooled[b] += counts[np.uint64(c * n_bins + b)]
+    mean = plugin = 0.0
+    occupied_cells = 0
+    for c in range(n_classes):
+        # n_c KL(p(R|c) || p(R)) - n_c log(N / n_c) = sum_b x log x - x log m_b (histogram._kl_terms)
+        inner = 0.0
+        for b in range(n_bins):
+            x = counts[np.uint64(c * n_bins + b)]
+            inner += x_log_x[np.uint64(x)] - x * log_count[np.uint64(pooled[b])]
+            occupied_cells += x > 0
+        kl = inner / row_sums[c] + log_share[c]
+        mean += kl
+        plugin += row_sums[c] * kl
+    total = row_sums.sum()
+    if not miller_madow:
+        return mean / n_classes
+    occupied_bins = 0
+    for b in range(n_bins):
+        occupied_bins += pooled[b] > 0
+    return plugin / total - ((occupied_cells - n_classes) - (occupied_bins - 1)) / (2.0 * total)
+
+
+@njit(cache=True, nogil=True)
+def _null_table(slot_class, bin_start, seed, resample, labels, words, counts):
+    """Null table ``resample`` of ``seed`` into ``counts`` (flat, row-major)."""
+    _shuffle_labels(slot_class, seed, resample, labels, words)
+    n_bins = len(bin_start) - 1
+    counts[:] = 0
+    for b in range(n_bins):
+        for i in range(bin_start[b], bin_start[b + 1]):
+            counts[np.uint64(labels[np.uint64(i)] * n_bins + b)] += 1
+
+
+@njit(cache=True, nogil=True)
+def _bootstrap_table(class_bins, class_start, n_bins, seed, resample, picks, counts):
+    """Bootstrap table ``resample`` of ``seed`` into ``counts``; ``class_bins[class_start[c]:
+    class_start[c + 1]]``: the bins of co-player ``c``'s episodes. ``picks``: scratch, one per row."""
+    state = _stream(seed, resample)
+    counts[:] = 0
+    for c in range(len(class_start) - 1):
+        first, end = class_start[c], class_start[c + 1]
+        state = _fill_below(state, end - first, picks[first:end])
+        for t in range(first, end):
+            counts[np.uint64(c * n_bins + class_bins[np.uint64(first + picks[t])])] += 1
+
+
+@njit(cache=True, nogil=True)
+def _null_table_rows(slot_class, bin_start, row_sums, log_share, x_log_x, log_count, miller_madow, seed, offset, out):
+    n, n_bins = len(slot_class), len(bin_start) - 1
+    labels, words = np.empty(n, dtype=np.int32), np.empty(n, dtype=np.uint64)
+    counts, pooled = np.empty(len(row_sums) * n_bins, dtype=np.int64), np.empty(n_bins, dtype=np.int64)
+    for s in range(len(out)):
+        _null_table(slot_class, bin_start, seed, offset + s, labels, words, counts)
+        out[s] = _table_statistic(counts, n_bins, row_sums, log_share, x_log_x, log_count, miller_madow, pooled)
+
+
+@njit(cache=True, nogil=True)
+def _bootstrap_table_rows(class_bins, class_start, n_bins, row_sums, log_share, x_log_x, log_count, miller_madow,
+                          seed, offset, out):
+    picks = np.empty(len(class_bins), dtype=np.uint64)
+    counts, pooled = np.empty(len(row_sums) * n_bins, dtype=np.int64), np.empty(n_bins, dtype=np.int64)
+    for s in range(len(out)):
+        _bootstrap_table(class_bins, class_start, n_bins, seed, offset + s, picks, counts)
+        out[s] = _table_statistic(counts, n_bins, row_sums, log_share, x_log_x, log_count, miller_madow, pooled)
+
+
 # ----------------------------------------------------------------------------- batches
 #
 # One resample's scratch: labels, kept, kept_values, kept_start, cumulative, stream words,
@@ -736,3 +846,50 @@ def half_sample_labels(members, class_start, seed, resample) -> np.ndarray:
     for c in range(len(class_start) - 1):
         labels[kept[kept_start[c]:kept_start[c + 1] - 2 * _PAD]] = c
     return labels
+
+
+class TableResampler:
+    """The compiled null and bootstrap of one co-player x bin count table (every co-player with
+    at least one episode). ``miller_madow``: the statistic is ``miller_madow_statistic``, else
+    ``paper_statistic``."""
+
+    def __init__(self, table: np.ndarray, miller_madow: bool) -> None:
+        table = np.asarray(table, dtype=np.int64)
+        n_classes, self.n_bins = table.shape
+        self.row_sums = table.sum(1)
+        counts = np.arange(int(self.row_sums.sum()) + 1)
+        self.statistic_tables = (self.row_sums, np.log(counts[-1] / self.row_sums), xlogy(counts, counts),
+                                 np.log(np.maximum(counts, 1)), bool(miller_madow))
+        # Null: the labels of the rows listed by bin. Bootstrap: the bins of each co-player's rows.
+        self.slot_class = np.repeat(np.arange(n_classes, dtype=np.int32), self.row_sums)
+        self.bin_start = np.concatenate([[0], np.cumsum(table.sum(0))])
+        self.class_start = np.concatenate([[0], np.cumsum(self.row_sums)])
+        self.class_bins = np.repeat(np.tile(np.arange(self.n_bins), n_classes), table.ravel())
+
+    def null(self, seed: int, size: int, offset: int = 0) -> np.ndarray:
+        """Statistics of null tables ``offset .. offset + size - 1`` of ``seed``."""
+        out = np.empty(size)
+        _null_table_rows(self.slot_class, self.bin_start, *self.statistic_tables, np.uint64(seed), offset, out)
+        return out
+
+    def bootstrap(self, seed: int, size: int, offset: int = 0) -> np.ndarray:
+        """Statistics of bootstrap tables ``offset .. offset + size - 1`` of ``seed``."""
+        out = np.empty(size)
+        _bootstrap_table_rows(self.class_bins, self.class_start, self.n_bins, *self.statistic_tables, np.uint64(seed),
+                        offset, out)
+        return out
+
+    def null_table(self, seed: int, resample: int) -> np.ndarray:
+        """The table ``null`` evaluates as resample ``resample`` of ``seed``."""
+        counts = np.empty(len(self.row_sums) * self.n_bins, dtype=np.int64)
+        n = len(self.slot_class)
+        _null_table(self.slot_class, self.bin_start, np.uint64(seed), resample, np.empty(n, dtype=np.int32),
+                    np.empty(n, dtype=np.uint64), counts)
+        return counts.reshape(len(self.row_sums), self.n_bins)
+
+    def bootstrap_table(self, seed: int, resample: int) -> np.ndarray:
+        """The table ``bootstrap`` evaluates as resample ``resample`` of ``seed``."""
+        counts = np.empty(len(self.row_sums) * self.n_bins, dtype=np.int64)
+        _bootstrap_table(self.class_bins, self.class_start, self.n_bins, np.uint64(seed), resample,
+                         np.empty(len(self.class_bins), dtype=np.uint64), counts)
+        return counts.reshape(len(self.row_sums), self.n_bins)

@@ -1,25 +1,22 @@
-"""Vectorised resampling for the permutation null and the bootstrap.
+"""Resampling drawn by numpy: whole tables for the histogram estimators, reference draws for tests.
 
-Two equivalent ways to draw the contingency table of a block:
+A histogram block's table can be drawn directly, at a cost that grows with its cells, not its
+episodes: under the null, given both margins, it is multivariate hypergeometric (drawn co-player
+by co-player, bin by bin, with vectorised univariate hypergeometric draws); the bootstrap table of
+a co-player is multinomial with its own histogram as probabilities. The compiled kernels
+(``kernels.TableResampler``) draw rows instead, at a cost that grows with the episodes;
+``null_tables_are_cheaper`` / ``bootstrap_tables_are_cheaper`` pick the cheaper way from a cost
+model measured by ``benchmarks/histogram_resampling.py``.
 
-* rows: shuffle the co-player labels (null) or resample episode indices within co-player
-  (bootstrap) for a whole batch at once, then count -- cost grows with the number of episodes;
-* tables: draw the table directly -- under the null, given both margins, it is
-  multivariate hypergeometric (drawn co-player by co-player, bin by bin, with vectorised
-  univariate hypergeometric draws); the bootstrap table of a co-player is multinomial with its
-  own histogram as probabilities -- cost grows with co-players x occupied bins, not episodes.
-
-``null_tables_are_cheaper`` / ``bootstrap_tables_are_cheaper`` pick one from a cost model
-measured with numpy 2.4 on one core (a hypergeometric draw costs about as much as shuffling and
-counting 5 rows, a binomial draw about 4).
+``permuted_labels`` and ``half_sample_weights`` are the numpy draws against which
+``tests/test_metrics_kernels.py`` checks the kNN kernels' distributions.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-# Elements of one vectorised batch: bounds memory, and small batches stay in cache (measured:
-# 2^18 is ~25% faster than 2^20 for the kNN estimator, no worse for the histograms).
+# Elements of one vectorised batch of tables: bounds memory, and small batches stay in cache.
 CHUNK_ELEMENTS = 1 << 18
 
 
@@ -29,22 +26,15 @@ def chunk_sizes(total: int, per_item: int) -> list[int]:
     return [min(size, total - start) for start in range(0, total, size)]
 
 
+# Cost model (benchmarks/histogram_resampling.py, numpy 2.4, numba 0.68, one core; table and
+# statistic): numpy's hypergeometric tables ~120-320 ns per inner cell, its multinomial ones
+# ~60-100 ns per cell; the kernels ~2-3.5 ns per row for a null table, ~1-3 for a bootstrap one.
 def null_tables_are_cheaper(n_rows: int, n_coplayers: int, n_occupied_bins: int) -> bool:
-    # One hypergeometric draw per cell but the last row/column (~100 ns) vs ~20 ns per row.
-    return 5 * (n_coplayers - 1) * (n_occupied_bins - 1) < n_rows
-
-
-def shared_shuffles_are_cheaper(n_rows: int, n_blocks: int, n_coplayers: int, n_bins: int) -> bool:
-    # One shuffle (~15 ns per row) shared by n_blocks blocks, plus ~4 ns per row and block to
-    # apply and count it, vs one hypergeometric draw (~100 ns) per inner cell of each block.
-    if n_blocks < 2:
-        return False
-    return n_rows * (15 / n_blocks + 4) < 100 * (n_coplayers - 1) * (n_bins - 1)
+    return 125 * (n_coplayers - 1) * (n_occupied_bins - 1) < 2 * n_rows
 
 
 def bootstrap_tables_are_cheaper(n_rows: int, n_coplayers: int, n_occupied_bins: int) -> bool:
-    # One binomial draw per cell (~60 ns) vs ~15 ns per row.
-    return 4 * n_coplayers * n_occupied_bins < n_rows
+    return 60 * n_coplayers * n_occupied_bins < n_rows
 
 
 def permuted_labels(rng: np.random.Generator, labels: np.ndarray, size: int) -> np.ndarray:
@@ -52,31 +42,10 @@ def permuted_labels(rng: np.random.Generator, labels: np.ndarray, size: int) -> 
     return rng.permuted(np.broadcast_to(labels, (size, len(labels))), axis=1)
 
 
-def bootstrap_indices(rng: np.random.Generator, group_start: np.ndarray, group_size: np.ndarray, size: int) -> np.ndarray:
-    """Row indices resampled with replacement within groups, shape ``(size, n)``.
-
-    Rows must be sorted by group; row ``i`` is replaced by a uniform draw from its own group
-    (``group_start[i]``, ``group_size[i]`` are its group's first row and size).
-    """
-    if (group_size == group_size[0]).all():  # equal groups: a scalar bound is ~3x faster
-        return rng.integers(0, group_size[0], size=(size, len(group_start))) + group_start
-    uniform = rng.random((size, len(group_start)))
-    offset = np.minimum((uniform * group_size).astype(np.int64), group_size - 1)
-    return group_start + offset
-
-
-def bootstrap_weights(rng: np.random.Generator, group_start: np.ndarray, group_size: np.ndarray, size: int) -> np.ndarray:
-    """Bootstrap multiplicity of every row, shape ``(size, n)``: multinomial within each group."""
-    n = len(group_start)
-    index = bootstrap_indices(rng, group_start, group_size, size)
-    flat = (np.arange(size)[:, None] * n + index).ravel()
-    return np.bincount(flat, minlength=size * n).reshape(size, n)
-
-
 def half_sample_weights(rng: np.random.Generator, group_start: np.ndarray, group_size: np.ndarray, size: int) -> np.ndarray:
     """0/1 weights of ``size`` half-samples, shape ``(size, n)``: ``group_size // 2`` rows (at
-    least 2) of each group drawn without replacement (rows sorted by group, as in
-    ``bootstrap_indices``).
+    least 2) of each group drawn without replacement (rows sorted by group; row ``i``'s group
+    starts at row ``group_start[i]`` and has ``group_size[i]`` rows).
 
     Half-sampling without replacement has, for smooth statistics, the sampling variance of the
     full-sample statistic (finite-population variance sigma^2 (1/b - 1/n) = sigma^2 / n at
@@ -92,55 +61,6 @@ def half_sample_weights(rng: np.random.Generator, group_start: np.ndarray, group
     weights = np.zeros((size, n), dtype=np.int64)
     np.put_along_axis(weights, order, np.broadcast_to(taken, (size, n)).astype(np.int64), axis=1)
     return weights
-
-
-def _count_cells(coplayer: np.ndarray, bin_codes: np.ndarray, n_coplayers: int, n_bins: int) -> np.ndarray:
-    """Tables from per-row bins of a batch (``(size, n)``), co-player of row ``i`` = ``coplayer[i]``."""
-    size = bin_codes.shape[0]
-    cells = n_coplayers * n_bins
-    flat = (np.arange(size)[:, None] * cells + coplayer * n_bins) + bin_codes
-    return np.bincount(flat.ravel(), minlength=size * cells).reshape(size, n_coplayers, n_bins)
-
-
-def shuffled_row_tables(rng: np.random.Generator, coplayer: np.ndarray, bin_codes: np.ndarray, n_coplayers: int, n_bins: int, size: int) -> np.ndarray:
-    """Null tables by explicit shuffling. Shuffling the bins across rows pairs bins with
-    co-players exactly as shuffling the co-player labels does, and leaves the co-player part of
-    the cell index fixed (one add instead of three)."""
-    shuffled = rng.permuted(np.broadcast_to(bin_codes, (size, len(bin_codes))), axis=1)
-    return _count_cells(coplayer, shuffled, n_coplayers, n_bins)
-
-
-def shared_shuffle_tables(
-    rng: np.random.Generator, coplayer: np.ndarray, bin_codes: np.ndarray, n_coplayers: int, n_bins: int, size: int,
-) -> np.ndarray:
-    """Null tables of ``G`` blocks with the same layout, one shuffle shared by all of them.
-
-    ``bin_codes`` is ``(G, n)``, rows sorted by co-player as ``coplayer`` (the same for every
-    block). Each draw permutes the rows of every block with the same permutation: each block
-    still gets a uniformly random relabelling, and because the joint null distribution of
-    independent exchangeable blocks is invariant under any fixed per-block permutation, the
-    permutation test stays exact. Drawing the permutation costs ~10x more than applying it, so
-    sharing it divides the dominant cost by ``G``. Returns ``(size, G, n_coplayers, n_bins)``.
-    """
-    blocks, n = bin_codes.shape
-    cells = blocks * n_coplayers * n_bins
-    dtype = np.int32 if size * cells < 2**31 else np.int64
-    permutation = rng.permuted(np.broadcast_to(np.arange(n, dtype=dtype), (size, n)), axis=1)
-    base = ((np.arange(blocks, dtype=dtype)[:, None] * n_coplayers + coplayer.astype(dtype)) * n_bins)
-    # Slot i keeps co-player coplayer[i] and receives the bin of row perm[s, i].
-    flat = np.take(bin_codes.astype(dtype), permutation, axis=1)  # (G, size, n)
-    flat += base[:, None, :]
-    flat += (np.arange(size, dtype=dtype) * cells)[None, :, None]
-    return np.bincount(flat.ravel(), minlength=size * cells).reshape(size, blocks, n_coplayers, n_bins)
-
-
-def resampled_row_tables(
-    rng: np.random.Generator, coplayer: np.ndarray, bin_codes: np.ndarray,
-    group_start: np.ndarray, group_size: np.ndarray, n_coplayers: int, n_bins: int, size: int,
-) -> np.ndarray:
-    """Bootstrap tables by explicit resampling of episodes within co-player (rows sorted by it)."""
-    index = bootstrap_indices(rng, group_start, group_size, size)
-    return _count_cells(coplayer, bin_codes[index], n_coplayers, n_bins)
 
 
 def hypergeometric_tables(rng: np.random.Generator, row_sums: np.ndarray, col_sums: np.ndarray, size: int) -> np.ndarray:

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor, as_completed
 
 import numpy as np
 import pandas as pd
 
 from loi.errors import LoiError
 from loi.metrics import DEFAULT_ESTIMATOR, ESTIMATORS, LoIResult, level_of_influence
-from loi.metrics.estimators import GIL_FREE_ESTIMATORS
 from loi.tables.schema import COPLAYER, EGO_RETURN, EPISODE, SCENARIO, block_labels, validate_table
 
 
@@ -48,10 +46,9 @@ def _canonical_order(scenario, block, coplayer, episode, returns) -> np.ndarray:
 
 
 # Total work in row-resamples (rows x (permutations + bootstrap)) from which `workers=None` spreads
-# scenarios over the cores: starting a worker process costs 1-5 s of CPU (imports, compiled
-# kernels), a thread nothing; the histogram estimators take ~5-15 ns per row-resample, the knn
-# kernels ~10 (benchmarks/measure.py).
-PARALLEL_WORK = {"processes": 2e8, "threads": 1e7}
+# scenarios over the cores (threads: the resampling runs in compiled kernels that release the
+# GIL, ~1-10 ns per row-resample, benchmarks/measure.py; a thread costs nothing to start).
+PARALLEL_WORK = 1e7
 
 
 def _one_scenario(name: str, returns, coplayer, block, kwargs: dict) -> LoIResult:
@@ -61,26 +58,10 @@ def _one_scenario(name: str, returns, coplayer, block, kwargs: dict) -> LoIResul
         raise LoiError(f"scenario {name!r}: {err}") from None
 
 
-def _ignore_interrupt() -> None:
-    # Ctrl-C reaches the whole process group: the parent stops the pool, the workers must not
-    # each print a traceback.
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def worker_kind(estimator: str) -> str:
-    """How ``measure_table`` runs scenarios concurrently: "threads" where the estimator's
-    resampling releases the GIL (``GIL_FREE_ESTIMATORS``), else "processes" (numpy's draws hold
-    it)."""
-    return "threads" if estimator in GIL_FREE_ESTIMATORS else "processes"
-
-
-def auto_workers(rows: int, permutations: int, bootstrap: int, scenarios: int, estimator: str = DEFAULT_ESTIMATOR
-                 ) -> int:
+def auto_workers(rows: int, permutations: int, bootstrap: int, scenarios: int) -> int:
     """Workers for ``measure_table(workers=None)``: one per core (at most one per scenario)
-    when the whole table's work pays for starting them, else 1."""
-    if scenarios < 2 or rows * (permutations + bootstrap) < PARALLEL_WORK[worker_kind(estimator)]:
+    when the whole table's work is worth splitting, else 1."""
+    if scenarios < 2 or rows * (permutations + bootstrap) < PARALLEL_WORK:
         return 1
     return max(1, min(os.cpu_count() or 1, scenarios))
 
@@ -96,8 +77,8 @@ def measure_table(table: pd.DataFrame, *, estimator: str = DEFAULT_ESTIMATOR, pe
     averages the LoI over ego checkpoint x co-player seed blocks). Rows are put
     in a canonical order first, so the result does not depend on row order,
     and each scenario gets its own seed (:func:`scenario_seed`), so results do
-    not depend on ``workers`` either. ``workers``: scenarios run concurrently, in threads or
-    processes (:func:`worker_kind`; ``None``: :func:`auto_workers`). ``progress(done, total)`` is
+    not depend on ``workers`` either. ``workers``: scenarios run concurrently, in threads (the
+    resampling kernels release the GIL; ``None``: :func:`auto_workers`). ``progress(done, total)`` is
     called after each scenario. Other arguments (``ci_method``, ``sequential``,
     estimator options) go to :func:`loi.metrics.level_of_influence`.
     """
@@ -127,7 +108,7 @@ def measure_table(table: pd.DataFrame, *, estimator: str = DEFAULT_ESTIMATOR, pe
                       seed=scenario_seed(seed, str(name)), **options)
         tasks.append((str(name), returns[rows], coplayer[rows], block[rows], kwargs))
     if workers is None:
-        workers = auto_workers(len(returns), permutations, bootstrap, len(names), estimator)
+        workers = auto_workers(len(returns), permutations, bootstrap, len(names))
     results: dict[str, LoIResult] = {}
     if workers == 1 or len(tasks) < 2:
         for done, task in enumerate(tasks, 1):
@@ -135,16 +116,10 @@ def measure_table(table: pd.DataFrame, *, estimator: str = DEFAULT_ESTIMATOR, pe
             if progress:
                 progress(done, len(tasks))
         return results
-    # Threads cost no start-up. "spawn": safe in a process that has started threads (JAX in
-    # `loi run`). This thread is one of the `workers`: while the others start (a second or two
-    # of imports each, for processes), it takes the scenarios from the end of the list, those no
-    # worker has started; the largest scenarios go first to balance the load. Results do not
-    # depend on which worker ran a scenario (each has its own seed).
-    if worker_kind(estimator) == "threads":
-        pool = ThreadPoolExecutor(min(workers, len(tasks)) - 1)
-    else:
-        pool = ProcessPoolExecutor(min(workers, len(tasks)) - 1, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_ignore_interrupt)
+    # This thread is one of the `workers`: while the others start, it takes the scenarios from the
+    # end of the list, those no worker has started; the largest scenarios go first to balance the
+    # load. Results do not depend on which worker ran a scenario (each has its own seed).
+    pool = ThreadPoolExecutor(min(workers, len(tasks)) - 1)
     ordered = sorted(tasks, key=lambda t: -len(t[1]))
     done = 0
 

@@ -339,14 +339,37 @@ def factorial_summary(factorial: Factorial, out: str | Path, *, paper_data: str 
         "config": factorial.text,
     }
     for folder in [out / "summary"] + ([Path(results)] if results is not None else []):
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, frame in summary.items():
-            with atomic_write(folder / f"{name}.csv") as tmp:
-                frame.to_csv(tmp, index=False, float_format="%.6g")
-        with atomic_write(folder / MANIFEST) as tmp:
-            tmp.write_text(json.dumps(manifest, indent=2, default=str) + "\n")
-        with atomic_write(folder / MARKDOWN) as tmp:  # read from the CSVs just written, as the README is
-            tmp.write_text(markdown_summary(folder))
+        _write_summary(folder, summary, manifest)
+    return summary
+
+
+def _write_summary(folder: Path, summary: dict[str, pd.DataFrame], manifest: dict[str, Any]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, frame in summary.items():
+        with atomic_write(folder / f"{name}.csv") as tmp:
+            frame.to_csv(tmp, index=False, float_format="%.6g")
+    with atomic_write(folder / MANIFEST) as tmp:
+        tmp.write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+    with atomic_write(folder / MARKDOWN) as tmp:  # read from the CSVs just written, as the README is
+        tmp.write_text(markdown_summary(folder))
+
+
+def refresh_authors(folder: str | Path, paper_data: str | Path, *, confidence: float = 0.95) -> dict[str, pd.DataFrame]:
+    """Recompute the authors' rows of a written summary (``factorial_summary``'s folder) from
+    their data, for the games those rows hold, keeping every other setting's rows as they are (its
+    run folders need not exist); the decisions and the markdown follow, the manifest is kept."""
+    folder = Path(folder)
+    kept = {name: pd.read_csv(folder / f"{name}.csv", dtype={"note": str})
+            for name in _GATHERED}
+    scenarios = kept["scenarios"]
+    games = tuple(dict.fromkeys(scenarios.loc[scenarios["setting"] == AUTHORS, "game"]))
+    if not games:
+        raise LoiError(f"{folder} has no rows of the authors' values to refresh")
+    authors = authors_tables(paper_data, games, confidence=confidence)
+    summary = {name: pd.concat([kept[name][kept[name]["setting"] != AUTHORS], authors[name]], ignore_index=True)
+               for name in _GATHERED}
+    summary["decisions"] = decision_table(summary["scenarios"], summary["correlations"])
+    _write_summary(folder, summary, json.loads((folder / MANIFEST).read_text()))
     return summary
 
 
