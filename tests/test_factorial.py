@@ -95,6 +95,7 @@ def factorial_run(tmp_path_factory) -> tuple[Path, Path, dict]:
     return out, results, json.loads(result.stdout)
 
 
+@pytest.mark.xdist_group("factorial_run")  # one worker makes the module-scoped run once
 def test_every_setting_runs_as_its_own_study(factorial_run) -> None:
     out, _, summary = factorial_run
     assert set(summary["settings"]) == {"concurrent", "generational"}
@@ -108,6 +109,7 @@ def test_every_setting_runs_as_its_own_study(factorial_run) -> None:
     assert options["generational"] == {**options["concurrent"], "pp_schedule": "generational"}
 
 
+@pytest.mark.xdist_group("factorial_run")
 def test_summary_tables_hold_every_setting_beside_the_runs_own_tables(factorial_run) -> None:
     out, results, _ = factorial_run
     for folder in (out / "summary", results):

@@ -20,6 +20,10 @@ import pytest
 from conftest import run_cli
 from test_report import check_in_chromium
 
+# One worker runs the whole module (pytest-xdist --dist loadgroup): the module-scoped run is
+# made once, not once per worker (~90 s each).
+pytestmark = pytest.mark.xdist_group("pipeline_run")
+
 CONFIG = Path(__file__).parent / "data" / "pipeline_tiny.toml"
 SCENARIOS = {"matrix/prisoners_dilemma", "prisoners_dilemma/tiny"}
 
