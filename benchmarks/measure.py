@@ -10,11 +10,11 @@ Two tables of ~10^6 rows (the loop over scenarios is the only Python loop):
 
 Each estimator runs three ways: one process; ``--workers`` threads over scenarios
 (``measure_table(workers=N)``: the compiled kernels release the GIL); one process with the kNN
-kernels' numba ``prange`` loops over resamples (knn only); each line's ratio is to the first of ``--modes``. The scikit-learn baseline is the
-same resampling done with ``mutual_info_classif`` (kNN MI of a continuous feature and a class
-label, Ross 2014 as well): a few permutations (n rows) and half-samples (n/2 rows) of one
-scenario, timed and scaled to the whole table's 100 x (1000 + 1000) estimates. Also prints CPU
-seconds and the peak resident memory.
+kernels' numba ``prange`` loops over resamples (knn only); each line's ratio is to the first of
+``--modes``. The scikit-learn baseline is the same resampling done with ``mutual_info_classif``
+(kNN MI of a continuous feature and a class label, Ross 2014 as well): a few permutations (n
+rows) and half-samples (n/2 rows) of one scenario, timed and scaled to the whole table's
+100 x (1000 + 1000) estimates. Also prints CPU seconds and the peak resident memory.
 
     python benchmarks/measure.py                                  # both tables, all estimators
     python benchmarks/measure.py --tables issue --scenarios 20    # a fifth of the issue table
