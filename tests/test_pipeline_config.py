@@ -56,6 +56,19 @@ def test_defaults_and_round_trip() -> None:
     assert set(matrix.game_of.values()) == {"prisoners_dilemma"}
 
 
+def test_length_multiplier_lengthens_only_the_named_regimes() -> None:
+    from loi.pipeline.plan import train_config
+
+    config = _config(training={"length_multiplier": {"pp5": 2}})
+    pp5, pp3, sp = (train_config(config, "prisoners_dilemma/small", r, 1) for r in ("pp5", "pp3", "sp"))
+    assert (pp5.total_steps, pp5.num_generations) == (80_000, 8)
+    assert (pp3.total_steps, pp3.num_generations) == (sp.total_steps, sp.num_generations) == (40_000, 4)
+    assert study_from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    assert config.config_hash() != _config().config_hash()
+    # Absent, the key leaves the hash of a config as it was before the key existed.
+    assert "length_multiplier" not in _config().to_dict()["training"]
+
+
 @pytest.mark.parametrize("changes, message", [
     ({"games": ["prisoners_dilema"]}, r"unknown game 'prisoners_dilema'; valid games: chicken, prisoners_dilemma"),
     ({"layouts": ["small", "huge"]}, r"unknown layout 'huge'; valid layouts: .*small"),
@@ -73,6 +86,10 @@ def test_defaults_and_round_trip() -> None:
     ({"training": {"steps": 10}}, r"total_steps \(10\) is less than one update per generation"),
     ({"evaluation": {"estimator": "ksg"}}, r"unknown evaluation.estimator 'ksg'"),
     ({"heldout": {"stages": 9}}, r"heldout.stages \(9\) exceeds training.generations \(4\)"),
+    ({"training": {"length_multiplier": {"sp": 2}}}, r"length_multiplier: sp is the SP baseline"),
+    ({"training": {"length_multiplier": {"pp4": 2}}}, r"length_multiplier names 'pp4', which is not in the menu"),
+    ({"training": {"length_multiplier": {"pp3": 0}}}, r"training.length_multiplier.pp3 must be an integer >= 1"),
+    ({"training": {"length_multiplier": 2}}, r"length_multiplier must be a table"),
 ])
 def test_invalid_configs_name_the_problem(changes, message) -> None:
     with pytest.raises(LoiError, match=message):

@@ -14,6 +14,9 @@
     smoke = true                           # a smoke test: the report's banner says its numbers are not results
     [menu]        sp = 1, pp3 = 3, pp5 = 5 (regime names as ``loi train --regime``; cost in agent-trainings)
     [training]    steps, generations, sp_seeds, seeds, and any other TrainConfig field (num_envs, learning_rate, ...)
+                  length_multiplier = { pp3 = 2, pp5 = 2 }: those regimes train that many times the steps
+                  and generations (as the authors' released PP3/PP5); sp, its LoI co-players and the
+                  held-out Bobs keep [training]'s length
     [training.network]  preset = "gru" and/or NetworkConfig fields (kind, hidden, core_size, ...);
                   or network = "NAME" (a preset: mlp, cnn, gru, lstm, authors)
     [env]         environment overrides for every scenario (e.g. min_steps = 100)
@@ -46,7 +49,7 @@ TOP_KEYS = {"name", "seed", "games", "layouts", "definitions", "allocator", "uni
 
 # [training] keys of ours; every other TrainConfig field passes straight through (see _training),
 # except those the study sets per job.
-_TRAINING_KEYS = {"steps", "generations", "sp_seeds", "seeds", "network"}
+_TRAINING_KEYS = {"steps", "generations", "sp_seeds", "seeds", "network", "length_multiplier"}
 _SET_PER_JOB = {"scenario", "regime", "num_seeds", "total_steps", "num_generations", "network", "env_overrides"}
 
 
@@ -63,6 +66,12 @@ class TrainingSettings:
     seeds: int = 1  # seeds of every other regime (a PP-n seed yields n egos)
     network: tuple[tuple[str, Any], ...] = ()  # NetworkConfig fields that differ from its defaults
     options: tuple[tuple[str, Any], ...] = ()  # further TrainConfig fields
+    # (regime, factor): regimes trained ``factor`` times ``steps`` and ``generations``
+    length_multiplier: tuple[tuple[str, int], ...] = ()
+
+    def length_of(self, regime: str) -> int:
+        """How many times [training]'s steps and generations ``regime`` trains."""
+        return dict(self.length_multiplier).get(regime, 1)
 
 
 @dataclass(frozen=True)
@@ -129,6 +138,10 @@ class StudyConfig:
         out["env"] = dict(self.env)
         out["training"]["options"] = dict(self.training.options)
         out["training"]["network"] = dict(self.training.network)
+        if self.training.length_multiplier:
+            out["training"]["length_multiplier"] = dict(self.training.length_multiplier)
+        else:  # absent, as before the key existed: the hashes of earlier studies stay as they were
+            out["training"].pop("length_multiplier")
         return out
 
     def config_hash(self) -> str:
@@ -254,7 +267,23 @@ def _training(doc: dict) -> TrainingSettings:
         seeds=_int(raw.get("seeds", defaults.seeds), "training.seeds", 1),
         network=_network_settings(raw, {k: raw[k] for k in network_fields & set(raw)}),
         options=tuple(options.items()),
+        length_multiplier=_length_multiplier(raw.get("length_multiplier", {})),
     )
+
+
+def _length_multiplier(value: Any) -> tuple[tuple[str, int], ...]:
+    from loi.training.config import parse_regime
+
+    if not isinstance(value, dict):
+        raise LoiError(f"training.length_multiplier must be a table of regime = factor, got {value!r}")
+    out = []
+    for regime, factor in sorted(value.items()):
+        parse_regime(regime)
+        if regime == "sp":
+            raise LoiError("training.length_multiplier: sp is the SP baseline and the LoI co-player set; "
+                           "its length is [training] steps and generations")
+        out.append((regime, _int(factor, f"training.length_multiplier.{regime}", 1)))
+    return tuple(out)
 
 
 def _heldout(doc: dict, generations: int, sp_seeds: int) -> HeldoutSettings:
@@ -402,6 +431,9 @@ def study_config(doc: dict[str, Any], *, base: Path | None = None, source: str |
         raise LoiError(f"uniform regime {uniform!r} is not in the menu ({', '.join(menu)})")
     allocator = _str(doc.get("allocator", "one_sigma"), "allocator", ALLOCATORS)
     training = _training(doc)
+    unknown = [r for r, _ in training.length_multiplier if r not in menu]
+    if unknown:
+        raise LoiError(f"training.length_multiplier names {unknown[0]!r}, which is not in the menu ({', '.join(menu)})")
     evaluation = _evaluation(doc, base)
     if evaluation.ego_seeds is not None and evaluation.ego_seeds > training.sp_seeds:
         raise LoiError(f"evaluation.ego_seeds ({evaluation.ego_seeds}) exceeds training.sp_seeds ({training.sp_seeds})")
@@ -483,6 +515,7 @@ def study_from_dict(data: dict[str, Any]) -> StudyConfig:
     training["options"] = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in training["options"].items())
     training["network"] = tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
                                        for k, v in training["network"].items()))
+    training["length_multiplier"] = tuple(sorted(training.get("length_multiplier", {}).items()))
     evaluation = dict(data["evaluation"])
     return StudyConfig(
         name=data["name"], seed=data["seed"], games=tuple(data["games"]), layouts=tuple(data["layouts"]),

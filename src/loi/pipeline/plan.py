@@ -31,12 +31,13 @@ def train_config(config: "StudyConfig", scenario: str, regime: str, num_seeds: i
     from loi.agents.networks import NetworkConfig
     from loi.training.config import TrainConfig
 
+    length = config.training.length_of(regime)
     return TrainConfig(
         scenario=scenario,
         regime=regime,
         num_seeds=num_seeds,
-        total_steps=config.training.steps,
-        num_generations=config.training.generations,
+        total_steps=config.training.steps * length,
+        num_generations=config.training.generations * length,
         network=NetworkConfig(**dict(config.training.network)),
         env_overrides=config.env,
         **dict(config.training.options),

@@ -15,9 +15,13 @@ from loi.errors import LoiError
 _REGIME = re.compile(r"^(sp|pp|fcp)(\d*)$")
 
 # How an sp/ppN learner meets its partners (see loi.training.ppo): "concurrent" draws a live
-# population member per episode; "generational" is the authors' MARL/PP_train.py: per generation a
-# frozen copy of a drawn member (itself included; sp: itself), and only the learner's seat trains.
-PP_SCHEDULES = ("concurrent", "generational")
+# population member per episode; "generational" is the authors' MARL/PP_train.py as described: per
+# generation a frozen copy of a drawn member (itself included; sp: itself), and only the learner's
+# seat trains; "lineage" is that code as it ran: the learner also takes over the drawn member's
+# weights and optimiser state (their restore, PP_train.py lines 203-206), so it continues that
+# member's lineage in self-play against a frozen copy of it.
+PP_SCHEDULES = ("concurrent", "generational", "lineage")
+FROZEN_PARTNER_SCHEDULES = ("generational", "lineage")
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,16 @@ environments restart with the new partner, and the seat is still drawn per
 episode so that a member learns both roles (the authors' learner always sat
 in seat 0).
 
+``pp_schedule = "lineage"`` is that code as it ran: the authors' partner
+restore (``ppo_dummy = ppo; ppo_dummy.restore(...)``, their PP_train.py lines
+203-206) restored the drawn member's checkpoint into the learner too, so at
+the start of every generation each member also takes over the drawn member's
+parameters and optimiser state (with its step count) and trains on from that
+lineage against a frozen copy of it. The draw sees every member as it was at
+the generation's start; the authors trained members one after another, so a
+member later in their loop could draw an earlier member's checkpoint of the
+same generation.
+
 Partner actions are computed for every candidate partner and selected per
 environment (cost: one extra forward pass per candidate), which keeps the draw
 per episode rather than per rollout: a partner or seat never changes mid-episode.
@@ -53,7 +63,7 @@ from loi.agents.networks import ActorCritic, init_params, make_network
 from loi.agents.policy import init_carry, policy_step, sequence_logits, with_action
 from loi.envs.base import AGENTS
 from loi.errors import LoiError
-from loi.training.config import TrainConfig
+from loi.training.config import FROZEN_PARTNER_SCHEDULES, TrainConfig
 from loi.training.matchup import EpisodeLog, episode_log, log_step, regime_matchup
 
 
@@ -169,7 +179,8 @@ def make_train(config: TrainConfig, pool: PartnerPool | None = None, env: Any = 
     if pool is not None and (pool.network.obs_dim, pool.network.num_actions) != (network.obs_dim, network.num_actions):
         raise LoiError("the frozen pool's checkpoints were trained on a different observation/action space")
 
-    generational = config.pp_schedule == "generational"
+    generational = config.pp_schedule in FROZEN_PARTNER_SCHEDULES
+    lineage = config.pp_schedule == "lineage"
     matchup = regime_matchup(regime, config.pp_schedule)
     num_members = regime.num_members
     num_candidates = regime.size  # partner_episodes' width: the population (pp), the pool (fcp); 1 (sp)
@@ -432,14 +443,19 @@ def make_train(config: TrainConfig, pool: PartnerPool | None = None, env: Any = 
         return state, stats
 
     def start_generation(state: TrainState) -> TrainState:
-        """Generational schedule: each member draws its frozen partner for this
-        generation, and every environment starts a new episode with it."""
+        """Generational schedules: each member draws its frozen partner for this
+        generation, and every environment starts a new episode with it; under
+        ``lineage`` the member also continues from the drawn member's weights."""
         key, k_pick, k_env, k_pair = jax.random.split(state.key, 4)
         pick = jax.random.randint(k_pick, (num_members,), 0, num_members, dtype=jnp.int32)
+        drawn = lambda tree: jax.tree_util.tree_map(lambda x: x[pick], tree)  # noqa: E731
+        frozen = drawn(state.params)
+        if lineage:
+            state = state.replace(params=frozen, opt_state=drawn(state.opt_state))
         obs, env_state = env_reset(jax.random.split(k_env, num_members * num_envs).reshape(num_members, num_envs, -1))
         _, seat = matchup.draw(k_pair, (num_members, num_envs))
         return state.replace(
-            frozen_params=jax.tree_util.tree_map(lambda x: x[pick], state.params),
+            frozen_params=frozen,
             env_state=env_state,
             obs=obs,
             partner=jnp.broadcast_to(pick[:, None], (num_members, num_envs)),
