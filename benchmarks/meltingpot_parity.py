@@ -1,13 +1,17 @@
 """Parity of loi's grid games with the real Melting Pot substrates, side by side.
 
-The same policies play ``{game}_in_the_matrix__repeated`` in Melting Pot 2.4.1 and loi's
-``game/layout`` on the same maps (the paper's small / medium / large / obstacle, and each
-substrate's own default map), and the script prints, per game x map x policy, with standard
-errors: episode length (mean; min), interactions per 1000 steps, reward per interaction (both
-players' delivered rewards / 2 per interaction) and the dominant-resource share at
+The same policies play ``{game}_in_the_matrix__repeated`` (``GAME_one_shot``:
+``GAME_in_the_matrix__one_shot``) in Melting Pot 2.4.1 and loi's ``game/layout`` on the same
+maps (the paper's small / medium / large / obstacle, and each substrate's own default map, with
+its payoffs and rules read from the substrate's config), and the script prints, per game x map x policy, with standard
+errors: episode length (mean; min), interactions per 1000 steps, reward per interaction (the
+absolute values of both players' delivered rewards / 2 per interaction: for the games with
+non-negative payoffs simply their mean reward; running with scissors is zero-sum), the first
+player's reward per interaction (signed: agent_0, Melting Pot's player 1, who holds the row
+role in bach or stravinsky), the dominant-resource share at
 interaction (mean over interacting players of max_k of their strategy: 1.0 = a pure
 strategy), and the reward delay (steps from an interaction to the step its rewards arrive;
-interactions paying nothing to both are not counted). A row passes when every figure agrees within 3 standard errors of the difference
+interactions paying nothing to either player are not counted). A row passes when every figure agrees within 3 standard errors of the difference
 or 5 % of Melting Pot's value, whichever is larger; the minimum, which has no useful standard
 error, passes when each side's minimum is a plausible minimum of the other side's lengths
 (:func:`minimum_agrees`).
@@ -17,7 +21,8 @@ cell view that each side parses from its own observation (Melting Pot: the RGB v
 :func:`loi.backends.meltingpot.parse_view`; loi: the flat observation, :func:`loi_view`):
 
 - ``random``: uniform over the 8 actions;
-- ``collectK``: zap when it has collected a resource and the partner is in the beam's reach;
+- ``collectK`` (K up to the game's number of resource types; rows of larger K are skipped):
+  zap when it has collected a resource and the partner is in the beam's reach;
   else step toward the nearest visible resource of type K; else walk forward, turning at
   walls and at random; 10 % of steps a uniform action.
 
@@ -59,8 +64,12 @@ import numpy as np
 
 PAPER_MAPS = ("small", "medium", "large", "obstacle")
 DEFAULT_MAP = "default"  # the substrate's own map
-GAMES = ("prisoners_dilemma", "chicken", "stag_hunt", "pure_coordination")
-POLICIES = ("random", "collect1", "collect2")
+# The paper's four, then Melting Pot's other 2-player in-the-matrix substrates.
+PAPER_GAMES = ("prisoners_dilemma", "chicken", "stag_hunt", "pure_coordination")
+MORE_GAMES = ("bach_or_stravinsky", "rationalizable_coordination", "running_with_scissors",
+              "running_with_scissors_one_shot")
+GAMES = PAPER_GAMES + MORE_GAMES
+POLICIES = ("random", "collect1", "collect2", "collect3")
 # Action indices shared by loi and Melting Pot's the_matrix ACTION_SET.
 NOOP, FORWARD, BACKWARD, STEP_LEFT, STEP_RIGHT, TURN_LEFT, TURN_RIGHT, INTERACT = range(8)
 NUM_ACTIONS = 8
@@ -68,9 +77,10 @@ VIEW_AHEAD, VIEW_HALF_WIDTH = 3, 2  # the player's cell in the 5x5 view: row 3, 
 WALL = -1
 EXPLORE_EPSILON = 0.1
 TOLERANCE_SE, TOLERANCE_REL = 3.0, 0.05
-FIGURES = ("length", "min_length", "interactions_per_1000", "reward_per_interaction", "dominant_share",
-           "reward_delay")
-RECORDS = ("length", "interactions", "reward", "dominant_share", "strategies", "reward_delay", "delays")
+FIGURES = ("length", "min_length", "interactions_per_1000", "reward_per_interaction", "first_reward_per_interaction",
+           "dominant_share", "reward_delay")
+RECORDS = ("length", "interactions", "reward", "first_reward", "dominant_share", "strategies", "reward_delay",
+           "delays")
 
 
 # ----------------------------------------------------------------------------- the policies
@@ -142,7 +152,8 @@ def _ratio(num: np.ndarray, den: np.ndarray, scale: float = 1.0) -> Figure:
 
 def summarise(records: dict[str, np.ndarray]) -> dict[str, Figure]:
     """The parity figures from per-episode arrays (:data:`RECORDS`): ``length``,
-    ``interactions``, ``reward``, ``dominant_share`` (summed over interacting players),
+    ``interactions``, ``reward`` (both players' absolute rewards), ``first_reward`` (the first
+    player's, signed), ``dominant_share`` (summed over interacting players),
     ``strategies`` (their count), ``reward_delay`` (summed) and ``delays`` (their count)."""
     length = np.asarray(records["length"], float)
     return {
@@ -150,6 +161,7 @@ def summarise(records: dict[str, np.ndarray]) -> dict[str, Figure]:
         "min_length": Figure(float(length.min()), math.nan),
         "interactions_per_1000": _ratio(records["interactions"], length, 1000.0),
         "reward_per_interaction": _ratio(records["reward"], 2.0 * np.asarray(records["interactions"], float)),
+        "first_reward_per_interaction": _ratio(records["first_reward"], records["interactions"]),
         "dominant_share": _ratio(records["dominant_share"], records["strategies"]),
         "reward_delay": _ratio(records["reward_delay"], records["delays"]),
     }
@@ -236,12 +248,13 @@ def _loi_program(env, steps: int):
             interacted = infos["interacted"] & alive
             dominant = jnp.max(infos["row_strategy"]) + jnp.max(infos["col_strategy"])
             live = alive.astype(jnp.float32)
-            paid = sum(rewards[a] for a in agents)
+            paid = sum(jnp.abs(rewards[a]) for a in agents)
             delayed = alive & (paid != 0) & (pending >= 0)
             acc = {
                 "length": acc["length"] + live,
                 "interactions": acc["interactions"] + interacted,
-                "reward": acc["reward"] + live * sum(rewards[a] for a in agents),
+                "reward": acc["reward"] + live * paid,
+                "first_reward": acc["first_reward"] + live * rewards[agents[0]],
                 "dominant_share": acc["dominant_share"] + jnp.where(interacted, dominant, 0.0),
                 "strategies": acc["strategies"] + 2.0 * interacted,
                 "reward_delay": acc["reward_delay"] + jnp.where(delayed, acc["length"] + 1 - pending, 0.0),
@@ -259,8 +272,9 @@ def _loi_program(env, steps: int):
 
 
 def loi_env(game: str, map_name: str, mp_settings=None):
-    """loi's environment for ``game`` on ``map_name`` (a paper layout, or ``default``: the
-    substrate's own map and payoffs, translated from ``mp_settings``)."""
+    """loi's environment for ``game`` on ``map_name``: a paper layout with loi's own game, or
+    ``default``: the substrate's own map, payoffs and rules, all translated from ``mp_settings``
+    (so this row checks loi's rules against the substrate's, not against loi's defaults)."""
     import loi.envs
     from loi.envs.games import make_game
     from loi.envs.layouts import make_layout
@@ -271,8 +285,15 @@ def loi_env(game: str, map_name: str, mp_settings=None):
 
     settings = mp_settings if mp_settings is not None else mp.substrate_settings(game)
     matrix = next(c["kwargs"] for c in settings["simulation"]["scene"]["components"] if c["component"] == "TheMatrix")
-    payoff = make_game(f"{game}_meltingpot", matrix["matrix"], matrix.get("columnPlayerMatrix"))
-    return loi.envs.make(game=payoff, layout=make_layout(f"{game}_default", mp.loi_rows(settings)))
+    rules = mp.rule_settings(settings)
+    row_role = rules.pop("row_role")
+    roles = None if row_role is None else ("row", "column")
+    payoff = make_game(f"{game}_meltingpot", matrix["matrix"], matrix.get("columnPlayerMatrix"),
+                       max_steps=rules.pop("max_steps"), roles=roles)
+    seats = None if row_role is None else tuple("row" if r else "column" for r in row_role)
+    parameters = {name: value for name, value in rules.items() if value is not None}
+    return loi.envs.make(game=payoff, layout=make_layout(f"{game}_default", mp.loi_rows(settings)), roles=seats,
+                         **parameters)
 
 
 # ----------------------------------------------------------------------------- Melting Pot's side
@@ -312,9 +333,10 @@ def _fmt(f: Figure, digits: int) -> str:
 
 
 DIGITS = {"length": 0, "min_length": 0, "interactions_per_1000": 2, "reward_per_interaction": 3,
-          "dominant_share": 3, "reward_delay": 2}
+          "first_reward_per_interaction": 3, "dominant_share": 3, "reward_delay": 2}
 HEADERS = {"length": "length", "min_length": "min", "interactions_per_1000": "inter/1000",
-           "reward_per_interaction": "reward/inter", "dominant_share": "dominant", "reward_delay": "delay"}
+           "reward_per_interaction": "reward/inter", "first_reward_per_interaction": "p1 reward/inter",
+           "dominant_share": "dominant", "reward_delay": "delay"}
 
 
 def print_table(rows: list[dict], out=sys.stdout, header: bool = True) -> None:

@@ -67,3 +67,29 @@ def test_ctrl_c_during_measure_exits_130_with_one_line_and_no_file(tmp_path, wor
     assert out == "" and "Traceback" not in err
     assert err.strip().splitlines()[-1].startswith("loi: interrupted") and err.count("loi:") == 1, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.csv"]
+
+
+def test_train_checks_the_environment_and_the_pool_before_the_steps_and_any_compiling(tmp_path):
+    out = tmp_path / "run"
+    # Two problems: the unknown game is named (the more basic one), in one line, nothing compiled.
+    assert_one_line_error(run_cli("train", "nope/small", "--steps", "10", "-o", out), "unknown game 'nope'")
+    from typer.testing import CliRunner
+
+    from loi.cli.main import app
+
+    missing_pool = CliRunner().invoke(app, ["train", "prisoners_dilemma/small", "--regime", "fcp3", "--pool",
+                                            str(tmp_path / "missing"), "-o", str(out)])
+    assert "--pool" in str(missing_pool.exception) and "no such directory" in str(missing_pool.exception)
+    assert missing_pool.output == "" and not out.exists()
+
+
+def test_train_says_what_its_steps_were_rounded_to_and_why():
+    from loi.cli.commands_train import steps_rounding
+    from loi.training import TrainConfig
+
+    # 100,000 / (10 generations x 64 x 128 steps per update) = 1.2 updates per generation -> 1.
+    note = steps_rounding(TrainConfig(scenario="matrix/prisoners_dilemma", total_steps=100_000))
+    assert note.startswith("--steps 100,000 trains 81,920 env steps per member per seed: a PPO update takes "
+                           "--num-envs x --rollout-length = 64 x 128 = 8,192 steps")
+    assert note.endswith("10 x 1 update")
+    assert steps_rounding(TrainConfig(scenario="matrix/prisoners_dilemma", total_steps=81_920)) == ""

@@ -68,8 +68,8 @@ def test_measure_json_shape(tmp_path):
     assert out["estimator"] == DEFAULT_ESTIMATOR
     assert list(out["scenarios"]) == ["s1", "s2"]
     for row in out["scenarios"].values():
-        assert set(row) == set(LOI_COLUMNS) - {"scenario", "estimator"}
-        assert row["episodes"] == 60 and row["permutations"] == 99 and row["blocks"] == 2
+        assert set(row) == set(LOI_COLUMNS) - {"scenario", "estimator"} | {"dropped"}  # rows a value_range left out
+        assert row["episodes"] == 60 and row["dropped"] == 0 and row["permutations"] == 99 and row["blocks"] == 2
         # N(0|20|40, 3): co-players perfectly separated, so the knn estimate (psi(N) - psi(N/3) at
         # separation) is above the maximum ln 3; the interval is cut there and both are flagged.
         assert row["loi_max"] == pytest.approx(np.log(3)) and row["loi"] > row["loi_max"] and row["above_max"]

@@ -63,7 +63,15 @@ def test_unknown_names_and_parameters():
     with pytest.raises(LoiError, match="view_width"):
         loi.envs.make("stag_hunt/small", view_width=4)
     with pytest.raises(LoiError, match="end_probability"):
-        loi.envs.make("stag_hunt/small", end_probability=0.0)
+        loi.envs.make("stag_hunt/small", end_probability=1.5)
+    # 0 turns a grid game's interval ending off (its cap still ends it); a matrix game has no cap.
+    assert loi.envs.make("stag_hunt/small", end_probability=0.0).end_probability == 0.0
+    with pytest.raises(LoiError, match="end_probability"):
+        loi.envs.make("matrix/stag_hunt", end_probability=0.0)
+    with pytest.raises(LoiError, match="regrowth_probability"):
+        loi.envs.make("stag_hunt/small", regrowth_probability=-0.1)
+    with pytest.raises(LoiError, match="random_tie_breaking must be true or false"):
+        loi.envs.make("stag_hunt/small", random_tie_breaking=1)
 
 
 def test_layout_with_more_types_than_the_game_has_strategies():
@@ -127,3 +135,24 @@ def test_bad_definition_files(tmp_path):
         loi.envs.load_definitions(bad)
     with pytest.raises(LoiError, match="not found"):
         loi.envs.load_definitions(tmp_path / "missing.toml")
+
+
+def test_definition_file_with_roles_and_grid_settings(tmp_path):
+    path = tmp_path / "games.toml"
+    path.write_text('[games.bos]\nrow_payoff = [[3, 0], [0, 2]]\ncol_payoff = [[2, 0], [0, 3]]\n'
+                    'roles = ["bach_fan", "stravinsky_fan"]\n'
+                    '[games.bos.grid]\nrandom_tie_breaking = true\nend_probability = 0.2\n')
+    (game,) = loi.envs.load_definitions(path).games
+    assert game.roles == ("bach_fan", "stravinsky_fan")
+    env = loi.envs.make("bos/small")
+    assert (env.random_tie_breaking, env.end_probability, env.regrowth_delay) == (True, 0.2, 10)
+    assert env.roles == ("bach_fan", "stravinsky_fan") and env.row_seat == 0
+    for body, message in (('roles = ["a"]', "roles must be two different names"),
+                          ("[games.x.grid]\nbeam = 2", "unknown grid parameter 'beam'"),
+                          ("[games.x.grid]\nmax_steps = 2", "max_steps belongs in the game's table"),
+                          ("[games.x.grid]\nrandom_tie_breaking = 1", "must be true or false")):
+        bad = tmp_path / "bad.toml"
+        bad.write_text(f"[games.x]\nrow_payoff = [[1, 0], [0, 1]]\n{body}\n")
+        with pytest.raises(LoiError, match=message):
+            loi.envs.load_definitions(bad)
+        assert "x" not in loi.envs.games()

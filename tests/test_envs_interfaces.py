@@ -60,6 +60,13 @@ def test_cli_envs_lists_names_including_definitions():
     assert "stag_hunt/obstacle" in out["names"] and "matrix/pure_coordination" in out["names"]
     assert "rock_paper_scissors/arena" in out["names"]
     assert out["games"]["chicken"]["row_payoff"] == [[3, 2], [5, 0]]
+    # Melting Pot's other in-the-matrix games, with their roles and rule settings.
+    assert {"bach_or_stravinsky/meltingpot", "running_with_scissors_one_shot/meltingpot_one_shot",
+            "rationalizable_coordination/small"} <= set(out["names"])
+    bos = out["games"]["bach_or_stravinsky"]
+    assert bos["roles"] == ["bach_fan", "stravinsky_fan"] and bos["col_payoff"] == [[2, 0], [0, 3]]
+    assert out["games"]["running_with_scissors"]["grid"] == {"end_probability": 0.2, "regrowth_delay": 15}
+    assert out["games"]["chicken"]["roles"] is None and out["games"]["chicken"]["grid"] == {}
 
 
 def test_cli_render_writes_a_gif(tmp_path):

@@ -63,6 +63,7 @@ def test_settings_change_only_their_keys(tmp_path: Path) -> None:
     ("[settings.bad]\ntraining = { pp_schedule = 'sometimes' }\n", r"\[settings.bad\]: .*unknown pp_schedule"),
     ("[settings.bad]\nlayouts = ['nowhere']\n", r"\[settings.bad\]: .*nowhere"),
     ("[settings.authors]\n", "reserved"),
+    ("[settings.authors_25gen]\n", "reserved"),
     ("[settings.renamed]\nname = 'other'\n", "cannot rename"),
     ("[settings]\n", "at least one"),
     ("[settings.'two words']\n", "setting names"),
@@ -136,6 +137,32 @@ def test_summary_tables_hold_every_setting_beside_the_runs_own_tables(factorial_
     assert text.count("| concurrent | prisoners_dilemma |") == 1
 
 
+@pytest.mark.xdist_group("factorial_run")
+def test_a_setting_run_elsewhere_keeps_its_committed_rows(factorial_run, tmp_path: Path) -> None:
+    """Settings whose runs are not on this machine keep the rows of the summary in --results
+    when it ran the same study; a changed setting is pending instead."""
+    import shutil
+
+    from loi.pipeline.factorial import factorial_summary
+
+    _, results, _ = factorial_run
+    committed = tmp_path / "committed"
+    shutil.copytree(results, committed)
+    before = {name: pd.read_csv(committed / f"{name}.csv") for name in SUMMARY_TABLES}
+    factorial = factorial_config(_doc(tmp_path))
+    factorial_summary(factorial, tmp_path / "no_runs", results=committed)
+    for name in SUMMARY_TABLES:
+        pd.testing.assert_frame_equal(pd.read_csv(committed / f"{name}.csv"), before[name])
+    manifest = json.loads((committed / "manifest.json").read_text())
+    assert [s["name"] for s in manifest["settings"]] == ["concurrent", "generational"]
+    assert manifest["pending"] == []
+    changed = factorial_config(_doc(tmp_path, SETTINGS.replace('"generational" }', '"lineage" }')))
+    factorial_summary(changed, tmp_path / "no_runs", results=committed)
+    manifest = json.loads((committed / "manifest.json").read_text())
+    assert [s["name"] for s in manifest["settings"]] == ["concurrent"] and manifest["pending"] == ["generational"]
+    assert set(pd.read_csv(committed / "scenarios.csv")["setting"]) == {"concurrent"}
+
+
 def test_authors_values_come_from_their_data(tmp_path: Path, paper_data: Path) -> None:
     from loi.pipeline.factorial import authors_tables
     from loi.pipeline.paper import analyse_paper_data
@@ -143,6 +170,12 @@ def test_authors_values_come_from_their_data(tmp_path: Path, paper_data: Path) -
     # stag_hunt is not in the authors' release: its rows are left out, the others computed.
     tables = authors_tables(paper_data, ("chicken", "stag_hunt"), permutations=200)
     assert set(tables["scenarios"]["game"]) == {"chicken"}
+    # One row group per tournament folder: the released (PP 50 generations) and matched training.
+    assert list(dict.fromkeys(tables["scenarios"]["setting"])) == [AUTHORS, "authors_25gen"]
+    matched = tables["scenarios"][tables["scenarios"]["setting"] == "authors_25gen"].set_index("scenario")
+    assert matched.loc["chicken/large", "benefit_raw"] == pytest.approx(3.81, abs=5e-3)  # the data README's
+    assert matched.loc["chicken/large", "benefit_raw_ci_low"] == pytest.approx(2.0, abs=0.05)
+    tables = {name: frame[frame["setting"] == AUTHORS] for name, frame in tables.items()}
     with pytest.raises(LoiError, match="none of the games stag_hunt"):
         authors_tables(paper_data, ("stag_hunt",), permutations=10)
     analysis = analyse_paper_data(paper_data, permutations=200, bootstrap=200)

@@ -76,7 +76,8 @@ def test_scripted_policy_decisions(xp):
 
 def test_statistics_against_hand_computed_values():
     records = {"length": np.array([1000.0, 2000.0]), "interactions": np.array([10.0, 30.0]),
-               "reward": np.array([40.0, 120.0]), "dominant_share": np.array([14.0, 36.0]),
+               "reward": np.array([40.0, 120.0]), "first_reward": np.array([-5.0, 45.0]),
+               "dominant_share": np.array([14.0, 36.0]),
                "strategies": np.array([20.0, 60.0]), "reward_delay": np.array([170.0, 510.0]),
                "delays": np.array([10.0, 30.0])}
     fig = par.summarise(records)
@@ -88,6 +89,9 @@ def test_statistics_against_hand_computed_values():
     assert math.isclose(fig["interactions_per_1000"].se, 1000 * math.sqrt(2 * np.sum(r**2)) / 3000)
     assert math.isclose(fig["reward_per_interaction"].value, 160 / 80)
     assert fig["reward_per_interaction"].se == 0.0  # both episodes pay 2 per interaction
+    # First player: 40 / 40 = 1; residuals -5 - 10 = -15 and 45 - 30 = 15: SE = sqrt(2 * 450) / 40.
+    assert fig["first_reward_per_interaction"].value == 1.0
+    assert math.isclose(fig["first_reward_per_interaction"].se, math.sqrt(2 * 450) / 40)
     assert math.isclose(fig["dominant_share"].value, 50 / 80)
     assert fig["reward_delay"].value == 17.0 and fig["reward_delay"].se == 0.0
     # No interaction at all: undefined, and two undefined figures agree.
@@ -133,6 +137,46 @@ def test_parse_view_of_a_synthetic_rgb_frame():
     expected[0, 0], expected[1, 2], expected[2, 4] = mp.WALL, 1, 2
     np.testing.assert_array_equal(terrain, expected)
     assert partner.sum() == 1 and partner[0, 3]
+
+
+def _prefab(*components):
+    return {"components": [{"component": name, "kwargs": kwargs} for name, kwargs in components]}
+
+
+def test_view_palette_tells_the_partner_per_player():
+    # Self-versus-other avatars (an "Other" sprite) look the same to both players; avatars drawn
+    # in their own colours (bach or stravinsky: no AdditionalSprites) show each the other's.
+    blue, orange = (50, 100, 200, 255), (200, 100, 50, 255)
+    prefabs = {"wall": _prefab(("Appearance", {"palettes": [{"*": (95, 95, 95, 255)}]}))}
+    for j, color in ((1, (123, 231, 255, 255)), (2, (255, 163, 123, 255))):
+        prefabs[f"resource_class{j}"] = _prefab(("Appearance", {"palettes": [{"*": color}]}),
+                                                ("Resource", {"resourceClass": j}))
+    scene = _prefab(("TheMatrix", {"matrix": [[3, 0], [0, 2]]}))
+
+    def avatar(index, color, other=None):
+        parts = [("Avatar", {"index": index}), ("Appearance", {"palettes": [{"*": color}]})]
+        if other is not None:
+            parts.append(("AdditionalSprites", {"customSpriteNames": ["Self", "Other"],
+                                                "customPalettes": [{"*": blue}, {"*": other}]}))
+        return _prefab(*parts)
+
+    marker = _prefab(("StateManager", {}))
+    own_colours = {"simulation": {"prefabs": prefabs, "scene": scene,
+                                  "gameObjects": [avatar(2, orange), marker, avatar(1, blue)]}}
+    assert mp.view_palette(own_colours, 0).partner == orange[:3]
+    assert mp.view_palette(own_colours, 1).partner == blue[:3]
+    assert mp.view_palette(own_colours, 0).resources == ((123, 231, 255), (255, 163, 123))
+    other = {"simulation": {"prefabs": prefabs, "scene": scene,
+                            "gameObjects": [avatar(1, (1, 2, 3), orange), avatar(2, (4, 5, 6), orange)]}}
+    assert mp.view_palette(other, 0).partner == mp.view_palette(other, 1).partner == orange[:3]
+    same = {"simulation": {"prefabs": prefabs, "scene": scene, "gameObjects": [avatar(1, blue), avatar(2, blue)]}}
+    with pytest.raises(LoiError, match="same colour"):
+        mp.view_palette(same, 0)
+
+
+def test_substrate_names_of_repeated_and_one_shot_games():
+    assert mp.substrate_name("bach_or_stravinsky") == "bach_or_stravinsky_in_the_matrix__repeated"
+    assert mp.substrate_name("running_with_scissors_one_shot") == "running_with_scissors_in_the_matrix__one_shot"
 
 
 def test_loi_view_matches_the_map_around_the_player():
@@ -217,19 +261,41 @@ def test_short_parity_run_against_melting_pot():
     # Every payoff is x A y for mixed x, y: strictly between the matrix's extremes.
     per = rec["reward"].sum() / (2 * rec["interactions"].sum())
     assert 0 < per < 5
-    # loi's built-in Melting Pot maps (and the stock 3x3 game) are the substrates' own.
+    # loi's built-in Melting Pot maps, games (the stock 3x3 pure coordination) and rules are
+    # the substrates' own.
     from loi.envs import registry
 
     layouts, games = registry.layouts(), registry.games()
     for game, layout, loi_game in (("prisoners_dilemma", "meltingpot", "prisoners_dilemma"),
                                    ("chicken", "meltingpot", "chicken"),
                                    ("stag_hunt", "meltingpot_stag_hunt", "stag_hunt"),
-                                   ("pure_coordination", "meltingpot_pure_coordination", "pure_coordination_3x3")):
+                                   ("pure_coordination", "meltingpot_pure_coordination", "pure_coordination_3x3"),
+                                   ("bach_or_stravinsky", "meltingpot", "bach_or_stravinsky"),
+                                   ("rationalizable_coordination", "meltingpot_pure_coordination",
+                                    "rationalizable_coordination"),
+                                   ("running_with_scissors", "meltingpot_pure_coordination", "running_with_scissors"),
+                                   ("running_with_scissors_one_shot", "meltingpot_one_shot",
+                                    "running_with_scissors_one_shot")):
         stock = mp.substrate_settings(game)
         assert layouts[layout].rows == mp.loi_rows(stock), layout
         matrix = next(c["kwargs"] for c in stock["simulation"]["scene"]["components"]
                       if c["component"] == "TheMatrix")
         np.testing.assert_array_equal(games[loi_game].row_payoff, matrix["matrix"])
+        np.testing.assert_array_equal(games[loi_game].col_payoff,
+                                      matrix.get("columnPlayerMatrix", np.transpose(matrix["matrix"])))
+        rules = mp.rule_settings(stock)
+        env = loi.envs.make(f"{loi_game}/{layout}")
+        assert env.episode_cap == rules.pop("max_steps"), game
+        row_role = rules.pop("row_role")
+        assert row_role == (None if env.roles is None else tuple(r == env.game.roles[0] for r in env.roles)), game
+        if rules["end_probability"] == 0.0:  # no interval ending: its other two settings are moot
+            rules = {k: v for k, v in rules.items() if k not in ("min_steps", "end_interval")}
+        assert {k: getattr(env, k) for k in rules} == rules, game
     # The whole benchmark path, one short row.
     assert par.main(["--games", "prisoners_dilemma", "--maps", "small", "--policies", "random",
                      "--episodes", "2", "--loi-episodes", "8"]) == 0
+    # The one-shot substrate: an episode ends 18 steps after its only interaction, or at the cap.
+    settings = mp.substrate_settings("running_with_scissors_one_shot")
+    rec = par.mp_rollouts("running_with_scissors_one_shot", settings, "collect1", episodes=2, seed=0)
+    assert np.all(rec["interactions"] <= 1) and np.all(rec["interactions"] + (rec["length"] == 1000) >= 1)
+    assert np.all(rec["reward_delay"] == 17 * rec["delays"])

@@ -94,15 +94,21 @@ def test_every_stage_wrote_its_tables(finished) -> None:
     assert set(anova["scenario"]) == SCENARIOS and (anova["regimes"] == "pp2,sp").all()
     comparison = pd.read_parquet(out / "tables" / "comparison.parquet")
     assert {"all", "top2"} <= set(comparison["protocol"])
+    # Every table metric the SP-only cross-play gives (no own-partner rows: no xp_gap), LoI's numbers reused.
+    metrics = pd.read_parquet(out / "tables" / "metrics.parquet")
+    assert set(zip(metrics["scenario"], metrics["metric"])) == {(s, m) for s in SCENARIOS for m in ("loi", "eta2", "icc")}
+    loi = pd.read_parquet(out / "tables" / "loi.parquet").set_index("scenario")
+    assert metrics[metrics["metric"] == "loi"].set_index("scenario")["score"].to_dict() == loi["corrected"].to_dict()
+    assert set(pd.read_parquet(out / "tables" / "predictors.parquet")["metric"]) == {"loi", "eta2", "icc"}
 
 
 def test_report_of_the_run_opens_in_chromium(finished, tmp_path: Path) -> None:
     out, summary = finished
     html = Path(summary["report"]).read_text()
-    assert html.count("<img ") == 9 and "could not be drawn" not in html
+    assert html.count("<img ") == 10 and "could not be drawn" not in html
     assert "<b>Smoke test.</b>" in html  # pipeline_tiny.toml says smoke = true
     result = check_in_chromium(Path(summary["report"]), tmp_path)
-    assert result["images"] == 9
+    assert result["images"] == 10
 
 
 def test_progress_goes_to_a_log_file_as_plain_lines(finished) -> None:

@@ -375,3 +375,24 @@ def test_the_chromium_check_catches_a_broken_figure_and_console_errors(tmp_path:
                      "<script>console.error('boom')</script></body></html>")
     with pytest.raises(AssertionError, match="boom"):
         check_in_chromium(noisy, tmp_path)
+
+
+def test_the_report_opens_with_whether_diversity_paid_off_with_its_ci(finished_report) -> None:
+    import html as html_module
+
+    run_dir, path = finished_report
+    page = path.read_text()
+    answer = page[page.index("<h2>The answer</h2>"):page.index("<h2>Level of Influence</h2>")]
+    # The first thing under the heading is the verdict sentence; the table and the figure follow.
+    first = html_module.unescape(re.match(r"<h2>The answer</h2><div class='answer'><p class='verdict'>(.*?)</p>",
+                                          answer).group(1))
+    assert answer.index("<table>") > answer.index("</p>") and answer.count("<img ") == 1
+    benefit = pd.read_parquet(run_dir / "tables" / "benefit.parquet").sort_values("benefit")
+    above = int((benefit["benefit_ci_low"] > 0).sum())
+    assert first.startswith(f"Population play (pp5) paid off against self-play (sp) in only {above} of 4 scenarios")
+    for _, r in benefit.iloc[[0, -1]].iterrows():  # the lowest and the highest, each with its CI
+        assert (f"{r['benefit']:+.3f} [{r['benefit_ci_low']:+.3f}, {r['benefit_ci_high']:+.3f}] in {r['scenario']}"
+                in first)
+    # The budget sentence names the config's allocator; no game repeats its bullets in a bold verdict.
+    assert "The config's allocator, one_sigma," in html_module.unescape(answer)
+    assert answer.count("class='verdict'") == 1

@@ -15,13 +15,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from loi.pipeline.factorial import AUTHORS, MANIFEST, MARKDOWN, decision_table, markdown_summary
+from loi.pipeline.factorial import AUTHORS, MANIFEST, MARKDOWN, decision_table, is_authors, markdown_summary
 
 ROOT = Path(__file__).resolve().parents[1]
 # folder under docs/results, its config, the README section holding it, its settings, scenarios per setting
 STUDIES = {
     "why": ("examples/why.toml", "## Does it reproduce the paper?",
-            ["faithful", "feedforward", "concurrent", "long", "ours"], 8),
+            ["faithful", "feedforward", "concurrent", "long", "as_run", "ours"], 8),
     "paper": ("examples/paper.toml", "## The paper's study on 2 cores", ["paper"], 16),
     "overcooked/study": ("examples/overcooked.toml", "### The Overcooked study", ["overcooked"], 5),
 }
@@ -68,14 +68,17 @@ def test_manifest_records_the_config_and_each_settings_revision(study: str) -> N
         assert len(setting["git_revision"]) >= 7 and setting["seconds"] > 0
     assert sorted([s["name"] for s in manifest["settings"]] + manifest["pending"]) == sorted(names)
     scenarios = pd.read_csv(_folder(study) / "scenarios.csv")
-    assert set(scenarios["setting"]) - {AUTHORS} == {s["name"] for s in manifest["settings"]}
+    authors = scenarios["setting"].map(is_authors)
+    assert set(scenarios.loc[~authors, "setting"]) == {s["name"] for s in manifest["settings"]}
     sizes = scenarios.groupby("setting").size()
-    assert (sizes.drop(AUTHORS, errors="ignore") == per_setting).all()  # games x layouts in every setting
-    # The authors' rows: the 4 layouts of each of the study's games they released (not stag_hunt).
+    assert (sizes[[not is_authors(s) for s in sizes.index]] == per_setting).all()  # games x layouts each
+    # The authors' rows, from their released tournaments (authors) and those at matched training
+    # (authors_25gen): the 4 layouts of each of the study's games they released (not stag_hunt).
     released = {"chicken", "prisoners_dilemma", "pure_coordination"}
-    studied = set(scenarios.loc[scenarios["setting"] != AUTHORS, "game"])
-    assert set(scenarios.loc[scenarios["setting"] == AUTHORS, "game"]) == studied & released
-    assert sizes.get(AUTHORS, 0) == 4 * len(studied & released)
+    studied = set(scenarios.loc[~authors, "game"])
+    for setting in (AUTHORS, "authors_25gen"):
+        assert set(scenarios.loc[scenarios["setting"] == setting, "game"]) == studied & released
+        assert sizes.get(setting, 0) == 4 * len(studied & released)
 
 
 @pytest.mark.parametrize("study", ["why", "paper"])  # the studies of the games the authors released
@@ -83,9 +86,10 @@ def test_authors_rows_are_recomputed_from_their_data(study: str, paper_data: Pat
     from loi.pipeline.factorial import authors_tables
 
     scenarios = pd.read_csv(_folder(study) / "scenarios.csv")
-    committed = scenarios[scenarios["setting"] == AUTHORS].set_index("scenario")
+    committed = scenarios[scenarios["setting"].map(is_authors)].set_index(["setting", "scenario"])
     tables = authors_tables(paper_data, tuple(dict.fromkeys(committed["game"])))
-    fresh = tables["scenarios"].set_index("scenario")
+    fresh = tables["scenarios"].set_index(["setting", "scenario"])
+    assert set(fresh.index) == set(committed.index)
     for column in ("loi", "benefit", "benefit_ci_low", "benefit_ci_high", "benefit_raw"):
         assert committed[column].to_numpy() == pytest.approx(fresh.loc[committed.index, column].to_numpy(),
                                                              rel=1e-4, abs=1e-6)
@@ -114,12 +118,58 @@ def test_refresh_authors_replaces_only_the_authors_rows(tmp_path: Path, paper_da
     folder = tmp_path / "why"
     shutil.copytree(_folder("why"), folder)
     scenarios = pd.read_csv(folder / "scenarios.csv")
-    scenarios.loc[scenarios["setting"] == AUTHORS, "loi"] = 9.0  # stale values
+    scenarios.loc[scenarios["setting"].map(is_authors), "loi"] = 9.0  # stale values
     scenarios.to_csv(folder / "scenarios.csv", index=False, float_format="%.6g")
     refresh_authors(folder, paper_data)
     refreshed = pd.read_csv(folder / "scenarios.csv")
-    ours = scenarios["setting"] != AUTHORS
+    ours = ~scenarios["setting"].map(is_authors)
     pd.testing.assert_frame_equal(refreshed[ours.to_numpy()], scenarios[ours], check_dtype=False)
     committed = pd.read_csv(_folder("why") / "scenarios.csv")
     assert refreshed["loi"].to_numpy() == pytest.approx(committed["loi"].to_numpy(), rel=1e-5)
     assert (folder / MARKDOWN).read_text() == (_folder("why") / MARKDOWN).read_text()
+
+
+def test_readme_quotes_the_bots_cross_play_table() -> None:
+    """README "Partners that differ": its table is docs/results/bots/pure_coordination_3x3.md's
+    summary table, line for line, and the sentence's figures are that table's."""
+    text = (ROOT / "docs" / "results" / "bots" / "pure_coordination_3x3.md").read_text()
+    start = text.index("| SP egos' partner |")
+    table = text[start:].split("\n\n")[0].strip().splitlines()
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("### Partners that differ: Melting Pot's bots"):]
+    section = section[:section.index("\n## ")]
+    for line in table:
+        assert line in section
+    rows = {line.split(" | ")[0].strip("| "): line.split(" | ")[1] for line in table[2:]}
+    own, other = float(rows["own seed (self-play)"].split()[0]), float(rows["other SP seeds"].split()[0])
+    assert f"score {own:.0f}\nwith their own partner and {other:.0f} with other seeds" in section
+    assert rows["own seed − other SP seeds (paired over SP egos)"] in section
+
+
+def test_readme_quotes_the_authors_training_return_table() -> None:
+    """README "What the authors' population-play benefit is made of", fact 3: the table is
+    return_change_markdown of the committed docs/results/paper/authors_training_return.csv."""
+    from loi.tables.authors_logs import return_change_markdown
+
+    table = pd.read_csv(ROOT / "docs" / "results" / "paper" / "authors_training_return.csv", comment="#")
+    expected = return_change_markdown(table, ("prisoners_dilemma", "chicken", "pure_coordination", "stag_hunt"))
+    assert expected in (ROOT / "README.md").read_text()
+
+
+def test_readme_matched_training_table_is_loi_papers(paper_data: Path) -> None:
+    """The README's released-vs-matched prisoners_dilemma table: the benefits and CIs `loi paper`
+    computes from the authors' tournament/ and tournament_25gen/."""
+    from loi.pipeline.paper import analyse_paper_data
+
+    analysis = analyse_paper_data(paper_data, permutations=5, bootstrap=0, resamples=100, predictors=False)
+    game = analysis.games["prisoners_dilemma"]
+    readme = (ROOT / "README.md").read_text()
+
+    def cell(stats) -> str:
+        low, high = stats.benefit_ci
+        return (f"{stats.benefit:+.2f} [{low:+.2f}, {high:+.2f}]").replace("-", "−")
+
+    for layout in "SMLO":
+        released = game.tournaments["tournament"].layouts[layout]
+        matched = game.tournaments["tournament_25gen"].layouts[layout]
+        assert f"| {layout} | {cell(released)} | {cell(matched)} |" in readme

@@ -8,14 +8,14 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.stats
 
-from loi.allocation.menu import validate_budget, validate_loi, validate_menu
+from loi.allocation.menu import validate_budget, validate_menu, validate_scores
 from loi.errors import LoiError
 
 
 @dataclass(frozen=True)
 class BenefitCurve:
-    """Per regime, a linear model of the (normalised) score on LoI:
-    ``score = intercept[regime] + slope[regime] * loi``."""
+    """Per regime, a linear model of the (normalised) score on an interaction metric's score
+    (e.g. the LoI): ``score = intercept[regime] + slope[regime] * loi``."""
 
     intercept: Mapping[str, float]
     slope: Mapping[str, float]
@@ -59,13 +59,14 @@ def fit_benefit_curve(loi: Sequence[float] | np.ndarray, regime: Sequence[str] |
     return BenefitCurve(intercept, slope, count)
 
 
-def greedy(loi: Mapping[str, float], budget: float, menu: Mapping[str, float],
-           curve: BenefitCurve) -> dict[str, str]:
-    """Start every scenario on the best cheapest regime, then repeatedly apply
+def greedy(score: Mapping[str, float], budget: float, menu: Mapping[str, float],
+           curve: BenefitCurve, *, metric: str = "loi") -> dict[str, str]:
+    """From each scenario's score on the interaction metric ``metric`` (the one ``curve`` was
+    fitted on; e.g. the LoI): start every scenario on the best cheapest regime, then repeatedly apply
     the switch (to a regime at least as expensive) with the largest predicted
     score gain per unit of extra cost that still fits the budget; stop when no
     switch fits or none is predicted to help. Ties go to the scenario name."""
-    values = validate_loi(loi)
+    values = validate_scores(score, metric)
     menu = validate_menu(menu)
     budget = validate_budget(budget, len(values), menu)
     for r in menu:
@@ -95,3 +96,39 @@ def greedy(loi: Mapping[str, float], budget: float, menu: Mapping[str, float],
         n, r, extra = best
         allocation[n] = r
         spent += extra
+
+
+def crossfit_greedy(score: Mapping[str, float], regime_means: Mapping[tuple[str, str], float],
+                    games: Mapping[str, str], budget: Mapping[str, float] | float, menu: Mapping[str, float], *,
+                    metric: str = "loi") -> dict[str, str]:
+    """Greedy allocation of every game with benefit lines fitted on the OTHER games only.
+
+    ``score``: scenario -> the metric's score; ``regime_means``: (scenario, regime) -> mean
+    normalised score of that regime there (every menu regime trained everywhere); ``games``:
+    scenario -> game (at least two games); ``budget``: per game (a number: the same for all). Each
+    game's scenarios are allocated by :func:`greedy` with :func:`fit_benefit_curve` fitted on the
+    other games' (score, regime, mean) points, so the scores that judge an allocation never shaped
+    it (leave one game out).
+    """
+    values = validate_scores(score, metric)
+    names = sorted(values)
+    missing = [s for s in names if s not in games]
+    if missing:
+        raise LoiError(f"scenario {missing[0]!r} has no game")
+    all_games = sorted({games[s] for s in names})
+    if len(all_games) < 2:
+        raise LoiError("cross-fitting needs at least 2 games (each game's lines come from the others)")
+    points = [(s, r, float(m)) for (s, r), m in regime_means.items() if s in values]
+    allocation: dict[str, str] = {}
+    for game in all_games:
+        others = [(values[s], r, m) for s, r, m in points if games[s] != game]
+        if not others:
+            raise LoiError(f"cannot cross-fit greedy for {game}: the other games have no scores")
+        curve = fit_benefit_curve(*(list(column) for column in zip(*others)))
+        lacking = [r for r in menu if r not in curve.regimes]
+        if lacking:
+            raise LoiError(f"cannot cross-fit greedy for {game}: the other games have no scores for {lacking[0]!r}")
+        own = {s: values[s] for s in names if games[s] == game}
+        game_budget = budget[game] if isinstance(budget, Mapping) else budget
+        allocation.update(greedy(own, game_budget, menu, curve, metric=metric))
+    return {s: allocation[s] for s in names}

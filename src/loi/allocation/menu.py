@@ -31,14 +31,15 @@ def validate_menu(menu: Mapping[str, float]) -> dict[str, float]:
     return dict(sorted(clean.items(), key=lambda item: (item[1], item[0])))
 
 
-def validate_loi(loi: Mapping[str, float]) -> dict[str, float]:
-    """Scenario -> finite LoI value; LoiError for an empty mapping or NaN/inf."""
-    if not loi:
-        raise LoiError("no scenarios to allocate (empty LoI mapping)")
-    clean = {str(k): float(v) for k, v in loi.items()}
+def validate_scores(score: Mapping[str, float], metric: str = "loi") -> dict[str, float]:
+    """Scenario -> finite score of the interaction metric ``metric`` (the name only words the
+    errors); LoiError for an empty mapping or NaN/inf."""
+    if not score:
+        raise LoiError(f"no scenarios to allocate (empty {metric} mapping)")
+    clean = {str(k): float(v) for k, v in score.items()}
     bad = [k for k, v in clean.items() if not np.isfinite(v)]
     if bad:
-        raise LoiError(f"LoI of scenario {bad[0]!r} is not finite")
+        raise LoiError(f"{metric} of scenario {bad[0]!r} is not finite")
     return clean
 
 

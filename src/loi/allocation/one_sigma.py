@@ -6,11 +6,12 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from loi.allocation.menu import PP3, PP5, SP5, validate_loi
+from loi.allocation.menu import PP3, PP5, SP5, validate_scores
 
 
-def one_sigma(loi: Mapping[str, float]) -> dict[str, str]:
-    """Allocate SP5 / PP3 / PP5 per scenario from its LoI, within the budget of
+def one_sigma(score: Mapping[str, float], *, metric: str = "loi") -> dict[str, str]:
+    """Allocate SP5 / PP3 / PP5 per scenario from its score on an interaction metric (the paper:
+    its LoI; ``metric`` names it in errors), within the budget of
     PP3 everywhere (costs 1 / 3 / 5).
 
     LoI < mean - std -> SP5, LoI > mean + std -> PP5, else PP3 (population
@@ -22,7 +23,7 @@ def one_sigma(loi: Mapping[str, float]) -> dict[str, str]:
     out of PP3: by Cantelli's inequality at most half the scenarios lie above
     mean + std.) Exact LoI ties are broken by scenario name.
     """
-    values = validate_loi(loi)
+    values = validate_scores(score, metric)
     names = list(values)
     x = np.array([values[n] for n in names])
     mean, std = x.mean(), x.std(ddof=0)

@@ -6,13 +6,14 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from loi.allocation.menu import PAPER_MENU, validate_budget, validate_loi, validate_menu
+from loi.allocation.menu import PAPER_MENU, validate_budget, validate_menu, validate_scores
 
 
-def proportional(loi: Mapping[str, float], budget: float,
-                 menu: Mapping[str, float] = PAPER_MENU) -> dict[str, str]:
-    """Give scenario i the target ``budget * LoI_i / sum(LoI)`` and round it to
-    the menu without exceeding ``budget``.
+def proportional(score: Mapping[str, float], budget: float,
+                 menu: Mapping[str, float] = PAPER_MENU, *, metric: str = "loi") -> dict[str, str]:
+    """Give scenario i the target ``budget * s_i / sum(s)`` for its score ``s_i`` on the
+    interaction metric ``metric`` (e.g. the LoI) and round it to the menu without exceeding
+    ``budget``.
 
     Negative LoI values (noise around zero after null correction) count as 0;
     if every LoI is 0 the shares are equal. Rounding: each scenario first gets
@@ -22,7 +23,7 @@ def proportional(loi: Mapping[str, float], budget: float,
     up if the step fits (largest remainder). Ties go to the higher LoI, then
     the scenario name.
     """
-    values = validate_loi(loi)
+    values = validate_scores(score, metric)
     menu = validate_menu(menu)
     budget = validate_budget(budget, len(values), menu)
     names = sorted(values, key=lambda n: (-values[n], n))  # tie order

@@ -1,4 +1,5 @@
-"""The real Melting Pot 2.x "*_in_the_matrix__repeated" substrates, as an optional backend.
+"""The real Melting Pot 2.x 2-player "*_in_the_matrix__repeated" and "__one_shot" substrates,
+as an optional backend.
 
 Install with ``bash scripts/install_meltingpot.sh`` (a separate venv, no TensorFlow, no bot
 assets). Everything here is numpy plus Melting Pot, imported only when used; without it,
@@ -11,6 +12,8 @@ config module's ``lab2d_settings_builder`` output), never copied:
   (the way the paper's authors changed ``ASCII_MAP`` in the config modules) and custom payoff
   matrices of size ``k <= `` the substrate's own number of resources.
 - :func:`loi_rows` translates a substrate's map into loi's map symbols (``W n a 1-9``).
+- :func:`rule_settings` reads a substrate's rules (view, beam, freeze, respawn, regrowth,
+  ending, tie-breaking, roles, cap) under the names of loi's grid-game parameters.
 - :func:`view_palette` / :func:`parse_view` turn a player's 40x40 ``RGB`` observation into the
   5x5 cell view a scripted policy reads: terrain codes (-1 wall, 0 floor, j >= 1 resource of
   type j) and where the partner is.
@@ -52,7 +55,13 @@ def require():
     return substrates
 
 
+ONE_SHOT_SUFFIX = "_one_shot"
+
+
 def substrate_name(game: str) -> str:
+    """``GAME_in_the_matrix__repeated``, or ``GAME_in_the_matrix__one_shot`` for ``GAME_one_shot``."""
+    if game.endswith(ONE_SHOT_SUFFIX):
+        return f"{game[: -len(ONE_SHOT_SUFFIX)]}_in_the_matrix__one_shot"
     return f"{game}_in_the_matrix__repeated"
 
 
@@ -66,16 +75,20 @@ def substrate_settings(
     rows: Sequence[str] | None = None,
     row_payoff: Sequence[Sequence[float]] | None = None,
     col_payoff: Sequence[Sequence[float]] | None = None,
+    roles: Sequence[str] | None = None,
 ) -> dict:
-    """The lab2d settings of ``{game}_in_the_matrix__repeated`` for two players, with the map
-    replaced by ``rows`` (loi symbols: ``W`` wall, ``n`` spawn, ``1``-``9`` resource, ``a``
-    random type, space floor) and the payoffs by ``row_payoff`` / ``col_payoff`` if given."""
+    """The lab2d settings of ``game``'s substrate (:func:`substrate_name`) for two players, with
+    the map replaced by ``rows`` (loi symbols: ``W`` wall, ``n`` spawn, ``1``-``9`` resource,
+    ``a`` random type, space floor) and the payoffs by ``row_payoff`` / ``col_payoff`` if given.
+    ``roles``: the players' roles (default ``("default", "default")``: in bach or stravinsky,
+    player 1 the row role and player 2 the column role)."""
     substrates = require()
     name = substrate_name(game)
     if name not in substrates.SUBSTRATES:
         raise LoiError(f"Melting Pot has no substrate {name!r}")
     config = substrates.get_config(name)
-    settings = copy.deepcopy(dict(config.lab2d_settings_builder(roles=("default",) * 2, config=config)))
+    roles = tuple(roles) if roles is not None else ("default",) * 2
+    settings = copy.deepcopy(dict(config.lab2d_settings_builder(roles=roles, config=config)))
     sim = settings["simulation"]
     resources = _resource_prefab_names(sim)
     if row_payoff is not None:
@@ -144,6 +157,71 @@ def loi_rows(settings: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple("".join(symbol[c] for c in line) for line in lines)
 
 
+def _avatars(sim: Mapping[str, Any]) -> list[dict[str, dict]]:
+    """The components of each avatar game object, in player order."""
+    avatars = [_components(obj) for obj in sim["gameObjects"] if "Avatar" in _components(obj)]
+    return sorted(avatars, key=lambda comps: int(comps["Avatar"]["index"]))
+
+
+# What loi's grid game assumes of every substrate: the settings all 2-player in-the-matrix
+# substrates of Melting Pot 2.4.1 share, and which loi does not model otherwise.
+_ASSUMED_ZAPPER = {"reset_winner_inventory": True, "reset_loser_inventory": True, "losingPlayerDies": True,
+                   "winningPlayerDies": True}
+_ASSUMED_MATRIX = {"disallowUnreadyInteractions": True}
+
+
+def rule_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """A substrate's rules, named as loi's grid-game parameters (``loi.envs.grid_parameters``)
+    plus ``max_steps`` and ``row_role`` (per player, whether it holds the row role; None
+    without ``DyadicRole``). Raises LoiError on a setting loi's grid game does not model."""
+    sim = settings["simulation"]
+    scene = _components(sim["scene"])
+    matrix = scene["TheMatrix"]
+    for key, value in _ASSUMED_MATRIX.items():
+        if bool(matrix.get(key, False)) != value:
+            raise LoiError(f"TheMatrix {key} = {matrix.get(key)!r}: loi's grid game assumes {value}")
+    if matrix.get("zeroInitialInventory", False):
+        raise LoiError("TheMatrix zeroInitialInventory: loi's grid game starts inventories at one of each")
+    avatars = _avatars(sim)
+    zappers = [a["GameInteractionZapper"] for a in avatars]
+    views = [a["Avatar"]["view"] for a in avatars]
+    if any(z != zappers[0] for z in zappers) or any(v != views[0] for v in views):
+        raise LoiError("the players' zappers or views differ; loi's grid game gives both the same")
+    zapper, view = zappers[0], views[0]
+    for key, value in _ASSUMED_ZAPPER.items():
+        if zapper.get(key) != value:
+            raise LoiError(f"GameInteractionZapper {key} = {zapper.get(key)!r}: loi's grid game assumes {value}")
+    for key in ("rewardMultiplier", "rewardFloor", "rewardFromZappingUnreadyPlayer"):
+        if key in zapper:
+            raise LoiError(f"GameInteractionZapper {key} is set: loi's grid game does not model it")
+    if view["left"] != view["right"] or view.get("centered", False):
+        raise LoiError(f"view {view}: loi's grid game has a symmetric, uncentred view")
+    resources = [_components(sim["prefabs"][name]) for name in _resource_prefab_names(sim)]
+    regrowth = {(r["Resource"]["regenerationDelay"], r["Resource"]["regenerationRate"],
+                 r["Destroyable"]["initialHealth"]) for r in resources}
+    if len(regrowth) != 1:
+        raise LoiError(f"the resource types regrow or break differently ({sorted(regrowth)})")
+    (delay, rate, health), = regrowth
+    ending = scene.get("StochasticIntervalEpisodeEnding")
+    roles = [a.get("DyadicRole") for a in avatars]
+    return {
+        "view_ahead": int(view["forward"]), "view_behind": int(view["backward"]),
+        "view_width": int(view["left"]) + int(view["right"]) + 1,
+        "beam_length": int(zapper["beamLength"]), "beam_radius": int(zapper["beamRadius"]),
+        "cooldown_steps": int(zapper["cooldownTime"]), "freeze_steps": int(zapper.get("freezeOnInteraction", 0)),
+        "respawn_steps": int(zapper["framesTillRespawn"]),
+        "end_on_interaction": bool(zapper.get("endEpisodeOnFirstInteraction", False)),
+        "resource_health": int(health), "regrowth_delay": int(delay), "regrowth_probability": float(rate),
+        "regrow_when_removed": all("SpawnResourcesWhenAllPlayersZapped" in a for a in avatars),
+        "random_tie_breaking": bool(matrix.get("randomTieBreaking", False)),
+        "min_steps": int(ending["minimumFramesPerEpisode"]) if ending else None,
+        "end_interval": int(ending["intervalLength"]) if ending else None,
+        "end_probability": float(ending["probabilityTerminationPerInterval"]) if ending else 0.0,
+        "max_steps": max_steps(settings),
+        "row_role": None if all(r is None for r in roles) else tuple(bool(r["rowPlayer"]) for r in roles),
+    }
+
+
 def num_resources(settings: Mapping[str, Any]) -> int:
     return len(_components(settings["simulation"]["scene"])["TheMatrix"]["matrix"])
 
@@ -161,8 +239,10 @@ class ViewPalette:
     resources: tuple[tuple[int, int, int], ...]  # by class, 1-based order
 
 
-def view_palette(settings: Mapping[str, Any]) -> ViewPalette:
-    """The colours of walls, the partner's avatar ("Other" sprite) and each resource type."""
+def view_palette(settings: Mapping[str, Any], player: int = 0) -> ViewPalette:
+    """The colours of walls, each resource type and the partner's avatar as ``player`` (0 or 1)
+    sees it: the "Other" sprite where avatars are drawn self-versus-other, else the other
+    avatar's own colour (bach or stravinsky: blue the row role, orange the column role)."""
     sim = settings["simulation"]
 
     def base(palette) -> tuple[int, int, int]:
@@ -173,15 +253,17 @@ def view_palette(settings: Mapping[str, Any]) -> ViewPalette:
         base(_components(sim["prefabs"][name])["Appearance"]["palettes"][0])
         for name in _resource_prefab_names(sim)[: num_resources(settings)]
     )
-    partner = None
-    for obj in sim["gameObjects"]:
-        extra = _components(obj).get("AdditionalSprites")
-        if extra is not None:
-            names = list(extra["customSpriteNames"])
-            partner = base(extra["customPalettes"][names.index("Other")])
-            break
-    if partner is None:
-        raise LoiError("the substrate's avatars have no 'Other' sprite to recognise the partner by")
+    avatars = _avatars(sim)
+    extra = avatars[player].get("AdditionalSprites")
+    if extra is not None:
+        names = list(extra["customSpriteNames"])
+        if "Other" not in names:
+            raise LoiError("the substrate's avatars have no 'Other' sprite to recognise the partner by")
+        partner = base(extra["customPalettes"][names.index("Other")])
+    else:
+        partner = base(avatars[1 - player]["Appearance"]["palettes"][0])
+        if partner == base(avatars[player]["Appearance"]["palettes"][0]):
+            raise LoiError("both avatars have the same colour; the partner cannot be told apart")
     return ViewPalette(wall=wall, partner=partner, resources=resources)
 
 
@@ -210,7 +292,8 @@ class EpisodeRecord:
 
     length: int
     interactions: int
-    reward: float  # both players' rewards, summed over the episode
+    reward: float  # both players' absolute rewards, summed over the episode
+    first_reward: float  # player 1's rewards (signed), summed over the episode
     dominant_share: float  # sum over interacting players of max_k strategy_k
     strategies: int  # number of interacting-player strategies in dominant_share (2 per interaction)
     reward_delay: float  # sum over interactions of the steps from the interaction to its reward
@@ -244,15 +327,18 @@ def play_episode(
     if max_frames is not None:
         settings["maxEpisodeLengthFrames"] = int(max_frames)
     action_set = [dict(a) for a in substrates.get_config(substrate_name(game)).action_set]
-    palette = view_palette(settings)
+    palettes = [view_palette(settings, player) for player in (0, 1)]
     k = num_resources(settings)
     env = builder.builder(settings, env_seed=int(seed) + 1)
     try:
         timestep = env.reset()
         start = None
         length = interactions = strategies = delays = 0
-        reward = dominant = delay = 0.0
-        pending: list[int] = []  # steps of interactions whose reward is still due
+        reward = first_reward = dominant = delay = 0.0
+        # Step of the last interaction whose reward is still due (None: none). Interactions never
+        # overlap (both players are frozen, then removed, until the reward is paid); one that pays
+        # nothing to either player (a tie at zero in a zero-sum game) is overwritten by the next.
+        pending: int | None = None
         while True:
             obs = timestep.observation
             actions = {}
@@ -260,24 +346,27 @@ def play_episode(
                 inventory = np.asarray(obs[f"{player}.INVENTORY"])
                 if start is None:
                     start = inventory.copy()
-                terrain, partner = parse_view(np.asarray(obs[f"{player}.RGB"]), palette)
+                terrain, partner = parse_view(np.asarray(obs[f"{player}.RGB"]), palettes[player - 1])
                 collected = bool(inventory.sum() > start.sum())
                 chosen = action_set[int(policy(player - 1, terrain, partner, collected))]
                 for part in ("move", "turn", "interact"):
                     actions[f"{player}.{part}"] = chosen.get(part, 0)
             timestep = env.step(actions)
             length += 1
-            paid = float(timestep.observation["1.REWARD"]) + float(timestep.observation["2.REWARD"])
+            first = float(timestep.observation["1.REWARD"])
+            paid = abs(first) + abs(float(timestep.observation["2.REWARD"]))
             reward += paid
-            if paid != 0.0 and pending:
-                delay += length - pending.pop(0)
+            first_reward += first
+            if paid != 0.0 and pending is not None:
+                delay += length - pending
+                pending = None
                 delays += 1
             for event_name, values in env.events():
                 if event_name != "interaction":
                     continue
                 fields = _event_fields(values)
                 interactions += 1
-                pending.append(length)
+                pending = length
                 for side in ("row_inventory", "col_inventory"):
                     inv = np.asarray(fields[side], float)[:k]
                     dominant += float(inv.max() / inv.sum())
@@ -286,4 +375,4 @@ def play_episode(
                 break
     finally:
         env.close()
-    return EpisodeRecord(length, interactions, reward, dominant, strategies, delay, delays)
+    return EpisodeRecord(length, interactions, reward, first_reward, dominant, strategies, delay, delays)

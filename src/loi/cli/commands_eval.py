@@ -29,10 +29,13 @@ def _generations(text: Optional[str]) -> list[int] | None:
 
 @app.command()
 def evaluate(
-    egos: List[str] = typer.Option(..., "--egos", help="Ego policies: run directories, checkpoint files or "
-                                   "baseline:NAME (random, collect1, collect2, always1, ...); repeatable "
-                                   "or comma-separated."),
-    coplayers: List[str] = typer.Option(..., "--coplayers", help="Co-player policies, same forms as --egos."),
+    egos: List[str] = typer.Option(..., "--egos", metavar="POLICY",
+                                   help="Ego policies: run directories, checkpoint files or "
+                                   "baseline:NAME (random, collect1, collect2, always1, ...) or Melting Pot "
+                                   "bots:NAME?key=value (tit_for_tat, grim_trigger, specialist?target=2, ...); "
+                                   "repeatable or comma-separated."),
+    coplayers: List[str] = typer.Option(..., "--coplayers", metavar="POLICY",
+                                        help="Co-player policies, same forms as --egos."),
     episodes: int = typer.Option(6, "--episodes", "-k", help="Episodes per (ego, co-player) pair and seat."),
     out: Path = typer.Option(..., "--out", "-o", help="Reward table to write (.parquet or .csv)."),
     generations: Optional[str] = typer.Option(None, "--generations", "-g",
@@ -43,8 +46,9 @@ def evaluate(
     scenario: Optional[str] = typer.Option(None, "--scenario",
                                            help="Environment (default: the checkpoints' scenario; needed "
                                                 "when all policies are baselines)."),
-    env_option: List[str] = typer.Option([], "--env", help="Environment override KEY=VALUE (repeatable; "
-                                                           "default: the training run's)."),
+    env_option: List[str] = typer.Option([], "--env", metavar="KEY=VALUE",
+                                         help="Environment override KEY=VALUE (repeatable; default: the training "
+                                              "run's)."),
     seats: str = typer.Option("auto", "--seats", help="auto (both seats when the game is asymmetric), both, "
                                                       "row or column."),
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same table)."),
@@ -68,11 +72,15 @@ def evaluate(
     ego_specs, cop_specs = _split(egos), _split(coplayers)
     if not ego_specs or not cop_specs:
         raise LoiError("--egos and --coplayers each need at least one policy")
+    scripted = lambda spec: spec.startswith(("baseline:", "bots:"))  # noqa: E731
     for spec in ego_specs + cop_specs:
-        if not spec.startswith("baseline:") and not Path(spec).exists():
-            raise LoiError(f"{spec}: not a run directory, checkpoint file or baseline:NAME")
-    if scenario is None and all(s.startswith("baseline:") for s in ego_specs + cop_specs):
-        raise LoiError("baselines need an environment: give --scenario NAME (e.g. stag_hunt/small)")
+        if not scripted(spec) and not Path(spec).exists():
+            raise LoiError(f"{spec}: not a run directory, checkpoint file, baseline:NAME or bots:NAME")
+    from loi.cli.outputs import refuse_input_overwrite
+
+    refuse_input_overwrite(out, [s for s in ego_specs + cop_specs if not scripted(s)])
+    if scenario is None and all(scripted(s) for s in ego_specs + cop_specs):
+        raise LoiError("baselines and bots need an environment: give --scenario NAME (e.g. stag_hunt/small)")
     gens = _generations(generations)
     ego_gens = _generations(ego_generations) if ego_generations is not None else gens
 
@@ -82,15 +90,13 @@ def evaluate(
 
     from loi.cli.commands_train import _parse_override
     from loi.evaluation import cross_play, policies_env, resolve_policies
-    from loi.evaluation.policies import BASELINE_PREFIX
+    from loi.evaluation.policies import is_scripted
     from loi.tables import write_table
 
     overrides = dict(_parse_override(o) for o in env_option)
 
-    trained = resolve_policies([s for s in ego_specs if not s.startswith(BASELINE_PREFIX)], generations=ego_gens,
-                               greedy=greedy)
-    trained += resolve_policies([s for s in cop_specs if not s.startswith(BASELINE_PREFIX)], generations=gens,
-                                greedy=greedy)
+    trained = resolve_policies([s for s in ego_specs if not is_scripted(s)], generations=ego_gens, greedy=greedy)
+    trained += resolve_policies([s for s in cop_specs if not is_scripted(s)], generations=gens, greedy=greedy)
     env = policies_env(trained, scenario, **overrides)
     ego_policies = resolve_policies(ego_specs, env, generations=ego_gens, greedy=greedy)
     cop_policies = resolve_policies(cop_specs, env, generations=gens, greedy=greedy)

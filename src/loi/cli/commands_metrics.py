@@ -96,8 +96,8 @@ def _console():
 def measure(
     table: Path = typer.Argument(..., help="Reward table: .parquet, .csv, or an authors' cross_play .npz file."),
     estimator: Optional[str] = typer.Option(None, "--estimator", "-e",
-                                            help="LoI estimator: paper, miller-madow or knn (default: the "
-                                                 "most accurate measured, see README)."),
+                                            help="LoI estimator: knn (the default, the most accurate measured: "
+                                                 "see README), paper or miller-madow."),
     permutations: int = typer.Option(1000, "--permutations", help="Permutation-null draws (0: skip)."),
     bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples for the CI (0: skip)."),
     confidence: float = typer.Option(0.95, "--confidence", help="Confidence level of the CI."),
@@ -111,15 +111,23 @@ def measure(
     output: Optional[Path] = typer.Option(None, "--output", "-o",
                                           help="Also write the per-scenario results to this .parquet/.csv file."),
     option: Optional[list[str]] = typer.Option(None, "--option", "-O", metavar="KEY=VALUE",
-                                               help="Estimator option KEY=VALUE, repeatable: e.g. k=5 (knn), "
-                                                    "bins=50 or value_range=0,100 (paper, miller-madow), "
-                                                    "ci_method=blocks|centered|basic|percentile."),
+                                               help="Estimator option KEY=VALUE, repeatable: k=5 (knn, the "
+                                                    "default estimator; default k=3), bins=50 or "
+                                                    "value_range=0,100 (paper, miller-madow; returns outside "
+                                                    "the range are dropped and counted), ci_method=auto, "
+                                                    "blocks, centered, basic or percentile (default auto)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object to stdout."),
+    metric: Optional[list[str]] = typer.Option(None, "--metric", "-m", metavar="NAME",
+                                               help="Interaction metric, repeatable: loi, eta2, icc, xp_gap "
+                                                    "(one row per scenario and metric; default: LoI only, "
+                                                    "in the LoI table)."),
 ) -> None:
-    """LoI of every scenario of a reward table, with CI, null mean, corrected LoI and p-value."""
+    """LoI (or other interaction metrics) of every scenario of a reward table, with CI, null mean,
+    corrected value and p-value."""
     from loi.errors import LoiError
     from loi.metrics import DEFAULT_ESTIMATOR
-    from loi.metrics.table import loi_rows, measure_table
+    from loi.metrics.table import dropped_rows, loi_rows, measure_table
+    from loi.cli.outputs import refuse_input_overwrite
     from loi.tables import atomic_write, check_writable, read_table
 
     name = estimator or DEFAULT_ESTIMATOR
@@ -130,7 +138,14 @@ def measure(
         if output.suffix.lower() not in (".parquet", ".pq", ".csv"):
             raise LoiError(f"cannot write {output}: expected a .parquet or .csv file name")
         check_writable(output)  # before the work, not after it
+        refuse_input_overwrite(output, [table], option="--output")
     reward_table = read_table(table)
+    _warn_about_options(reward_table, name, options)
+    if metric:
+        _measure_metrics(reward_table, metric, estimator=name, permutations=permutations, bootstrap=bootstrap,
+                         confidence=confidence, seed=seed, sequential=sequential, workers=workers or None,
+                         options=options, output=output, as_json=as_json)
+        return
     with progress_bar(f"LoI ({name})") as progress:
         results = measure_table(reward_table, estimator=name, permutations=permutations, bootstrap=bootstrap,
                                 confidence=confidence, seed=seed, sequential=sequential,
@@ -142,7 +157,9 @@ def measure(
                 frame.to_csv(tmp, index=False)
             else:
                 frame.to_parquet(tmp, index=False)
-    records = {row["scenario"]: {k: _json_value(v) for k, v in row.items() if k not in ("scenario", "estimator")}
+    dropped = dropped_rows(reward_table, results)
+    records = {row["scenario"]: {**{k: _json_value(v) for k, v in row.items() if k not in ("scenario", "estimator")},
+                                 "dropped": dropped.get(row["scenario"], (0, 0))[0]}
                for row in frame.to_dict("records")}
     if as_json:
         print(json.dumps({"estimator": name, "confidence": confidence, "scenarios": records}))
@@ -174,6 +191,128 @@ def measure(
         console.print(f"wrote {output}")
 
 
+def _write_frame(frame, output: Path) -> None:
+    from loi.tables import atomic_write
+
+    with atomic_write(output) as tmp:
+        if output.suffix.lower() == ".csv":
+            frame.to_csv(tmp, index=False)
+        else:
+            frame.to_parquet(tmp, index=False)
+
+
+def _measure_metrics(reward_table, names: list[str], *, estimator: str, permutations: int, bootstrap: int,
+                     confidence: float, seed: int, sequential: int, workers: int | None, options: dict,
+                     output: Optional[Path], as_json: bool) -> None:
+    """``loi measure --metric``: the long metrics table (``loi.metrics.METRIC_COLUMNS``), one row per
+    scenario and metric output, written, printed as JSON or as a table."""
+    from loi.metrics import measure_metrics
+    from loi.metrics.interaction import table_metric
+
+    for name in names:
+        table_metric(name)  # an unknown or rollout metric fails before any work
+    with progress_bar("metrics") as progress:
+        frame = measure_metrics(reward_table, names, permutations=permutations, bootstrap=bootstrap,
+                                confidence=confidence, seed=seed, estimator=estimator, workers=workers,
+                                progress=progress, sequential=sequential, **options)
+    if output is not None:
+        _write_frame(frame, output)
+    scenarios: dict[str, dict] = {}
+    for row in frame.to_dict("records"):
+        scenarios.setdefault(row["scenario"], {})[row["metric"]] = {
+            k: _json_value(v) for k, v in row.items() if k not in ("scenario", "metric")}
+    if as_json:
+        print(json.dumps({"metrics": list(dict.fromkeys(frame["metric"])), "estimator": estimator,
+                          "confidence": confidence, "scenarios": scenarios}))
+        return
+    from rich.table import Table
+
+    view = Table(title="Interaction metrics")
+    for column in ("scenario", "metric", "value", f"{confidence:.0%} CI", "null mean", "score", "p", "blocks",
+                   "note"):
+        view.add_column(column, justify="left" if column in ("scenario", "metric", "note") else "right")
+    for scenario, by_metric in scenarios.items():
+        for name, v in by_metric.items():
+            view.add_row(scenario, name, _fmt(v["statistic"]), f"[{_fmt(v['ci_low'])}, {_fmt(v['ci_high'])}]",
+                         _fmt(v["null_mean"]), _fmt(v["score"]), _fmt_p(v["p_value"]), str(v["blocks"]), v["note"])
+    console = _console()
+    console.print(view)
+    console.print("score = value - null mean where the metric has a permutation null (loi, eta2), else the value: "
+                  "what allocators read. p: permutation p (loi, eta2, xp_gap), F-test (icc).", highlight=False)
+    if output is not None:
+        console.print(f"wrote {output}")
+
+
+def _interval_text(point, interval, digits: int = 3) -> str:
+    if interval is None:
+        return _fmt(point, digits)
+    return f"{_fmt(point, digits)} [{_fmt(interval[0], digits)}, {_fmt(interval[1], digits)}]"
+
+
+def _print_tournaments(console, game: str, g: dict) -> None:
+    """``loi paper``'s fixed-Bob statistics of one game, every tournament folder side by side."""
+    from rich.table import Table
+
+    tournaments = g["tournaments"]
+    if not tournaments:
+        return
+    per_layout = Table(title=f"{game}: fixed-Bob tournaments, PP5 benefit = (PP5 - SP5) / 2 [95% CI over egos]")
+    for column in ("tournament", "layout", "ANOVA F", "ANOVA p", "PP5 benefit", "training"):
+        per_layout.add_column(column, justify="left" if column in ("tournament", "layout", "training") else "right")
+    per_game = Table(title=f"{game}: r(LoI, PP5 benefit) and one-sigma vs uniform PP3 (scores / SP5 mean)")
+    for column in ("tournament", "r [95% CI]", "all evaluations: diff [95% CI], p",
+                   f"{next((k for k in g['comparison'] if k.startswith('top')), 'top30')} (paper): diff, p"):
+        per_game.add_column(column, justify="left" if column == "tournament" else "right")
+    for t in tournaments.values():
+        if t["missing"]:
+            per_layout.add_row(t["label"], "-", "", "", "missing: no SP5/PP3/PP5 files for this game", "")
+            per_game.add_row(t["label"], "missing", "", "")
+            continue
+        training = t["training_note"] or ("matched" if t["generations"] else "unknown")
+        for layout, v in t["layouts"].items():
+            per_layout.add_row(t["label"], layout, _fmt(v["anova_f"], 2), _fmt_p(v["anova_p"]),
+                               _interval_text(v["benefit"], v["benefit_ci"], 2), training)
+        comparisons = [(key, c) for key, c in t["comparison"].items() if key != "all_scenario_weighted"]
+        cells = [f"{_interval_text(c['difference'], c['difference_ci'])}, p = {_fmt_p(c['p'])}"
+                 for _, c in comparisons]
+        per_game.add_row(t["label"], _interval_text(t["pearson_r"], t["pearson_ci"], 2), *(cells or ["", ""]))
+    console.print(per_layout)
+    console.print(per_game)
+
+
+def _print_predictors(console, result: dict) -> None:
+    """``loi paper``'s predictor comparison: each interaction metric against the PP5 benefit,
+    per tournament folder (Spearman within game and pooled, the cross-fitted greedy gain)."""
+    from rich.table import Table
+
+    labels = {t["folder"]: t["label"] for t in result["tournaments"]}
+    for folder, comparison in result["predictors"].items():
+        correlations = [r for r in comparison["correlations"] if r["method"] == "spearman"]
+        groups = list(dict.fromkeys(r["group"] for r in correlations))
+        view = Table(title=f"Which metric predicts the PP5 benefit? {labels.get(folder, folder)}: Spearman r "
+                           "[95% CI] (pooled: ranks within game), and the cross-fitted greedy allocation "
+                           "minus uniform PP3")
+        view.add_column("metric", justify="left")
+        for group in groups:
+            view.add_column(group, justify="right")
+        view.add_column("greedy - uniform [95% CI], p", justify="right")
+        gains = {r["metric"]: r for r in comparison["gains"] if r["group"] == "pooled"}
+        for metric in dict.fromkeys(r["metric"] for r in correlations):
+            cells = []
+            for group in groups:
+                r = next(x for x in correlations if x["metric"] == metric and x["group"] == group)
+                cells.append(f"{_interval_text(r['r'], [r['ci_low'], r['ci_high']], 2)}, p = {_fmt_p(r['p_value'])}")
+            gain = gains.get(metric)
+            cells.append("" if gain is None else gain["note"] or
+                         f"{_interval_text(gain['difference'], [gain['ci_low'], gain['ci_high']])}, "
+                         f"p = {_fmt_p(gain['p_value'])}")
+            view.add_row(metric, *cells)
+        console.print(view)
+    if result["predictors"]:
+        console.print("Metrics: null-corrected scores (loi.metrics.interaction); the full rows are in --json "
+                      "(metrics, predictors).", highlight=False)
+
+
 def _json_value(value):
     """A ``to_dict`` value (pandas gives Python scalars) for JSON: nan/inf become null."""
     return _num(value) if isinstance(value, float) else value
@@ -195,7 +334,24 @@ def _measure_notes(records: dict) -> list[str]:
                      "information; the CIs (which target the MI) lie at or below the maximum.")
     if any(v["interval_capped"] for v in records.values()):
         notes.append("^ CI cut at the maximum: the LoI cannot exceed it, so the cut loses no coverage.")
+    dropped = [f"{scenario} {v['dropped']} of {v['episodes'] + v['dropped']}" for scenario, v in records.items()
+               if v["dropped"]]
+    if dropped:
+        notes.append("Returns outside value_range were dropped (the paper's protocol), episodes per scenario: "
+                     + "; ".join(dropped) + ". The LoI is of the episodes kept.")
     return notes
+
+
+def _warn_about_options(reward_table, estimator: str, options: dict) -> None:
+    """One stderr line per estimator option that will not do what it says (before the work)."""
+    import sys
+
+    from loi.metrics.table import knn_k_warning
+
+    if estimator == "knn" and isinstance(options.get("k"), int) and options["k"] >= 1:
+        line = knn_k_warning(reward_table, options["k"])
+        if line:
+            print(f"loi: warning: {line}", file=sys.stderr)
 
 
 @app.command()
@@ -224,31 +380,17 @@ def paper(
     console = _console()
     for game, g in result["games"].items():
         view = Table(title=f"{game} (cross-play run {g['run']})")
-        for column in ("layout", "LoI [95% CI]", "null mean", "corrected [95% CI]", "p (LoI>0)", "ANOVA F",
-                       "ANOVA p", "PP benefit", "one-sigma"):
+        for column in ("layout", "LoI [95% CI]", "null mean", "corrected [95% CI]", "p (LoI>0)", "one-sigma"):
             view.add_column(column, justify="left" if column in ("layout", "one-sigma") else "right")
         for layout, v in g["layouts"].items():
             view.add_row(layout, f"{_fmt(v['loi'])}{_above(v['loi'], v)} [{_fmt(v['ci_low'])}, {_fmt(v['ci_high'])}]",
                          _fmt(v["null_mean"]),
                          f"{_fmt(v['corrected'])} [{_fmt(v['corrected_ci_low'])}, {_fmt(v['corrected_ci_high'])}]",
-                         _fmt_p(v["p_value"]), _fmt(v["anova_f"], 2), _fmt_p(v["anova_p"]),
-                         _fmt(v["benefit"], 2), g["allocation"][layout])
+                         _fmt_p(v["p_value"]), g["allocation"][layout])
         console.print(view)
-        console.print(f"Pearson r(LoI, PP benefit) = {_fmt(g['pearson_r'])}, p = {_fmt_p(g['pearson_p'])}")
-        if g["comparison"]:
-            comp = Table(title=f"{game}: one-sigma allocation vs uniform PP3 (scores / SP5 mean)")
-            for column in ("evaluations", "test", "uniform", "heuristic", "difference [95% CI]",
-                           "Hedges' g [95% CI]", "one-sided p", "n (H/U)"):
-                comp.add_column(column, justify="left" if column in ("evaluations", "test") else "right")
-            labels = {"all": ("all", "Welch"), "all_scenario_weighted": ("all, scenarios equal", "Welch-Satt.")}
-            for key, c in g["comparison"].items():
-                label, test = labels.get(key, (f"{key} (paper)", "Student"))
-                comp.add_row(label, test, _fmt(c["uniform"]), _fmt(c["heuristic"]),
-                             f"{_fmt(c['difference'])} [{_fmt(c['difference_ci'][0])}, {_fmt(c['difference_ci'][1])}]",
-                             f"{_fmt(c['hedges_g'], 2)} [{_fmt(c['hedges_g_ci'][0], 2)}, {_fmt(c['hedges_g_ci'][1], 2)}]",
-                             _fmt_p(c["p"]), f"{c['n_heuristic']}/{c['n_uniform']}")
-            console.print(comp)
+        _print_tournaments(console, game, g)
         console.print()
+    _print_predictors(console, result)
     console.print("LoI: the paper's protocol (histogram plug-in). null mean: its value with the co-player labels "
                   "shuffled, i.e. its bias at this sample size; corrected = LoI - null mean, with the LoI's CI "
                   "shifted by the same amount.", highlight=False)

@@ -23,8 +23,8 @@ SUMMARY_WIDTH = 80  # the summary printed at the end fits this many columns
 class _LiveColumn(ProgressColumn):
     """A rich column that reads the tracker at every refresh (ETA, compiling)."""
 
-    def __init__(self, tracker, render):
-        super().__init__()
+    def __init__(self, tracker, render, table_column=None):
+        super().__init__(table_column=table_column)
         self.tracker, self.draw = tracker, render
 
     def render(self, task):
@@ -57,15 +57,32 @@ def _status_text(tracker, stage_name):
     return Text(stage.last_label[:40], style="dim")
 
 
+# Columns of a stage's progress line besides its description and status: the bar, "jobs done/jobs",
+# the elapsed time, "ETA h:mm:ss", with a space between columns.
+_BAR_WIDTH, _FIXED_WIDTH = 10, 10 + 1 + 7 + 1 + 7 + 1 + 11 + 1
+
+
 def _terminal_progress(console, tracker, transient: bool):
-    """A live bar per stage (rich), with the tracker's ETA and compile state."""
+    """A live bar per stage (rich), with the tracker's ETA and compile state, one line per stage at
+    the terminal's width: the description and the status are cut (with an ellipsis) to what the bar,
+    the counts, the elapsed time and the ETA leave, never wrapped onto a line of their own."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Column
 
     from loi.pipeline.run import STAGES
 
-    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(bar_width=20), MofNCompleteColumn(),
-                        TimeElapsedColumn(), _LiveColumn(tracker, _eta_text),
-                        _LiveColumn(tracker, _status_text), console=console, transient=transient)
+    room = max(console.width - _FIXED_WIDTH - 2, 20)  # the description's and the status's together
+    described = min(45, (room * 3) // 5)
+
+    def cut(width: int) -> Column:
+        return Column(no_wrap=True, overflow="ellipsis", max_width=width)
+
+    progress = Progress(TextColumn("[bold]{task.description}", table_column=cut(described)),
+                        BarColumn(bar_width=_BAR_WIDTH), MofNCompleteColumn(table_column=Column(no_wrap=True)),
+                        TimeElapsedColumn(table_column=Column(no_wrap=True)),
+                        _LiveColumn(tracker, _eta_text, Column(no_wrap=True)),
+                        _LiveColumn(tracker, _status_text, cut(room - described)), console=console,
+                        transient=transient)
     tasks: dict[str, int] = {}
 
     def on_event(event) -> None:
@@ -139,7 +156,7 @@ def summary_table(name: str, allocator: str, scenarios: dict):
                   box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, title_justify="left")
     table.add_column("scenario", no_wrap=True)
     table.add_column("LoI [95% CI]", justify="right", no_wrap=True)
-    table.add_column("LoI-null", justify="right", no_wrap=True)
+    table.add_column("corrected", justify="right", no_wrap=True)  # LoI - null mean, as everywhere else
     table.add_column("p", justify="right", no_wrap=True)
     table.add_column("regime", no_wrap=True)
     for scenario, s in scenarios.items():
@@ -191,9 +208,14 @@ def run(
     if config is not None and config.is_dir():
         raise LoiError(f"config {config} is a directory, not a TOML file")
     loaded = load_study_or_factorial(config)  # every config error surfaces here, before anything is written
+    from loi.cli.outputs import refuse_input_overwrite
+
     check_directory_writable(out if out is not None else Path("runs") / loaded.name)
+    refuse_input_overwrite(out if out is not None else Path("runs") / loaded.name, [config, paper_data],
+                           directory=True)
     if results is not None:
-        check_directory_writable(results)
+        check_directory_writable(results, "--results")
+        refuse_input_overwrite(results, [config, paper_data], option="--results", directory=True)
     if paper_data is not None and not paper_data.is_dir():
         raise LoiError(f"--paper-data {paper_data} is not a directory")
     if paper_data is not None and results is None and not isinstance(loaded, Factorial):
@@ -269,15 +291,16 @@ def _run_one(study, run_dir: Path, *, as_json: bool, ray: Optional[str], log_eve
                **result.summary}
     if as_json:
         return summary
-    from loi.report.summary import summarize_run_dir
+    from loi.report.summary import ALL_GAMES, headline_of_run_dir, summarize_run_dir
 
     out_console = Console(width=min(Console().width, 100) if sys.stdout.isatty() else SUMMARY_WIDTH)
     out_console.print(summary_table(study.name, study.allocator, summary["scenarios"]))
-    if study.smoke:
-        out_console.print("Smoke test (smoke = true): the numbers check that the stages run; they are not results.",
-                          markup=False, highlight=False)
+    # The report's headline (it says when the config is a smoke test), then each game's verdict.
+    for sentence in headline_of_run_dir(result.run_dir).sentences:
+        out_console.print(sentence, markup=False, highlight=False)
     for game in summarize_run_dir(result.run_dir):
-        out_console.print(game.verdict, markup=False, highlight=False)
+        if game.group != ALL_GAMES:  # the pooled verdict is the headline's budget sentence
+            out_console.print(game.verdict, markup=False, highlight=False)
     out_console.print(f"report: {result.report}  ({seconds:.0f} s)", markup=False, highlight=False)
     return summary
 
@@ -317,8 +340,16 @@ def report(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object to stdout."),
 ) -> None:
     """Write the self-contained HTML report of a run (finished or not)."""
+    from loi.errors import LoiError
     from loi.report import write_report
 
+    if out is not None:
+        # An HTML name: every other file in a run directory is one of the report's inputs.
+        if out.suffix.lower() not in (".html", ".htm"):
+            raise LoiError(f"--out {out}: expected an .html file name")
+        from loi.cli.outputs import refuse_input_overwrite
+
+        refuse_input_overwrite(out, [run_dir])
     path = write_report(run_dir, out)
     if as_json:
         print(json.dumps({"report": str(path)}))

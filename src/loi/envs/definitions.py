@@ -4,6 +4,10 @@
     row_payoff = [[3, 0], [0, 2]]
     col_payoff = [[2, 0], [0, 3]]      # optional; defaults to row_payoff transposed
     max_steps = 5000                   # optional: the grid game's episode cap (Melting Pot's default)
+    roles = ["bach_fan", "stravinsky_fan"]  # optional: row and column role (grid: the row-role seat is the row player)
+
+    [games.battle_of_the_sexes.grid]   # optional: the game's defaults of grid-game parameters
+    random_tie_breaking = true
 
     [layouts.corridor]
     map = '''
@@ -57,12 +61,15 @@ def load_definitions(path: str | Path, *, register_them: bool = True, overwrite:
         raise LoiError(f"{path}: unknown top-level key {unknown[0]!r} (expected 'games' and 'layouts')")
     games = []
     for name, entry in _table(doc, "games", path).items():
-        extra = sorted(set(entry) - {"row_payoff", "col_payoff", "max_steps"})
+        extra = sorted(set(entry) - {"row_payoff", "col_payoff", "max_steps", "roles", "grid"})
         if extra or "row_payoff" not in entry:
-            raise LoiError(f"{path}: game {name!r} needs row_payoff (and optional col_payoff, max_steps), "
-                           f"got keys {sorted(entry)}")
+            raise LoiError(f"{path}: game {name!r} needs row_payoff (and optional col_payoff, max_steps, roles, "
+                           f"grid), got keys {sorted(entry)}")
         cap = {"max_steps": entry["max_steps"]} if "max_steps" in entry else {}
-        games.append(make_game(name, entry["row_payoff"], entry.get("col_payoff"), **cap))
+        if "grid" in entry and "max_steps" in entry["grid"]:
+            raise LoiError(f"{path}: game {name!r}: max_steps belongs in the game's table, not in its grid")
+        games.append(make_game(name, entry["row_payoff"], entry.get("col_payoff"), roles=entry.get("roles"),
+                               grid=entry.get("grid"), **cap))
     layouts = []
     for name, entry in _table(doc, "layouts", path).items():
         if set(entry) != {"map"} or not isinstance(entry["map"], (str, list)):

@@ -1,12 +1,14 @@
-"""Two-player grid "in the matrix" games (Melting Pot's *_in_the_matrix__repeated).
+"""Two-player grid "in the matrix" games (Melting Pot's *_in_the_matrix__repeated and
+__one_shot substrates).
 
 The rules are Melting Pot 2.x's (meltingpot/lua/levels/the_matrix/components.lua,
 the substrate configs, and the dmlab2d engine's frame order), step for step:
 
-- Inventories start at one of each type and are reset to that after an
-  interaction; walking onto a resource adds one. A player is *ready* once it
-  has collected a resource since its last reset (Melting Pot's
-  ``playerCollectedAtLeastOneResource``): inventory total > k.
+- A k x k game has k resource types (``game.num_strategies``; map digits 1..k,
+  ``a`` cells draw one of the k at reset). Inventories start at one of each type
+  and are reset to that after an interaction; walking onto a resource adds one.
+  A player is *ready* once it has collected a resource since its last reset
+  (Melting Pot's ``playerCollectedAtLeastOneResource``): inventory total > k.
 - Each step the players move (in random order; neither may enter the other's
   cell), then fire. The beam (``GameInteractionZapper``, length 3, radius 1)
   covers the side lanes 0-2 cells ahead (the cells beside the player
@@ -14,21 +16,32 @@ the substrate configs, and the dmlab2d engine's frame order), step for step:
   player or a resource. A resource in the beam loses one health (3) and stops
   the beam, unless that hit destroys it. The beams fire in random order, and
   only the first one to reach the other player counts: if both players are
-  ready they interact, the one who fired being the row player. Strategies
-  are the normalised inventories (x, y; never pure, since inventories start
-  at one of each) and the rewards ``x·A·y`` and ``x·B·y``. The player with the
-  higher reward (ties: the zapper) has its inventory reset at once.
+  ready they interact, the one who fired being the row player. In a game with
+  roles (``game.roles``, Melting Pot's ``DyadicRole``) the row player is the
+  seat holding the row role (``roles``, per seat), and players holding the same
+  role never interact. Strategies are the normalised inventories (x, y; never
+  pure, since inventories start at one of each) and the rewards ``x·A·y`` and
+  ``x·B·y``. The row player wins if its reward is higher or equal (or, with
+  ``random_tie_breaking``, on a tie by a coin flip) and then has its inventory
+  reset at once.
 - The cool-down (2) counts down only on steps a player is on the map and free
   to act, so it pauses while frozen or removed and carries over a respawn.
 - Timeline of an interaction at step k: both frozen with the result shown on
   their avatars (observations k+1 .. k+16); at k+17 rewards are paid, both
   inventories reset and both players removed; at k+18 every resource regrows
-  (no player on the map); at k+23 both respawn at random free spawn points.
+  (no player on the map; unless ``regrow_when_removed`` is off) and, with
+  ``end_on_interaction`` (the one-shot substrates), the episode ends; at k+23
+  both respawn at random free spawn points (``respawn_steps`` = 5).
 - Resources regrow like Melting Pot's ``Resource``: from the 11th step after
   collection (or destruction) on, each step with probability 0.02, unless a
-  player stood on the cell at the start of the step.
+  player stood on the cell at the start of the step (``regrowth_delay`` + 1,
+  ``regrowth_probability``; running with scissors: 16th step).
 - Episodes end as in ``loi.envs.ending``: first possible end after step 1099,
-  capped at the game's ``max_steps`` (5000; 2500 for stag hunt).
+  capped at the game's ``max_steps`` (5000; 2500 for stag hunt; 1000 one-shot);
+  ``end_probability`` 0 turns the interval ending off.
+
+Every rule parameter defaults to the game's ``grid`` setting, else to the value
+Melting Pot's substrates share (``loi.envs.grid_parameters``).
 
 Observation (``env.obs_layout`` names every part): the egocentric view (3 cells
 ahead, 1 behind, 5 wide; Melting Pot's avatar sprites do not rotate, so the
@@ -37,7 +50,8 @@ the partner, the readiness mark on avatars (one step after the collection that
 made them ready, as Melting Pot draws it), the result shown during the freeze,
 and its reward value; then the own inventory, READY_TO_SHOOT (1 − cool-down
 left / cool-down) and INTERACTION_INVENTORIES (own then partner on the frame of
-an interaction, −1 otherwise). A removed player sees an empty view.
+an interaction, −1 otherwise); in a game with roles, whether the observer holds
+the row role. A removed player sees an empty view.
 
 Speed: the state is a handful of small integer arrays; everything that depends
 only on the map (wall-resolved move targets, the beam's lanes, the static part
@@ -63,6 +77,7 @@ from flax import struct
 from loi.envs.base import AGENTS, TwoPlayerEnv, dones_of, per_agent
 from loi.envs.ending import episode_ends, validate_ending
 from loi.envs.games import Game
+from loi.envs.grid_parameters import MELTINGPOT_DEFAULTS, check_parameters
 from loi.envs.layouts import Layout
 from loi.envs.spaces import Box, Discrete
 from loi.errors import LoiError
@@ -108,7 +123,10 @@ class ObservationLayout:
     column 0 far left, the observer at ``self_cell``. Channel indices: ``wall``,
     ``resources`` (type 1..k), ``partner``, ``ready`` (readiness mark on an avatar: the
     observer's own at ``self_cell``, the partner's where it stands), ``result_shown`` and
-    ``result`` (the avatar's interaction reward, during the freeze).
+    ``result`` (the avatar's interaction reward, during the freeze). After the view: the own
+    inventory (k entries, one per resource type), ``ready_to_shoot``, the interaction
+    inventories (2k), and, in a game with roles only, ``row_role``: 1 when the observer holds
+    the row role, else 0 (Melting Pot shows it as the colour of the observer's own avatar).
     """
 
     view_shape: tuple[int, int, int]
@@ -122,6 +140,7 @@ class ObservationLayout:
     inventory: slice
     ready_to_shoot: int
     interaction_inventories: slice  # 2k entries: own inventory, then the partner's
+    row_role: int | None = None  # index of the role entry; None in a game without roles
 
     @property
     def view(self) -> slice:
@@ -129,19 +148,27 @@ class ObservationLayout:
         return slice(0, h * w * c)
 
     @property
+    def num_types(self) -> int:
+        """k: resource types (view channels ``resources``, inventory entries)."""
+        return self.inventory.stop - self.inventory.start
+
+    @property
     def size(self) -> int:
-        return self.interaction_inventories.stop
+        end = self.interaction_inventories.stop
+        return end if self.row_role is None else max(end, self.row_role + 1)
 
     def parse(self, obs):
         """The named parts of one or a batch of observations (numpy or JAX arrays)."""
         lead = obs.shape[:-1]
-        k = self.inventory.stop - self.inventory.start
-        return {
+        parts = {
             "view": obs[..., self.view].reshape(lead + self.view_shape),
             "inventory": obs[..., self.inventory],
             "ready_to_shoot": obs[..., self.ready_to_shoot],
-            "interaction_inventories": obs[..., self.interaction_inventories].reshape(lead + (2, k)),
+            "interaction_inventories": obs[..., self.interaction_inventories].reshape(lead + (2, self.num_types)),
         }
+        if self.row_role is not None:
+            parts["row_role"] = obs[..., self.row_role]
+        return parts
 
 
 class _Tables(NamedTuple):
@@ -170,6 +197,7 @@ class _Draws(NamedTuple):
     spawn: jax.Array  # u32[2] 16-bit uniforms: the two spawn points
     facing: jax.Array  # i32[2] facings at (re)spawn
     random_types: jax.Array  # i32[>=2] types of the 'a' cells
+    row_wins_tie: jax.Array  # bool[]: the coin of random tie-breaking
 
 
 def _mix32(x: jax.Array) -> jax.Array:
@@ -187,37 +215,48 @@ class GridGame(TwoPlayerEnv):
 
     game: Game
     layout: Layout
-    view_ahead: int = 3
-    view_behind: int = 1
-    view_width: int = 5
-    beam_length: int = 3
-    beam_radius: int = 1
-    cooldown_steps: int = 2
-    freeze_steps: int = 16  # freezeOnInteraction
-    respawn_steps: int = 5  # framesTillRespawn: removed for respawn_steps + 1 observations
-    resource_health: int = 3  # Destroyable initialHealth
-    regrowth_delay: int = 10
-    regrowth_probability: float = 0.02
-    min_steps: int = 1000
-    end_interval: int = 100
-    end_probability: float = 0.1
+    # Rule parameters: None takes the game's ``grid`` value, else Melting Pot's shared setting
+    # (loi.envs.grid_parameters.MELTINGPOT_DEFAULTS, which documents each); resolved at
+    # construction, so an env always holds concrete values.
+    view_ahead: int | None = None
+    view_behind: int | None = None
+    view_width: int | None = None
+    beam_length: int | None = None
+    beam_radius: int | None = None
+    cooldown_steps: int | None = None
+    freeze_steps: int | None = None
+    respawn_steps: int | None = None
+    end_on_interaction: bool | None = None
+    resource_health: int | None = None
+    regrowth_delay: int | None = None
+    regrowth_probability: float | None = None
+    regrow_when_removed: bool | None = None
+    random_tie_breaking: bool | None = None
+    min_steps: int | None = None
+    end_interval: int | None = None
+    end_probability: float | None = None
     max_steps: int | None = None  # None: the game's cap
+    # Role of each seat (agent_0, agent_1), for a game with roles: None gives agent_0 the row
+    # role and agent_1 the column role (Melting Pot's default roles for 2 players).
+    roles: tuple[str, str] | None = None
 
     def __post_init__(self) -> None:
-        validate_ending(self.min_steps, self.end_interval, self.end_probability, self.max_steps)
-        for field in ("view_ahead", "view_behind", "view_width", "beam_length", "beam_radius",
-                      "cooldown_steps", "freeze_steps", "respawn_steps", "regrowth_delay"):
-            value = getattr(self, field)
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
-                raise LoiError(f"{field} must be a non-negative integer, got {value!r}")
-        if self.view_width < 1 or self.view_width % 2 == 0:
-            raise LoiError(f"view_width must be a positive odd number, got {self.view_width}")
-        if self.beam_length < 1:
-            raise LoiError(f"beam_length must be >= 1, got {self.beam_length}")
-        if not isinstance(self.resource_health, (int, np.integer)) or self.resource_health < 1:
-            raise LoiError(f"resource_health must be a positive integer, got {self.resource_health!r}")
-        if not 0.0 < float(self.regrowth_probability) <= 1.0:
-            raise LoiError(f"regrowth_probability must be in (0, 1], got {self.regrowth_probability}")
+        for field, default in MELTINGPOT_DEFAULTS.items():
+            if getattr(self, field) is None:
+                object.__setattr__(self, field, self.game.grid_default(field, default))
+        check_parameters({field: getattr(self, field) for field in MELTINGPOT_DEFAULTS})
+        validate_ending(self.min_steps, self.end_interval, self.end_probability or 1.0, self.max_steps)
+        game_roles = self.game.roles
+        if self.roles is not None:
+            if game_roles is None:
+                raise LoiError(f"game {self.game.name!r} has no roles; roles= applies to games with roles")
+            seats = tuple(self.roles) if isinstance(self.roles, (list, tuple)) else self.roles
+            if not isinstance(seats, tuple) or len(seats) != 2 or not set(seats) <= set(game_roles):
+                raise LoiError(f"roles must name the role of each of the 2 seats, each one of "
+                               f"{list(game_roles)}, got {self.roles!r}")
+            object.__setattr__(self, "roles", seats)
+        elif game_roles is not None:
+            object.__setattr__(self, "roles", tuple(game_roles))
         k = self.game.num_strategies
         if self.layout.max_resource_type > k:
             raise LoiError(
@@ -249,7 +288,22 @@ class GridGame(TwoPlayerEnv):
             resources=slice(1, 1 + k), partner=1 + k, ready=2 + k, result_shown=3 + k, result=4 + k,
             inventory=slice(v, v + k), ready_to_shoot=v + k,
             interaction_inventories=slice(v + k + 1, v + 3 * k + 1),
+            row_role=None if self.roles is None else v + 3 * k + 1,
         )
+
+    @property
+    def row_seat(self) -> int | None:
+        """In a game with roles, the seat holding the row role (None in a game without roles, where
+        the zapper is the row player, and where both seats hold the same role: they never interact)."""
+        if self.roles is None:
+            return None
+        rows = [seat for seat, role in enumerate(self.roles) if role == self.game.roles[0]]
+        return rows[0] if len(rows) == 1 else None
+
+    @property
+    def roles_interact(self) -> bool:
+        """Whether the seats' roles let them interact (always, in a game without roles)."""
+        return self.roles is None or self.roles[0] != self.roles[1]
 
     @property
     def num_channels(self) -> int:
@@ -442,6 +496,7 @@ class GridGame(TwoPlayerEnv):
             spawn=jnp.stack([w[2] >> 16, w[2] & 0xFFFF]),
             facing=jnp.stack([(w[0] >> 2) & 3, (w[0] >> 4) & 3]).astype(jnp.int32),
             random_types=types,
+            row_wins_tie=(w[0] & 64) == 64,  # bit 6, unused by the draws above
         )
 
     def _regrows(self, seed: jax.Array) -> jax.Array:
@@ -557,24 +612,32 @@ class GridGame(TwoPlayerEnv):
             health = jnp.where(gone, self.resource_health, health - damage)
             reach.append(fires[shooter] & hit)
         # Only the first beam to reach the other player counts (Melting Pot lets each player
-        # take part in one hit per step); it interacts if both players are ready.
+        # take part in one hit per step); it interacts if both players are ready (and, in a
+        # game with roles, hold different roles).
         zapper = jnp.where(reach[0], first, 1 - first)
         ready = jnp.sum(inventory, axis=1) > k
         interacted = (reach[0] | reach[1]) & jnp.all(ready)
+        if not self.roles_interact:
+            interacted = jnp.zeros_like(interacted)
 
         total = jnp.sum(inventory, axis=1).astype(jnp.float32)
         strategy = inventory.astype(jnp.float32) / total[:, None]
-        zapped = 1 - zapper
-        x, y = strategy[zapper], strategy[zapped]  # the zapper is the row player
+        # The row player: the zapper, or in a game with roles the row-role seat.
+        row = zapper if self.row_seat is None else self.row_seat
+        x, y = strategy[row], strategy[1 - row]
         # Elementwise, not ``x @ A @ y``: under vmap a matmul's rounding depends on
         # the batch size, and evaluation results must not depend on chunking.
         joint = x[:, None] * y[None, :]
         row_reward, col_reward = jnp.sum(joint * state.payoff[0]), jnp.sum(joint * state.payoff[1])
-        seat_is_zapper = jnp.arange(2) == zapper
-        payoff = jnp.where(seat_is_zapper, row_reward, col_reward)
-        # The zapper (row player) wins ties; a winning zapper has its inventory reset at once
-        # (Melting Pot's _resolve resets only a winning row player before the freeze ends).
-        reset_now = interacted & (row_reward >= col_reward) & seat_is_zapper
+        seat_is_row = jnp.arange(2) == row
+        payoff = jnp.where(seat_is_row, row_reward, col_reward)
+        # The row player wins ties (or a coin does, with random tie-breaking); a winning row
+        # player has its inventory reset at once (Melting Pot's _resolve resets only a winning
+        # row player before the freeze ends).
+        row_wins = row_reward >= col_reward
+        if self.random_tie_breaking:
+            row_wins = (row_reward > col_reward) | ((row_reward == col_reward) & d.row_wins_tie)
+        reset_now = interacted & row_wins & seat_is_row
 
         # The timeline after an interaction, on one timer shared by both players.
         deliver = state.timeout == respawn_steps + 2  # rewards, inventory reset, removal
@@ -592,13 +655,17 @@ class GridGame(TwoPlayerEnv):
         trial = timer == 1
         timer = jnp.where(trial, jnp.where(self._regrows(d.regrowth) & ~occupied, 0, 1),
                           jnp.maximum(timer - 1, 0))
-        timer = jnp.where(on_map, timer, 0)
+        if self.regrow_when_removed:
+            timer = jnp.where(on_map, timer, 0)
         timer = jnp.where(jnp.any(entered, axis=0) | destroyed, self.regrowth_delay + 1, timer)
         spawn_pos, spawn_facing = self._spawn(d)
 
         step = state.episode_step + 1
         done = episode_ends(step, d.end, self.min_steps, self.end_interval, self.end_probability,
                             state.max_steps)
+        if self.end_on_interaction:
+            # Melting Pot ends the episode on the frame after the interaction's effects (k + 18).
+            done = done | (state.timeout == respawn_steps + 1)
         new_state = GridState(
             position=jnp.where(respawn, spawn_pos, new_pos),
             orientation=jnp.where(respawn, spawn_facing, facing),
@@ -661,8 +728,11 @@ class GridGame(TwoPlayerEnv):
         ready_to_shoot = (1.0 - state.cooldown[me] / self.cooldown_steps) if self.cooldown_steps else jnp.float32(1)
         at_interaction = state.timeout == self.interaction_timeout
         inventories = jnp.where(at_interaction, state.interaction_inventory[jnp.array([me, other])], -1)
-        return jnp.concatenate([
+        parts = [
             view.reshape(-1), state.inventory[me].astype(jnp.float32),
             jnp.reshape(ready_to_shoot, (1,)).astype(jnp.float32),
             inventories.reshape(-1).astype(jnp.float32),
-        ])
+        ]
+        if lay.row_role is not None:
+            parts.append(jnp.full((1,), float(self.roles[me] == self.game.roles[0]), jnp.float32))
+        return jnp.concatenate(parts)

@@ -128,6 +128,25 @@ Wn         n         nW
 WWWWWWWWWWWWWWWWWWWWWWW
 """
 
+# running_with_scissors_in_the_matrix__one_shot.py, its r/p/s written 1/2/3.
+_MELTINGPOT_ONE_SHOT_MAP = """
+WWWWWWWWWWWWWWWWWWWWWWW
+Wn 1  1  a   a  2  2 nW
+W                     W
+Wn 1  1  a   a  2  2 nW
+W                     W
+Wn 1  1  a   a  2  2 nW
+W                     W
+W     n    n    n     W
+W                     W
+Wn 3  3  a   a  a  a nW
+W                     W
+Wn 3  3  a   a  a  a nW
+W                     W
+Wn 3  3  a   a  a  a nW
+WWWWWWWWWWWWWWWWWWWWWWW
+"""
+
 # SPEC §3 (the paper's custom Melting Pot maps).
 BUILTIN_LAYOUTS: dict[str, Layout] = {
     lay.name: lay
@@ -166,10 +185,13 @@ BUILTIN_LAYOUTS: dict[str, Layout] = {
             ],
         ),
         # Melting Pot's own 23 x 15 maps (meltingpot/configs/substrates/
-        # *_in_the_matrix__repeated.py): prisoner's dilemma and chicken share the first,
-        # stag hunt and pure coordination (3 resource types, its r/p/s written 1/2/3) have theirs.
+        # *_in_the_matrix__repeated.py): prisoner's dilemma, chicken and bach or stravinsky
+        # share the first; stag hunt has its own; pure coordination, rationalizable
+        # coordination and running with scissors share the 3-type one (r/p/s written 1/2/3);
+        # the one-shot running with scissors has its own.
         make_layout("meltingpot", _MELTINGPOT_MAP),
         make_layout("meltingpot_stag_hunt", _MELTINGPOT_STAG_HUNT_MAP),
         make_layout("meltingpot_pure_coordination", _MELTINGPOT_PURE_COORDINATION_MAP),
+        make_layout("meltingpot_one_shot", _MELTINGPOT_ONE_SHOT_MAP),
     )
 }

@@ -12,13 +12,16 @@ The paper's LoI protocol: :func:`loi_protocol`; fixed-Bob tournaments:
 """
 
 from loi.evaluation.cross_play import CrossPlayResult, cross_play, episode_key, resolve_seats
+from loi.evaluation.pair_rollout import PairRollout, pair_rollout
 from loi.evaluation.policies import (
     Policy,
     baseline_policy,
+    bot_policy,
     checkpoint_policy,
     network_policy,
     policies_env,
     resolve_policies,
+    resolve_policy,
     run_checkpoints,
     run_policies,
 )
@@ -54,11 +57,15 @@ __all__ = [
     "CrossPlayResult",
     "Policy",
     "baseline_policy",
+    "bot_policy",
     "checkpoint_policy",
     "cross_play",
     "episode_key",
     "network_policy",
+    "PairRollout",
+    "pair_rollout",
     "resolve_policies",
+    "resolve_policy",
     "resolve_seats",
     "run_checkpoints",
     "run_policies",

@@ -18,6 +18,11 @@ Baselines need no training:
   (more than of any other) and the other player, marked ready, is in reach. On a matrix game ``collectI`` always plays strategy
   ``I``; ``alwaysI`` is an alias on both kinds of game (``I`` is 1-based, like
   the resource digits of the maps).
+
+Bots (``bots:NAME?key=value``, :mod:`loi.agents.bots`): Melting Pot's
+in-the-matrix puppeteer strategies (specialist, tit-for-tat, grim trigger, ...)
+with scripted navigation; their puppeteer state is the carry. All bots of an
+environment are one family.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from loi.agents import load_checkpoint, network_from_description
+from loi.agents.bots import BOT_PREFIX, bot_act, bot_params, is_bot, parse_bot
+from loi.agents.bots import init_carry as bot_init_carry
 from loi.agents.policy import init_carry as network_init_carry
 from loi.agents.policy import policy_step, with_action
 from loi.errors import LoiError
@@ -161,18 +168,11 @@ def _scripted_act(env) -> StatelessActFn:
 
         return act
 
-    from loi.envs.grid_game import (BACKWARD, FORWARD, INTERACT, STEP_LEFT, STEP_RIGHT, TURN_LEFT,
-                                    TURN_RIGHT)
+    from loi.agents.bots.navigation import ViewGeometry, explore, random_turn, toward
+    from loi.envs.grid_game import INTERACT
 
-    h, w, _ = layout.view_shape
-    k = int(env.num_strategies)
-    me_row, me_col = layout.self_cell
-    # Egocentric coordinates of every view cell: distance ahead and to the right.
-    ahead = (me_row - np.arange(h))[:, None] * np.ones((1, w), int)
-    right = np.ones((h, 1), int) * (np.arange(w) - me_col)[None, :]
-    in_beam = env.beam_view_mask()
-    distance = np.abs(ahead) + np.abs(right)
-    ahead_flat, right_flat = jnp.asarray(ahead.reshape(-1)), jnp.asarray(right.reshape(-1))
+    geometry = ViewGeometry.of(env)
+    in_beam = jnp.asarray(geometry.in_beam)
 
     def collector(strategy, obs, key):
         parts = layout.parse(obs)
@@ -184,20 +184,14 @@ def _scripted_act(env) -> StatelessActFn:
         inventory = parts["inventory"]
         own = jnp.take(inventory, strategy)
         ready = (parts["ready_to_shoot"] >= 1) & (own >= 1 + COLLECT_UNTIL) & (own >= jnp.max(inventory))
-        wall_ahead = view[me_row - 1, me_col, layout.wall] > 0 if me_row >= 1 else jnp.bool_(False)
+        wall_ahead = geometry.wall_ahead(view)
         other = (view[..., layout.partner] > 0) & (view[..., layout.ready] > 0)
-        partner_in_reach = jnp.any(other & in_beam)
-        target = jnp.take(view, layout.resources.start + strategy, axis=-1).reshape(-1) > 0
-        nearest = jnp.argmin(jnp.where(target, distance.reshape(-1), 10**6))
-        da, dr = ahead_flat[nearest], right_flat[nearest]
+        partner_in_reach = jnp.any(other.reshape(-1) & in_beam)
+        target = jnp.take(view, layout.resources.start + strategy, axis=-1) > 0
+        seen, da, dr = geometry.nearest(target)
         k_turn, k_explore = jax.random.split(key)
-        turn = jnp.where(jax.random.bernoulli(k_turn), TURN_LEFT, TURN_RIGHT)
-        toward = jnp.where(
-            (da > 0) & ~wall_ahead, FORWARD,
-            jnp.where(dr > 0, STEP_RIGHT, jnp.where(dr < 0, STEP_LEFT, jnp.where(da < 0, BACKWARD, turn))))
-        # Explore: mostly forward, turning at walls and now and then at random.
-        explore = jnp.where(wall_ahead | (jax.random.uniform(k_explore) < 0.2), turn, FORWARD)
-        move = jnp.where(jnp.any(target), toward, explore)
+        turn = random_turn(k_turn)
+        move = jnp.where(seen, toward(da, dr, wall_ahead, turn), explore(wall_ahead, turn, k_explore))
         return jnp.where(ready & partner_in_reach, INTERACT, move).astype(jnp.int32)
 
     def act(params, obs, keys):
@@ -226,6 +220,21 @@ def baseline_policy(name: str, env) -> Policy:
     return Policy(name=f"{BASELINE_PREFIX}{short}", act=memoryless(_scripted_act(env)), params=params,
                   info={"baseline": short}, obs_dim=None,
                   num_actions=int(env.action_space(env.agents[0]).n))
+
+
+def bot_policy(name: str, env) -> Policy:
+    """A Melting Pot bot for ``env`` by name (``bots:tit_for_tat``,
+    ``bots:specialist?target=2&margin=1``); its name is the canonical form
+    (non-default parameters only)."""
+    spec = parse_bot(name, int(env.num_strategies))
+    return Policy(name=spec.name, act=bot_act(env), params=bot_params(spec, int(env.num_strategies)),
+                  info={"bot": spec.name}, obs_dim=None, num_actions=int(env.action_space(env.agents[0]).n),
+                  init_carry=bot_init_carry)
+
+
+def is_scripted(spec: str) -> bool:
+    """Whether a policy spec names a baseline or a bot (no files, needs an environment)."""
+    return spec.startswith(BASELINE_PREFIX) or is_bot(spec)
 
 
 # ----------------------------------------------------------------------------- run directories
@@ -266,21 +275,43 @@ def run_policies(run_dir: str | os.PathLike, generations: Sequence[int] | None =
 
 def resolve_policies(specs: Sequence[str], env=None, *, generations: Sequence[int] | None = None,
                      greedy: bool = False) -> list[Policy]:
-    """Policies from command-line specs: ``baseline:NAME`` (needs ``env``), a
-    checkpoint file, or a run directory (filtered by ``generations``)."""
+    """Policies from command-line specs: ``baseline:NAME`` or ``bots:NAME``
+    (need ``env``), a checkpoint file, or a run directory (filtered by ``generations``)."""
     policies: list[Policy] = []
     for spec in specs:
+        if is_scripted(spec) and env is None:
+            raise LoiError(f"{spec}: baselines and bots need an environment (give --scenario or a trained run)")
         if spec.startswith(BASELINE_PREFIX):
-            if env is None:
-                raise LoiError(f"{spec}: baselines need an environment (give --scenario or a trained run)")
             policies.append(baseline_policy(spec, env))
+        elif is_bot(spec):
+            policies.append(bot_policy(spec, env))
         elif Path(spec).is_file():
             policies.append(checkpoint_policy(spec, greedy=greedy))
         elif Path(spec).is_dir():
             policies += run_policies(spec, generations, greedy=greedy)
         else:
-            raise LoiError(f"{spec}: not a run directory, checkpoint file or baseline:NAME")
+            raise LoiError(f"{spec}: not a run directory, checkpoint file, baseline:NAME or bots:NAME")
     return policies
+
+
+def resolve_policy(spec: str, env, *, greedy: bool = False) -> Policy:
+    """One policy for ``env`` from a spec: a baseline (``random``, ``collectI``, ``alwaysI``, the
+    ``baseline:`` prefix optional), ``bots:NAME``, a checkpoint file, or a run directory with one
+    seed and member (its final checkpoint). A checkpoint trained on another scenario is refused."""
+    if not Path(spec).exists():
+        if _BASELINE.match(spec):
+            spec = BASELINE_PREFIX + spec
+        elif not is_scripted(spec):
+            raise LoiError(f"unknown policy {spec!r}: not a baseline (random, collectI, alwaysI), bots:NAME, "
+                           f"checkpoint file or run directory")
+    found = resolve_policies([spec], env, generations=[-1], greedy=greedy)
+    if len(found) != 1:
+        raise LoiError(f"{spec}: holds {len(found)} final policies (seeds or members); give one checkpoint file")
+    policy = found[0]
+    trained_on = policy.info.get("scenario")
+    if trained_on is not None and trained_on != env.name:
+        raise LoiError(f"{spec}: trained on {trained_on}, not {env.name}")
+    return policy
 
 
 def policies_env(policies: Sequence[Policy], env_name: str | None = None, **overrides: Any):

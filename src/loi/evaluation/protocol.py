@@ -107,10 +107,12 @@ def protocol_table(env, egos: Sequence[Policy], coplayers: Sequence[Policy], *, 
     over all calls."""
     if any("seed" not in p.info for p in egos):
         raise LoiError("the LoI protocol needs trained egos (checkpoints with a seed)")
-    if not coplayers or any("seed" not in p.info for p in coplayers):
-        raise LoiError("the LoI protocol needs trained co-players (checkpoints with a seed)")
+    if not coplayers or any("seed" not in p.info and "bot" not in p.info for p in coplayers):
+        raise LoiError("the LoI protocol needs trained co-players (checkpoints with a seed) or bots")
 
     def origin(p: Policy) -> tuple[str, int]:
+        if "bot" in p.info:  # a bot is a co-player block of its own, never an ego's own seed
+            return f"bot:{p.info['bot']}", -1
         return str(p.info.get("run", "")), int(p.info["seed"])
 
     seed_id = dict(zip((p.name for p in coplayers), coplayer_seed_ids(coplayers)))
@@ -141,11 +143,16 @@ def loi_protocol(env, run_dirs: Sequence[str | os.PathLike], *, episodes: int = 
                  stages: Sequence[int] = PAPER_STAGES, of: int = PAPER_GENERATIONS, ego_seeds: int | None = None,
                  estimator: str = DEFAULT_ESTIMATOR, permutations: int = 1000, bootstrap: int = 1000,
                  chunk_size: int = 1024, streams: int = 1, max_episode_steps: int | None = None,
-                 on_chunk: Callable[[int, int], None] | None = None, **estimator_options) -> ProtocolResult:
+                 on_chunk: Callable[[int, int], None] | None = None, bots: Sequence[str] = (),
+                 **estimator_options) -> ProtocolResult:
     """The paper's protocol end to end: policies from ``run_dirs`` -> cross-play
-    table -> LoI (with permutation null, bootstrap CI and p-value)."""
+    table -> LoI (with permutation null, bootstrap CI and p-value). ``bots``
+    (``bots:NAME``) join the co-players, each a block of its own."""
+    from loi.evaluation.policies import bot_policy
+
     egos, coplayers = protocol_policies(run_dirs, ego_checkpoints=ego_checkpoints, stages=stages, of=of,
                                          ego_seeds=ego_seeds)
+    coplayers = coplayers + [bot_policy(b, env) for b in bots]
     table = protocol_table(env, egos, coplayers, episodes=episodes, key=jax.random.PRNGKey(seed),
                            chunk_size=chunk_size, streams=streams, max_episode_steps=max_episode_steps,
                            on_chunk=on_chunk)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from loi.tables.schema import (COPLAYER, COPLAYER_CHECKPOINT, COPLAYER_RETURN, COPLAYER_SEED, EGO,
-                               EGO_CHECKPOINT, EGO_RETURN, EPISODE, REGIME, SCENARIO, validate_table)
+                               EGO_CHECKPOINT, EGO_RETURN, EPISODE, OWN_PARTNER, REGIME, SCENARIO, validate_table)
 
 EGO_SEAT = "ego_seat"
 EPISODE_LENGTH = "episode_length"
@@ -23,12 +23,13 @@ def _column(policies: Sequence, field: str) -> list | None:
 
 def coplayer_seed_ids(policies: Sequence) -> np.ndarray | None:
     """One integer per (training run, seed) of the policies, in order of first
-    appearance; ``None`` when a policy has no seed (e.g. a baseline)."""
-    seeds = _column(policies, "seed")
-    if seeds is None:
+    appearance (a bot, ``info["bot"]``, is a block of its own); ``None`` when a
+    policy has no seed (e.g. a baseline)."""
+    if any("bot" not in p.info and p.info.get("seed") is None for p in policies):
         return None
-    runs = [str(p.info.get("run", "")) for p in policies]
-    ids, _ = pd.factorize(pd.Series([f"{r}\x00{s}" for r, s in zip(runs, seeds)]), sort=False)
+    keys = [f"bot\x00{p.info['bot']}" if "bot" in p.info else f"{p.info.get('run', '')}\x00{p.info['seed']}"
+            for p in policies]
+    ids, _ = pd.factorize(pd.Series(keys), sort=False)
     return ids.astype(np.int64)
 
 
@@ -68,4 +69,24 @@ def cross_play_frame(result) -> pd.DataFrame:
     regimes = _column(result.egos, "regime")
     if regimes is not None:
         frame[REGIME] = np.asarray(regimes, dtype=object)[e]
+    own = own_partner(result.egos, result.coplayers)
+    if own is not None:
+        frame[OWN_PARTNER] = own[e, c]
     return validate_table(pd.DataFrame(frame))
+
+
+def own_partner(egos: Sequence, coplayers: Sequence) -> np.ndarray | None:
+    """``[ego, co-player]``: whether the co-player is the ego's own training partner, i.e. a policy
+    of the ego's own training run and seed (self-play: its own lineage, any checkpoint; population
+    play: its population's members). ``None`` when no ego was trained (nothing to compare);
+    baselines are nobody's partner. (A fictitious co-play ego's partners come from another run's
+    pool and are not marked.)"""
+    def origin(policy) -> tuple[str, int] | None:
+        info = policy.info
+        return None if info.get("seed") is None or info.get("run") is None else (str(info["run"]), int(info["seed"]))
+
+    ego_origin = [origin(p) for p in egos]
+    if all(o is None for o in ego_origin):
+        return None
+    cop_origin = [origin(p) for p in coplayers]
+    return np.array([[o is not None and o == c for c in cop_origin] for o in ego_origin], dtype=bool)

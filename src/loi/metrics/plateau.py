@@ -6,7 +6,10 @@ last ``tail`` fraction of the raw points) and its range (max - min of the
 smoothed curve); the curve has *settled* at the first step after which the
 smoothed curve never again leaves the band ``final +- tolerance * range``.
 A curve whose settling step falls in its last ``tail`` fraction has not been
-seen flat for long enough to call it a plateau (``reached`` is False).
+seen flat for long enough to call it a plateau (``reached`` is False), and
+neither has one whose level still moves by more than ``tolerance`` of its
+range over the last ``tail`` fraction (``late_change`` below): a curve still
+climbing can sit inside the band and yet not be flat.
 
 The band is a lenient test for a curve that creeps up slowly; ``late_change``
 is the strict companion: the change of the mean level from the second-to-last
@@ -33,7 +36,8 @@ from loi.errors import LoiError
 class PlateauResult:
     """``step``: the settling step (``None`` when the curve never settles, i.e.
     only at its very last point); ``reached``: settled before the final
-    ``tail`` fraction of the curve; ``final``: the plateau level; ``band``: its
+    ``tail`` fraction of the curve and no longer moving (``|late_change|`` at
+    most ``tolerance``); ``final``: the plateau level; ``band``: its
     half-width; ``fraction``: ``step`` as a fraction of the last step;
     ``late_change``: see the module docstring (NaN for a constant curve)."""
 
@@ -84,5 +88,6 @@ def settling_step(steps, values, *, tolerance: float = 0.1, tail: float = 0.2,
         return PlateauResult(step=None, reached=False, final=final, band=band, fraction=None,
                              late_change=late_change)
     step = float(x[first_inside])
-    return PlateauResult(step=step, reached=first_inside < tail_start, final=final, band=band,
+    still_moving = bool(np.isfinite(late_change) and abs(late_change) > tolerance)
+    return PlateauResult(step=step, reached=first_inside < tail_start and not still_moving, final=final, band=band,
                          fraction=step / float(x[-1]), late_change=late_change)

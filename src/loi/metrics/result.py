@@ -97,3 +97,63 @@ class LoIResult:
     def above_max(self) -> bool:
         """Whether the estimate exceeds ``loi_max`` (the entropy of the co-player distribution)."""
         return bool(self.statistic > self.loi_max)
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    """One interaction metric of one scenario (``loi.metrics.interaction``), LoI-like.
+
+    Attributes
+    ----------
+    metric:
+        The output's name (``loi``, ``eta2``, ``icc``, ``xp_gap``, ``xp_gap_relative``, ...).
+    statistic:
+        The estimate.
+    confidence_interval:
+        Its interval (``method`` says how it was built); ``nan`` ends when not computed.
+    null_mean:
+        Mean of the permutation null where the metric has one (what it reports when the
+        co-player does not matter: its bias at this sample size), else ``nan``.
+    pvalue:
+        p-value of the metric's test (``method`` names it), ``nan`` without one.
+    n_episodes, n_blocks:
+        Rows used and independent blocks (ego x co-player seed x regime, or egos).
+    method:
+        How the interval and the p-value were made, in words (e.g. ``"F-test; F interval"``).
+    note:
+        Why a value is missing or what limits it, else ``""``.
+    corrected_interval:
+        The null-corrected value's interval where the metric builds its own (else derived).
+    """
+
+    metric: str
+    statistic: float
+    confidence_interval: ConfidenceInterval
+    null_mean: float = float("nan")
+    pvalue: float = float("nan")
+    n_episodes: int = 0
+    n_blocks: int = 0
+    method: str = ""
+    note: str = ""
+    corrected_interval: ConfidenceInterval | None = field(default=None, repr=False)
+
+    @property
+    def corrected(self) -> float:
+        """``statistic - null_mean`` where there is a null, else the statistic."""
+        return self.statistic - self.null_mean if np.isfinite(self.null_mean) else self.statistic
+
+    @property
+    def corrected_confidence_interval(self) -> ConfidenceInterval:
+        """The interval shifted by the null mean (the null mean taken as a fixed offset), or the
+        metric's own (``corrected_interval``: LoI's is capped at its maximum)."""
+        if self.corrected_interval is not None:
+            return self.corrected_interval
+        if not np.isfinite(self.null_mean):
+            return self.confidence_interval
+        low, high = self.confidence_interval
+        return ConfidenceInterval(low - self.null_mean, high - self.null_mean)
+
+    @property
+    def score(self) -> float:
+        """What allocators and the predictor comparison read: the null-corrected value."""
+        return self.corrected

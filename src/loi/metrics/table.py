@@ -58,6 +58,43 @@ def _one_scenario(name: str, returns, coplayer, block, kwargs: dict) -> LoIResul
         raise LoiError(f"scenario {name!r}: {err}") from None
 
 
+def _check_knn_span(name: str, returns: np.ndarray) -> None:
+    # knn works on differences of returns (and their sum with the largest magnitude): past the float64
+    # range they overflow to inf and the neighbour counts are meaningless.
+    with np.errstate(over="ignore"):
+        reach = np.abs(returns).max() + (returns.max() - returns.min())
+    if not np.isfinite(reach):
+        raise LoiError(f"scenario {name!r}: returns from {returns.min():.3g} to {returns.max():.3g} are too far apart "
+                       f"for the knn estimator (their differences overflow float64); rescale them, e.g. divide by "
+                       f"{10.0 ** np.ceil(np.log10(np.abs(returns).max()) - 300):.0e}")
+
+
+def dropped_rows(table: pd.DataFrame, results: dict[str, LoIResult]) -> dict[str, tuple[int, int]]:
+    """Per scenario whose estimate left rows out (a ``value_range`` drops the returns outside it):
+    ``(dropped, rows)``; scenarios that used every row are not listed."""
+    rows = table[SCENARIO].astype(str).value_counts()
+    return {name: (int(rows[name]) - int(r.n_episodes), int(rows[name])) for name, r in results.items()
+            if name in rows.index and r.n_episodes < rows[name]}
+
+
+def knn_k_warning(table: pd.DataFrame, k: int) -> str | None:
+    """Why a knn ``k`` will not do what it says, or None: some co-player has at most ``k`` episodes in
+    a block. Such a co-player's neighbours are counted with k = its episodes - 1
+    (``loi.metrics.knn``), so the estimate is not the k-neighbour one, while the search still costs
+    k neighbours per point. The line names the fewest episodes per scenario."""
+    clean = validate_table(table)
+    counts = clean.assign(_block=block_labels(clean)).groupby([SCENARIO, "_block", COPLAYER]).size()
+    fewest = counts.groupby(level=SCENARIO).min()
+    short = fewest[fewest <= k]
+    if short.empty:
+        return None
+    listed = ", ".join(f"{scenario} {int(n)}" for scenario, n in short.head(5).items())
+    more = f" and {len(short) - 5} more scenarios" if len(short) > 5 else ""
+    return (f"k={k} is not below every co-player's episodes per block (fewest: {listed}{more}): the knn estimator "
+            f"uses k = episodes - 1 for those co-players, so the estimate is not the k={k} one, and the neighbour "
+            f"search still costs k={k}; give k < {int(short.min())}")
+
+
 def auto_workers(rows: int, permutations: int, bootstrap: int, scenarios: int) -> int:
     """Workers for ``measure_table(workers=None)``: one per core (at most one per scenario)
     when the whole table's work is worth splitting, else 1."""
@@ -104,6 +141,8 @@ def measure_table(table: pd.DataFrame, *, estimator: str = DEFAULT_ESTIMATOR, pe
     tasks = []
     for i, name in enumerate(names):
         rows = order[bounds[i]:bounds[i + 1]]
+        if estimator == "knn":
+            _check_knn_span(str(name), returns[rows])
         kwargs = dict(estimator=estimator, permutations=permutations, bootstrap=bootstrap, confidence=confidence,
                       seed=scenario_seed(seed, str(name)), **options)
         tasks.append((str(name), returns[rows], coplayer[rows], block[rows], kwargs))

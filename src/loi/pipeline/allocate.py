@@ -1,12 +1,14 @@
-"""Stage 3: split each game's budget over its scenarios from their LoI.
+"""Stage 3: split each game's budget over its scenarios from their score on an interaction metric.
 
 Every available allocator runs (the paper's one-sigma rule when the menu has
 three evenly spaced costs, proportional, greedy when a previous run provides
 its benefit curve) plus the uniform baseline; the configured one is marked
 ``chosen``. When the study trains the whole menu everywhere, the statistics
 stage adds greedy fitted on this run itself, leaving one game out
-(:func:`crossfit_greedy_table`). Allocators see the null-corrected LoI: the raw plug-in estimate is
-mostly the estimator's bias at these sample sizes (SPEC section 2).
+(:func:`crossfit_greedy_table`). Allocators see a metric's ``score`` from the study's long metrics
+table (``loi.metrics.interaction``; by default the LoI's): the null-corrected value, since the raw
+plug-in estimate is mostly the estimator's bias at these sample sizes (SPEC section 2). The tables
+name the metric (``metric``) and hold its ``score``; ``loi`` repeats the score for the report.
 """
 
 from __future__ import annotations
@@ -17,19 +19,35 @@ from pathlib import Path
 import pandas as pd
 
 from loi.allocation import PP3, PP5, SP5, fit_benefit_curve, greedy, normalised_scores, one_sigma, proportional
+from loi.allocation.greedy import crossfit_greedy
 from loi.errors import LoiError
 from loi.pipeline.studydir import StudyDir, Table
 from loi.tables.schema import REGIME, SCENARIO
 from loi.tables.scores import SCORE
 
 LOI_COLUMN = "corrected"
+DEFAULT_METRIC = "loi"
 
 
-def _one_sigma(loi: Mapping[str, float], menu: Mapping[str, float]) -> dict[str, str]:
+def study_scores(study: StudyDir, metric: str = DEFAULT_METRIC) -> dict[str, float]:
+    """scenario -> the allocating metric's score: from the study's metrics table, or, for a run
+    made before that table existed, the LoI table's null-corrected LoI."""
+    from loi.metrics.interaction import metric_scores
+
+    rows = study.read_table(Table.METRICS)
+    if rows is not None:
+        return metric_scores(rows, metric)
+    loi = study.read_table(Table.LOI)
+    if loi is None or metric != DEFAULT_METRIC:
+        raise LoiError(f"{study.path} has no metrics table with {metric!r} (the LoI stage has not run)")
+    return loi.set_index("scenario")[LOI_COLUMN].to_dict()
+
+
+def _one_sigma(score: Mapping[str, float], menu: Mapping[str, float], metric: str) -> dict[str, str]:
     # The rule names the paper's regimes; map them onto the menu by cost rank.
     low, mid, high = sorted(menu, key=lambda r: (menu[r], r))
     rename = {SP5: low, PP3: mid, PP5: high}
-    return {s: rename[r] for s, r in one_sigma(loi).items()}
+    return {s: rename[r] for s, r in one_sigma(score, metric=metric).items()}
 
 
 def _regime_means(scores: pd.DataFrame, loi: Mapping[str, float], reference: str) -> pd.DataFrame:
@@ -45,62 +63,62 @@ def _fit(per_regime: pd.DataFrame):
                              per_regime[SCORE].to_numpy())
 
 
-def benefit_curve_from_run(run_dir: str | Path, reference: str = "sp"):
-    """Fit score-vs-LoI lines per regime on a finished run's SP-normalised scores."""
+def benefit_curve_from_run(run_dir: str | Path, reference: str = "sp", metric: str = DEFAULT_METRIC):
+    """Fit score-vs-metric lines per regime on a finished run's SP-normalised scores."""
     study = StudyDir(run_dir)
-    scores, loi = study.read_table(Table.SCORES), study.read_table(Table.LOI)
-    for name, table in ((Table.SCORES, scores), (Table.LOI, loi)):
-        if table is None:
-            raise LoiError(f"{run_dir} is not a finished loi run (no {study.table(name)})")
-    loi = loi.set_index("scenario")[LOI_COLUMN]
-    return _fit(_regime_means(scores, loi, reference))
+    scores = study.read_table(Table.SCORES)
+    if scores is None:
+        raise LoiError(f"{run_dir} is not a finished loi run (no {study.table(Table.SCORES)})")
+    return _fit(_regime_means(scores, study_scores(study, metric), reference))
 
 
 CROSSFIT = "greedy_crossfit"
 
 
 def crossfit_greedy_table(scores: pd.DataFrame, loi: Mapping[str, float], *, games: Mapping[str, str],
-                          menu: Mapping[str, float], budget: float, reference: str = "sp") -> pd.DataFrame:
+                          menu: Mapping[str, float], budget: float, reference: str = "sp",
+                          metric: str = DEFAULT_METRIC) -> pd.DataFrame:
     """The greedy allocator fitted on THIS run, without judging it on its own fit.
 
     Needs every menu regime trained everywhere (``train = "menu"``) and at
     least two games: each game's budget is allocated with the benefit curve
     fitted on the other games' scenarios only (leave one game out), so the
-    scores that later judge the allocation never shaped it. Rows as
-    :func:`allocation_table`'s, allocator ``greedy_crossfit``, never chosen.
+    scores that later judge the allocation never shaped it (``loi.allocation.greedy.crossfit_greedy``).
+    ``loi``: scenario -> the score of ``metric``. Rows as :func:`allocation_table`'s, allocator
+    ``greedy_crossfit``, never chosen.
     """
     per_regime = _regime_means(scores, loi, reference)
-    per_regime["game"] = per_regime[SCENARIO].map(games)
-    rows = []
-    for game in sorted(set(per_regime["game"])):
-        others = per_regime[per_regime["game"] != game]
-        curve = _fit(others)
-        missing = [r for r in menu if r not in curve.regimes]
-        if missing:
-            raise LoiError(f"cannot cross-fit greedy for {game}: the other games have no scores for {missing[0]!r}")
-        values = {s: float(loi[s]) for s in sorted(set(per_regime.loc[per_regime["game"] == game, SCENARIO]))}
-        for scenario, regime in sorted(greedy(values, budget, menu, curve).items()):
-            rows.append({"game": game, "scenario": scenario, "loi": values[scenario], "allocator": CROSSFIT,
-                         "regime": regime, "cost": float(menu[regime]), "chosen": False})
+    means = {(s, r): m for s, r, m in zip(per_regime[SCENARIO], per_regime[REGIME], per_regime[SCORE])}
+    values = {s: float(loi[s]) for s in sorted(set(per_regime[SCENARIO]))}
+    allocation = crossfit_greedy(values, means, games, budget, menu, metric=metric)
+    rows = [_row(games[s], s, metric, values[s], CROSSFIT, regime, menu, False)
+            for s, regime in sorted(allocation.items(), key=lambda item: (games[item[0]], item[0]))]
     return pd.DataFrame(rows)
 
 
+def _row(game: str, scenario: str, metric: str, score: float, allocator: str, regime: str,
+         menu: Mapping[str, float], chosen: bool) -> dict:
+    return {"game": game, "scenario": scenario, "metric": metric, "score": score, "loi": score,
+            "allocator": allocator, "regime": regime, "cost": float(menu[regime]), "chosen": chosen}
+
+
 def allocation_table(loi: Mapping[str, float], *, games: Mapping[str, str], menu: Mapping[str, float],
-                     budget: float, uniform: str, chosen: str, greedy_from: str | None = None) -> pd.DataFrame:
-    """Rows (game, scenario, loi, allocator, regime, cost, chosen) for every
-    allocator; allocation is per game (``games``: scenario -> game), each game
-    with ``budget``."""
+                     budget: float, uniform: str, chosen: str, greedy_from: str | None = None,
+                     metric: str = DEFAULT_METRIC) -> pd.DataFrame:
+    """Rows (game, scenario, metric, score, loi, allocator, regime, cost, chosen) for every
+    allocator, fed ``loi``: scenario -> the score of the interaction metric ``metric``;
+    allocation is per game (``games``: scenario -> game), each game with ``budget``."""
     costs = sorted(menu.values())
     allocators = {"uniform": lambda values: {s: uniform for s in values},
-                  "proportional": lambda values: proportional(values, budget, menu)}
+                  "proportional": lambda values: proportional(values, budget, menu, metric=metric)}
     if len(costs) == 3 and abs((costs[1] - costs[0]) - (costs[2] - costs[1])) < 1e-9:
-        allocators["one_sigma"] = lambda values: _one_sigma(values, menu)
+        allocators["one_sigma"] = lambda values: _one_sigma(values, menu, metric)
     if greedy_from is not None:
-        curve = benefit_curve_from_run(greedy_from)
+        curve = benefit_curve_from_run(greedy_from, metric=metric)
         missing = [r for r in menu if r not in curve.regimes]
         if missing:
             raise LoiError(f"evaluation.greedy_from run has no scores for regime {missing[0]!r}")
-        allocators["greedy"] = lambda values: greedy(values, budget, menu, curve)
+        allocators["greedy"] = lambda values: greedy(values, budget, menu, curve, metric=metric)
     if chosen not in allocators:
         raise LoiError(f"allocator {chosen!r} is not available for this menu")
     by_game: dict[str, dict[str, float]] = {}
@@ -113,7 +131,6 @@ def allocation_table(loi: Mapping[str, float], *, games: Mapping[str, str], menu
         for name in sorted(allocators):
             allocation = allocators[name](by_game[game])
             for scenario in sorted(allocation):
-                rows.append({"game": game, "scenario": scenario, "loi": by_game[game][scenario], "allocator": name,
-                             "regime": allocation[scenario], "cost": float(menu[allocation[scenario]]),
-                             "chosen": name == chosen})
+                rows.append(_row(game, scenario, metric, by_game[game][scenario], name, allocation[scenario], menu,
+                                 name == chosen))
     return pd.DataFrame(rows)

@@ -20,7 +20,8 @@
     [training.network]  preset = "gru" and/or NetworkConfig fields (kind, hidden, core_size, ...);
                   or network = "NAME" (a preset: mlp, cnn, gru, lstm, authors)
     [env]         environment overrides for every scenario (e.g. min_steps = 100)
-    [heldout]     seeds, stages: held-out Bobs = stages checkpoints of each of seeds separate SP seeds
+    [heldout]     seeds, stages: held-out Bobs = stages checkpoints of each of seeds separate SP seeds;
+                  bots = ["bots:tit_for_tat", ...]: Melting Pot bots as further Bobs (seeds = 0: bots only)
     [evaluation]  episodes, ego_checkpoints, ego_seeds, tournament_episodes, estimator, permutations, bootstrap,
                   confidence, ci_method, top, greedy_from
 
@@ -76,8 +77,9 @@ class TrainingSettings:
 
 @dataclass(frozen=True)
 class HeldoutSettings:
-    seeds: int = 5  # separate SP seeds, never seen in training (default: training.sp_seeds)
+    seeds: int = 5  # separate SP seeds, never seen in training (default: training.sp_seeds); 0: bots only
     stages: int = 2  # checkpoints per seed, spread over training
+    bots: tuple[str, ...] = ()  # Melting Pot bots (bots:NAME, loi.agents.bots) among the Bobs
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,10 @@ class StudyConfig:
         out["env"] = dict(self.env)
         out["training"]["options"] = dict(self.training.options)
         out["training"]["network"] = dict(self.training.network)
+        if self.heldout.bots:
+            out["heldout"]["bots"] = list(self.heldout.bots)
+        else:  # absent, as before the key existed: the hashes of earlier studies stay as they were
+            out["heldout"].pop("bots")
         if self.training.length_multiplier:
             out["training"]["length_multiplier"] = dict(self.training.length_multiplier)
         else:  # absent, as before the key existed: the hashes of earlier studies stay as they were
@@ -288,11 +294,14 @@ def _length_multiplier(value: Any) -> tuple[tuple[str, int], ...]:
 
 def _heldout(doc: dict, generations: int, sp_seeds: int) -> HeldoutSettings:
     raw = _table(doc, "heldout")
-    _unknown(raw, {"seeds", "stages"}, "heldout.")
+    _unknown(raw, {"seeds", "stages", "bots"}, "heldout.")
+    bots = _names(raw["bots"], "heldout.bots") if "bots" in raw else ()
+    if any(not b.startswith("bots:") for b in bots):
+        raise LoiError(f"heldout.bots must name Melting Pot bots (bots:NAME), got {list(bots)!r}")
     # Default: as many seeds as the SP run, so the held-out run is the same compiled program
     # (one compile per scenario instead of two; the compile dominates short studies).
-    out = HeldoutSettings(seeds=_int(raw.get("seeds", sp_seeds), "heldout.seeds", 1),
-                          stages=_int(raw.get("stages", HeldoutSettings.stages), "heldout.stages", 1))
+    out = HeldoutSettings(seeds=_int(raw.get("seeds", sp_seeds), "heldout.seeds", 0 if bots else 1),
+                          stages=_int(raw.get("stages", HeldoutSettings.stages), "heldout.stages", 1), bots=bots)
     if out.stages > generations:
         raise LoiError(f"heldout.stages ({out.stages}) exceeds training.generations ({generations})")
     return out
@@ -461,6 +470,17 @@ def study_config(doc: dict[str, Any], *, base: Path | None = None, source: str |
         smoke=_flag(doc.get("smoke", False), "smoke"),
         source=source,
     )
+    if config.heldout.bots:
+        import loi.envs
+        from loi.agents.bots import parse_bot
+
+        for scenario in config.scenarios:
+            k = loi.envs.make(scenario, **env).num_strategies
+            for bot in config.heldout.bots:
+                try:
+                    parse_bot(bot, k)
+                except LoiError as err:
+                    raise LoiError(f"heldout.bots for {scenario}: {err}") from None
     # Build every training config once so that its own checks (e.g. steps too small for one
     # update per generation) fail now, before anything is written.
     from loi.pipeline.plan import train_config
@@ -522,6 +542,7 @@ def study_from_dict(data: dict[str, Any]) -> StudyConfig:
         menu=tuple(data["menu"].items()), allocator=data["allocator"], uniform=data["uniform"],
         budget=data["budget"], train=data["train"], executor=data["executor"],
         training=TrainingSettings(**training), env=tuple(sorted(data["env"].items())),
-        heldout=HeldoutSettings(**data["heldout"]), evaluation=EvaluationSettings(**evaluation),
+        heldout=HeldoutSettings(**{**data["heldout"], "bots": tuple(data["heldout"].get("bots", ()))}),
+        evaluation=EvaluationSettings(**evaluation),
         definitions=data.get("definitions"), ray=data.get("ray"), smoke=bool(data.get("smoke", False)),
     )

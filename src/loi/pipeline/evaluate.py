@@ -35,12 +35,27 @@ def loi_crossplay_table(scenario: str, sp_dir: Path, *, env: dict[str, Any], epi
                           chunk_size=chunk_size)
 
 
-def tournament_table(scenario: str, regime_dirs: dict[str, Path], heldout_dir: Path, *, env: dict[str, Any],
-                     bob_stages: int, episodes: int, seed: int, chunk_size: int = 256) -> pd.DataFrame:
-    """Reward table (with a ``regime`` column) of every final ego vs the held-out Bobs."""
-    from loi.evaluation import fixed_bob_tournament, held_out_bobs, tournament_egos
+SP_SEEDS, BOTS = "sp_seeds", "bots"  # the kinds of held-out Bob
 
+
+def partner_kinds(coplayers: pd.Series) -> pd.Series:
+    """The kind of each held-out Bob named in a tournament table: ``bots`` (Melting Pot bots,
+    ``bots:NAME``) or ``sp_seeds`` (checkpoints of the held-out SP run)."""
+    from loi.agents.bots import is_bot
+
+    return coplayers.map(lambda name: BOTS if is_bot(name) else SP_SEEDS)
+
+
+def tournament_table(scenario: str, regime_dirs: dict[str, Path], heldout_dir: Path | None, *, env: dict[str, Any],
+                     bob_stages: int, episodes: int, seed: int, bots: tuple[str, ...] = (),
+                     chunk_size: int = 256) -> pd.DataFrame:
+    """Reward table (with a ``regime`` column) of every final ego vs the held-out Bobs:
+    checkpoints of the held-out SP run (``heldout_dir``; None: none) and Melting Pot ``bots``."""
+    from loi.evaluation import bot_policy, fixed_bob_tournament, held_out_bobs, tournament_egos
+
+    environment = _env(scenario, env)
     egos = tournament_egos([regime_dirs[r] for r in regime_dirs])
-    bobs = held_out_bobs([heldout_dir], stages=bob_stages)
-    return fixed_bob_tournament(_env(scenario, env), egos, bobs, episodes=episodes, key=jax.random.PRNGKey(seed),
+    bobs = held_out_bobs([heldout_dir], stages=bob_stages) if heldout_dir is not None else []
+    bobs += [bot_policy(b, environment) for b in bots]
+    return fixed_bob_tournament(environment, egos, bobs, episodes=episodes, key=jax.random.PRNGKey(seed),
                                 chunk_size=chunk_size)

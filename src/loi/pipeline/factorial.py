@@ -70,6 +70,19 @@ class Factorial:
         return tuple(s for s in self.settings if s.name in names)
 
 
+def is_authors(setting: str) -> bool:
+    """Rows computed from the authors' data: ``authors`` (their tournament/ folder) and
+    ``authors_SUFFIX`` (their tournament_SUFFIX/, e.g. authors_25gen at matched training)."""
+    return setting == AUTHORS or setting.startswith(AUTHORS + "_")
+
+
+def authors_setting(folder: str) -> str:
+    """The summary's setting name of the authors' rows from one tournament folder."""
+    from loi.pipeline.paper import TOURNAMENT
+
+    return AUTHORS if folder == TOURNAMENT else AUTHORS + folder[len(TOURNAMENT):]
+
+
 def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(base)
     for key, value in overrides.items():
@@ -94,8 +107,9 @@ def factorial_config(doc: dict[str, Any], *, text: str = "", base: Path | None =
             raise LoiError(f"[{SETTINGS}.{setting}] must be a table, got {table!r}")
         if not setting or not all(c.isalnum() or c in "-_" for c in setting):
             raise LoiError(f"setting names use letters, digits, '-' or '_', got {setting!r}")
-        if setting == AUTHORS:
-            raise LoiError(f"setting name {AUTHORS!r} is reserved for the authors' values in the summary")
+        if is_authors(setting):
+            raise LoiError(f"setting names {AUTHORS!r} and {AUTHORS}_* are reserved for the authors' values in the "
+                           "summary")
         description = table.get("description", "")
         if not isinstance(description, str):
             raise LoiError(f"[{SETTINGS}.{setting}] description must be a string")
@@ -200,7 +214,7 @@ def authors_tables(data_dir: str | Path, games: tuple[str, ...], *, confidence: 
     from loi.pipeline.statistics import correlation_table, population_benefit
 
     analysis = analyse_paper_data(data_dir, permutations=permutations, bootstrap=permutations, seed=seed,
-                                  confidence=confidence)
+                                  confidence=confidence, predictors=False)
     present = [g for g in games if g in analysis.games]
     if not present:
         raise LoiError(f"the authors' data in {data_dir} has none of the games {', '.join(games)} "
@@ -209,46 +223,50 @@ def authors_tables(data_dir: str | Path, games: tuple[str, ...], *, confidence: 
     sp, top = ANOVA_REGIMES[0], ANOVA_REGIMES[-1]
     scenario_rows, correlation_rows, allocation_rows = [], [], []
     layout_names = {"S": "small", "M": "medium", "L": "large", "O": "obstacle"}
-    for game in games:
-        ga = analysis.games[game]
-        raw_benefits, raw_lois = [], []
-        for layout, lay in ga.layouts.items():
-            scores = tournament_scores(data_dir, game, layout)
-            row = {"setting": AUTHORS, "scenario": f"{game}/{layout_names.get(layout, layout)}", "game": game,
-                   "loi": lay.loi.corrected, "loi_ci_low": lay.loi.corrected_confidence_interval.low,
-                   "loi_ci_high": lay.loi.corrected_confidence_interval.high, "loi_estimator": lay.loi.estimator,
-                   "benefit_regime": "pp5", "allocated": ga.allocation.get(layout, "").lower()}
-            if scores is not None:
-                b = population_benefit(scores, top, sp, confidence=confidence)
-                means = scores.groupby("regime")["score"].mean()
-                row.update(benefit=float(means[top] / means[sp] - 1) / 2,
-                           **{k: b[k] for k in ("benefit_ci_low", "benefit_ci_high", "benefit_raw",
-                                                "benefit_raw_ci_low", "benefit_raw_ci_high")})
-                raw_benefits.append(lay.benefit)
-                raw_lois.append(lay.loi.statistic)
-            scenario_rows.append(row)
-        # The paper's protocol per game (loi's, per game and pooled, comes from correlation_table below).
-        corr = {"setting": AUTHORS, "game": game, "protocol": CORRELATION_PROTOCOLS[1], "r": math.nan,
-                "ci_low": math.nan, "ci_high": math.nan, "p_value": math.nan, "n": len(raw_benefits), "note": ""}
-        if len(raw_benefits) >= 3:
-            result = pearson(raw_lois, raw_benefits, confidence=confidence)
-            corr.update(r=result.statistic, ci_low=result.confidence_interval.low,
-                        ci_high=result.confidence_interval.high, p_value=result.pvalue)
-        correlation_rows.append(corr)
-        for key, comp in ga.comparisons.items():
-            if key not in ("all",) and not key.startswith("top"):
-                continue
-            allocation_rows.append({
-                "setting": AUTHORS, "allocator": "one_sigma", "group": game,
-                "protocol": key, "same_as_uniform": False, "uniform": comp.uniform_mean,
-                "heuristic": comp.heuristic_mean, "difference": comp.difference.statistic,
-                "difference_ci_low": comp.difference.confidence_interval.low,
-                "difference_ci_high": comp.difference.confidence_interval.high, "p_value": comp.pvalue,
-                "n_heuristic": comp.n_heuristic, "n_uniform": comp.n_uniform, "note": ""})
+    for folder in analysis.tournaments or ():
+        setting = authors_setting(folder.name)
+        for game in games:
+            ga = analysis.games[game]
+            tournament = ga.tournaments[folder.name]
+            raw_benefits, raw_lois = [], []
+            for layout, lay in ga.layouts.items():
+                scores = tournament_scores(data_dir, game, layout, folder=folder.name)
+                row = {"setting": setting, "scenario": f"{game}/{layout_names.get(layout, layout)}", "game": game,
+                       "loi": lay.loi.corrected, "loi_ci_low": lay.loi.corrected_confidence_interval.low,
+                       "loi_ci_high": lay.loi.corrected_confidence_interval.high, "loi_estimator": lay.loi.estimator,
+                       "benefit_regime": "pp5", "allocated": ga.allocation.get(layout, "").lower()}
+                if scores is not None:
+                    b = population_benefit(scores, top, sp, confidence=confidence)
+                    means = scores.groupby("regime")["score"].mean()
+                    row.update(benefit=float(means[top] / means[sp] - 1) / 2,
+                               **{k: b[k] for k in ("benefit_ci_low", "benefit_ci_high", "benefit_raw",
+                                                    "benefit_raw_ci_low", "benefit_raw_ci_high")})
+                    raw_benefits.append(tournament.layouts[layout].benefit)
+                    raw_lois.append(lay.loi.statistic)
+                scenario_rows.append(row)
+            # The paper's protocol per game (loi's, per game and pooled, comes from correlation_table below).
+            corr = {"setting": setting, "game": game, "protocol": CORRELATION_PROTOCOLS[1], "r": math.nan,
+                    "ci_low": math.nan, "ci_high": math.nan, "p_value": math.nan, "n": len(raw_benefits), "note": ""}
+            if len(raw_benefits) >= 3:
+                result = pearson(raw_lois, raw_benefits, confidence=confidence)
+                corr.update(r=result.statistic, ci_low=result.confidence_interval.low,
+                            ci_high=result.confidence_interval.high, p_value=result.pvalue)
+            correlation_rows.append(corr)
+            for key, comp in tournament.comparisons.items():
+                if key not in ("all",) and not key.startswith("top"):
+                    continue
+                allocation_rows.append({
+                    "setting": setting, "allocator": "one_sigma", "group": game,
+                    "protocol": key, "same_as_uniform": False, "uniform": comp.uniform_mean,
+                    "heuristic": comp.heuristic_mean, "difference": comp.difference.statistic,
+                    "difference_ci_low": comp.difference.confidence_interval.low,
+                    "difference_ci_high": comp.difference.confidence_interval.high, "p_value": comp.pvalue,
+                    "n_heuristic": comp.n_heuristic, "n_uniform": comp.n_uniform, "note": ""})
     scenarios = pd.DataFrame(scenario_rows)
     parts = [pd.DataFrame(correlation_rows)]
     if "benefit" in scenarios:  # absent when the data has no tournaments
-        parts.insert(0, _labelled_correlations(correlation_table(scenarios.dropna(subset=["benefit"])), AUTHORS))
+        for setting, rows in reversed(list(scenarios.groupby("setting", sort=False))):
+            parts.insert(0, _labelled_correlations(correlation_table(rows.dropna(subset=["benefit"])), setting))
     correlations = pd.concat(parts, ignore_index=True)
     return {"scenarios": scenarios, "correlations": correlations, "allocations": pd.DataFrame(allocation_rows)}
 
@@ -298,17 +316,28 @@ def factorial_summary(factorial: Factorial, out: str | Path, *, paper_data: str 
     """Gather every finished setting's tables (and the authors' values from
     ``paper_data``) into ``OUT/summary/{scenarios,correlations,allocations}.csv``
     plus ``manifest.json``; the same files go to ``results`` when given. Settings run in
-    ``OUT/{setting}``; with ``single`` (a :func:`single_study`), ``OUT`` is the one run."""
+    ``OUT/{setting}``; with ``single`` (a :func:`single_study`), ``OUT`` is the one run.
+    A setting whose run is not under ``OUT`` (run on another machine) keeps its rows and
+    manifest entry from the summary already in ``results``, when that summary ran the same
+    study (same config hash)."""
     out = Path(out)
 
     def run_dir(setting: Setting) -> Path:
         return out if single else out / setting.name
 
     frames: dict[str, list[pd.DataFrame]] = {name: [] for name in _GATHERED}
-    done, pending = [], []
+    done, pending, entries = [], [], []
     for setting in factorial.settings:
         tables = _setting_tables(setting.name, run_dir(setting))
-        if tables is None:
+        if tables is not None:
+            entries.append({"name": setting.name, "description": setting.description,
+                            "changes": json.loads(setting.overrides), "config_hash": setting.study.config_hash(),
+                            "seconds": round(stage_seconds(run_dir(setting)), 1),
+                            "git_revision": _run_revision(run_dir(setting))})
+        elif results is not None and (committed := _committed_setting(Path(results), setting)) is not None:
+            tables, entry = committed
+            entries.append(entry)
+        else:
             pending.append(setting.name)
             continue
         done.append(setting)
@@ -323,24 +352,44 @@ def factorial_summary(factorial: Factorial, out: str | Path, *, paper_data: str 
             frames[name].append(authors[name])
     summary = {name: pd.concat(parts, ignore_index=True) for name, parts in frames.items()}
     summary["decisions"] = decision_table(summary["scenarios"], summary["correlations"])
-    from loi.pipeline.run import read_study, versions
+    from loi.pipeline.run import versions
 
     manifest = {
         "factorial": factorial.name,
-        "settings": [{"name": s.name, "description": s.description, "changes": json.loads(s.overrides),
-                      "config_hash": s.study.config_hash(), "seconds": round(stage_seconds(run_dir(s)), 1),
-                      "git_revision": read_study(run_dir(s)).get("versions", {}).get("git", "unknown")}
-                     for s in done],
+        "settings": entries,
         "pending": pending,
         "authors": None if paper_data is None else (
             "loi paper's analysis of the authors' released tensors: "
-            + ", ".join(sorted(set(summary["scenarios"].loc[summary["scenarios"]["setting"] == AUTHORS, "game"])))),
+            + ", ".join(sorted(set(summary["scenarios"].loc[summary["scenarios"]["setting"] == AUTHORS, "game"])))
+            + "; rows authors_SUFFIX: the same from their tournament_SUFFIX/ folder"),
         "versions": versions(),
         "config": factorial.text,
     }
     for folder in [out / "summary"] + ([Path(results)] if results is not None else []):
         _write_summary(folder, summary, manifest)
     return summary
+
+
+def _run_revision(run_dir: Path) -> str:
+    from loi.pipeline.run import read_study
+
+    return read_study(run_dir).get("versions", {}).get("git", "unknown")
+
+
+def _committed_setting(results: Path, setting: Setting) -> tuple[dict[str, pd.DataFrame], dict[str, Any]] | None:
+    """``setting``'s rows and manifest entry in the summary already written to ``results``,
+    if it holds that setting with the same config hash (else None)."""
+    if not (results / MANIFEST).is_file():
+        return None
+    manifest = json.loads((results / MANIFEST).read_text())
+    entry = next((e for e in manifest.get("settings", []) if e.get("name") == setting.name), None)
+    if entry is None or entry.get("config_hash") != setting.study.config_hash():
+        return None
+    tables = {}
+    for name in _GATHERED:
+        frame = pd.read_csv(results / f"{name}.csv", dtype={"note": str})
+        tables[name] = frame[frame["setting"] == setting.name].reset_index(drop=True)
+    return tables, entry
 
 
 def _write_summary(folder: Path, summary: dict[str, pd.DataFrame], manifest: dict[str, Any]) -> None:
@@ -362,11 +411,12 @@ def refresh_authors(folder: str | Path, paper_data: str | Path, *, confidence: f
     kept = {name: pd.read_csv(folder / f"{name}.csv", dtype={"note": str})
             for name in _GATHERED}
     scenarios = kept["scenarios"]
-    games = tuple(dict.fromkeys(scenarios.loc[scenarios["setting"] == AUTHORS, "game"]))
+    games = tuple(dict.fromkeys(scenarios.loc[scenarios["setting"].map(is_authors), "game"]))
     if not games:
         raise LoiError(f"{folder} has no rows of the authors' values to refresh")
     authors = authors_tables(paper_data, games, confidence=confidence)
-    summary = {name: pd.concat([kept[name][kept[name]["setting"] != AUTHORS], authors[name]], ignore_index=True)
+    summary = {name: pd.concat([kept[name][~kept[name]["setting"].map(is_authors)], authors[name]],
+                               ignore_index=True)
                for name in _GATHERED}
     summary["decisions"] = decision_table(summary["scenarios"], summary["correlations"])
     _write_summary(folder, summary, json.loads((folder / MANIFEST).read_text()))
@@ -404,11 +454,11 @@ def decision_markdown(decisions: pd.DataFrame) -> list[str]:
     header += ["(b) pooled r(LoI, benefit) [95% CI]", "reproduced", "changes from the first setting"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     yes = {True: "yes", False: "no"}
-    studied = decisions[decisions["setting"] != AUTHORS]
+    studied = decisions[~decisions["setting"].map(is_authors)]
     reference = studied.iloc[0] if not studied.empty else None
     for row in decisions.itertuples(index=False):
         change = ""
-        if reference is not None and row.setting not in (AUTHORS, reference["setting"]):
+        if reference is not None and not is_authors(row.setting) and row.setting != reference["setting"]:
             flips = [rule for rule, column in (("(a)", "benefit_rule"), ("(b)", "correlation_rule"))
                      if bool(getattr(row, column)) != bool(reference[column])]
             change = "flips " + " and ".join(flips) if flips else "neither rule flips"

@@ -79,8 +79,8 @@ def tournament_job(config: dict[str, Any], run_dir: str, scenario: str, regimes:
         out.parent.mkdir(parents=True, exist_ok=True)
         table = tournament_table(
             scenario, {r: study_dir.train_run(scenario, r).path for r in regimes},
-            study_dir.train_run(scenario, HELDOUT).path, env=dict(study.env),
-            bob_stages=study.heldout.stages, episodes=study.evaluation.tournament_episodes,
+            study_dir.train_run(scenario, HELDOUT).path if study.heldout.seeds else None, env=dict(study.env),
+            bob_stages=study.heldout.stages, bots=study.heldout.bots, episodes=study.evaluation.tournament_episodes,
             seed=derived_seed(study.seed, "tournament", scenario),
         )
         write_table(table, out)

@@ -31,7 +31,12 @@ def train_config(config: "StudyConfig", scenario: str, regime: str, num_seeds: i
     from loi.agents.networks import NetworkConfig
     from loi.training.config import TrainConfig
 
+    from loi.training.config import parse_regime
+
     length = config.training.length_of(regime)
+    options = dict(config.training.options)
+    if parse_regime(regime).kind != "fcp":  # [training] pool_bots fill the fcpN pools only
+        options.pop("pool_bots", None)
     return TrainConfig(
         scenario=scenario,
         regime=regime,
@@ -40,7 +45,7 @@ def train_config(config: "StudyConfig", scenario: str, regime: str, num_seeds: i
         num_generations=config.training.generations * length,
         network=NetworkConfig(**dict(config.training.network)),
         env_overrides=config.env,
-        **dict(config.training.options),
+        **options,
     )
 
 

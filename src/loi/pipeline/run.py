@@ -177,8 +177,9 @@ def _training_summary(results: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _stage_train_sp(ctx: _Context) -> dict[str, Any]:
+    roles = (SP, HELDOUT) if ctx.config.heldout.seeds else (SP,)  # seeds = 0: the Bobs are bots only
     jobs = [ctx.job("train_job", f"{s} {role}", scenario=s, role=role)
-            for s in ctx.config.scenarios for role in (SP, HELDOUT)]
+            for s in ctx.config.scenarios for role in roles]
     results = ctx.run_jobs(jobs)
     return _training_summary(results)
 
@@ -188,6 +189,7 @@ def _concat(paths: list[str]) -> pd.DataFrame:
 
 
 def _stage_loi(ctx: _Context) -> dict[str, Any]:
+    from loi.metrics import measure_metrics
     from loi.metrics.table import loi_rows, measure_table
 
     ev = ctx.config.evaluation
@@ -199,16 +201,21 @@ def _stage_loi(ctx: _Context) -> dict[str, Any]:
     rows = loi_rows(measured)
     rows.insert(1, "game", rows["scenario"].map(ctx.config.game_of))
     ctx.study.write_table(Table.LOI, rows)
-    return {"scenarios": len(rows), "episodes": int(len(table))}
+    # Every table metric the SP-only cross-play gives, the LoI's numbers reused: one long table.
+    metrics = measure_metrics(table, permutations=ev.permutations, bootstrap=ev.bootstrap, confidence=ev.confidence,
+                              seed=ctx.config.seed, estimator=ev.estimator, loi_results=measured)
+    metrics.insert(1, "game", metrics["scenario"].map(ctx.config.game_of))
+    ctx.study.write_table(Table.METRICS, metrics)
+    return {"scenarios": len(rows), "episodes": int(len(table)), "metrics": sorted(set(metrics["metric"]))}
 
 
 def _stage_allocate(ctx: _Context) -> dict[str, Any]:
-    from loi.pipeline.allocate import LOI_COLUMN, allocation_table
+    from loi.pipeline.allocate import DEFAULT_METRIC, allocation_table, study_scores
 
     c = ctx.config
-    loi = ctx.study.read_table(Table.LOI).set_index("scenario")[LOI_COLUMN].to_dict()
-    table = allocation_table(loi, games=c.game_of, menu=c.menu_costs, budget=c.budget, uniform=c.uniform,
-                             chosen=c.allocator, greedy_from=c.evaluation.greedy_from)
+    score = study_scores(ctx.study, DEFAULT_METRIC)
+    table = allocation_table(score, games=c.game_of, menu=c.menu_costs, budget=c.budget, uniform=c.uniform,
+                             chosen=c.allocator, greedy_from=c.evaluation.greedy_from, metric=DEFAULT_METRIC)
     ctx.study.write_table(Table.ALLOCATION, table)
     chosen = table[table["chosen"]]
     return {"allocation": dict(zip(chosen["scenario"], chosen["regime"]))}
@@ -250,6 +257,14 @@ def _stage_statistics(ctx: _Context) -> dict[str, Any]:
     benefit = benefit_table(scores, loi, c.game_of, c.menu_costs, confidence=c.evaluation.confidence)
     ctx.study.write_table(Table.BENEFIT, benefit)
     ctx.study.write_table(Table.CORRELATION, correlation_table(benefit))
+    if c.heldout.bots:  # Bobs of two kinds: the benefit with each kind, and pooled
+        from loi.pipeline.evaluate import partner_kinds
+        from loi.pipeline.statistics import PARTNER_KIND, partner_benefit_table
+
+        tournament = ctx.study.read_table(Table.TOURNAMENT)
+        tournament[PARTNER_KIND] = partner_kinds(tournament["coplayer"])
+        ctx.study.write_table(Table.BENEFIT_BY_PARTNER,
+                              partner_benefit_table(tournament, confidence=c.evaluation.confidence))
     allocations = ctx.study.read_table(Table.ALLOCATION)
     if c.train == "menu" and len(c.games) >= 2:
         crossfit = crossfit_greedy_table(scores, loi, games=c.game_of, menu=c.menu_costs, budget=c.budget)
@@ -258,7 +273,27 @@ def _stage_statistics(ctx: _Context) -> dict[str, Any]:
     comparison = comparison_table(scores, allocations, c.game_of, uniform=c.uniform,
                                   top=c.evaluation.top, confidence=c.evaluation.confidence, seed=c.seed)
     ctx.study.write_table(Table.COMPARISON, comparison)
+    metrics = ctx.study.read_table(Table.METRICS)
+    if metrics is not None:  # a run whose LoI stage predates the metrics table has none
+        predictors = predictor_tables(metrics, benefit, scores, c)
+        ctx.study.write_table(Table.PREDICTORS, predictors.correlations)
+        if not predictors.gains.empty:
+            ctx.study.write_table(Table.PREDICTOR_GAINS, predictors.gains)
     return {"comparisons": int(len(comparison))}
+
+
+def predictor_tables(metrics: pd.DataFrame, benefit: pd.DataFrame, scores: pd.DataFrame, c: StudyConfig):
+    """Every metric of the study's metrics table as a predictor of its PP benefit
+    (``loi.allocation.compare_predictors``); the cross-fitted greedy gain where every menu regime
+    was trained everywhere in 2 or more games."""
+    from loi.allocation import compare_predictors
+    from loi.pipeline.plan import SP
+
+    benefits = dict(zip(benefit["scenario"], benefit["benefit"]))
+    crossfit = c.train == "menu" and len(c.games) >= 2
+    return compare_predictors(metrics, benefits, c.game_of, scores=scores if crossfit else None, menu=c.menu_costs,
+                              uniform=c.uniform, reference=SP, budget=c.budget, confidence=c.evaluation.confidence,
+                              resamples=1000, permutations=2000, comparison_resamples=1000, seed=c.seed)
 
 
 def _stage_report(ctx: _Context) -> dict[str, Any]:

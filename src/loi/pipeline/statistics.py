@@ -5,7 +5,9 @@
   regime - mean SP) / 2 on SP-normalised scores (the paper: (PP5 - SP5) / 2),
   and its Pearson correlation with the LoI across the scenarios of each game;
 - every allocation vs the uniform one, on ALL evaluations (Welch, Hedges' g,
-  bootstrap CIs), and the paper's truncated top-k protocol as a labelled extra.
+  bootstrap CIs), and the paper's truncated top-k protocol as a labelled extra;
+- with bots among the held-out Bobs: the benefit of every regime over SP per
+  partner kind (held-out SP seeds, bots) and pooled over all Bobs.
 
 A statistic that is undefined on the data (e.g. constant scores, fewer than 3
 scenarios for a correlation) is reported as NaN with the reason in ``note``.
@@ -23,9 +25,11 @@ from loi.allocation import compare_allocations, normalised_scores
 from loi.errors import LoiError
 from loi.metrics.stats import one_way_anova, pearson, ratio_of_means, welch_t_test
 from loi.tables.schema import EGO, REGIME, SCENARIO
-from loi.tables.scores import SCORE
+from loi.tables.scores import SCORE, fixed_bob_scores
 
 NAN = float("nan")
+PARTNER_KIND = "partner_kind"  # a tournament table's Bob kind (loi.pipeline.evaluate.partner_kinds)
+POOLED = "pooled"  # every Bob, whatever its kind
 
 
 def anova_table(scores: pd.DataFrame) -> pd.DataFrame:
@@ -114,6 +118,44 @@ def benefit_table(scores: pd.DataFrame, loi: Mapping[str, float], games: Mapping
                 row["note"] = "only the reference regime was trained"
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def partner_benefit_table(tournament: pd.DataFrame, reference: str = "sp", *,
+                          confidence: float = 0.95) -> pd.DataFrame:
+    """Per scenario, partner kind and regime other than ``reference``: that regime's benefit
+    over ``reference`` with the Bobs of one kind only (the tournament's ``partner_kind``
+    column; each ego's return averaged over that kind's Bobs first, as the scores are), then
+    with all of them (kind ``pooled``, the study's scores). ``benefit`` is on scores
+    normalised by the reference's mean of the same Bobs, both / 2 as in
+    :func:`population_benefit`, whose intervals (Fieller's over egos for the normalised
+    benefit, Welch's for the raw one) it carries."""
+    if PARTNER_KIND not in tournament.columns:
+        raise LoiError(f"a tournament table needs a {PARTNER_KIND!r} column to split the benefit by partner")
+    kinds = sorted(tournament[PARTNER_KIND].unique())
+    subsets = [(kind, tournament[tournament[PARTNER_KIND] == kind]) for kind in kinds]
+    subsets.append((POOLED, tournament))
+    rows = []
+    for kind, subset in subsets:
+        scores = fixed_bob_scores(subset)
+        for scenario, group in scores.groupby(SCENARIO, sort=True):
+            means = group.groupby(REGIME)[SCORE].mean()
+            bobs = int(subset.loc[subset[SCENARIO] == scenario, "coplayer"].nunique())
+            for regime in sorted(r for r in means.index if r != reference):
+                row = {"scenario": scenario, PARTNER_KIND: kind, "regime": regime, "bobs": bobs, "benefit": NAN,
+                       "benefit_ci_low": NAN, "benefit_ci_high": NAN}
+                if reference not in means.index:
+                    row["note"] = f"no {reference} egos"
+                elif means[reference] == 0:
+                    row["note"] = f"the {reference} mean is 0: no normalised benefit"
+                    row.update(population_benefit(group, regime, reference, confidence=confidence))
+                    row["benefit_ci_low"] = row["benefit_ci_high"] = NAN
+                else:
+                    row["benefit"] = float(means[regime] / means[reference] - 1) / 2
+                    row.update(population_benefit(group, regime, reference, confidence=confidence))
+                rows.append(row)
+    columns = ["scenario", PARTNER_KIND, "regime", "bobs", "benefit", "benefit_ci_low", "benefit_ci_high",
+               "benefit_raw", "benefit_raw_ci_low", "benefit_raw_ci_high", "egos", "reference_egos", "note"]
+    return pd.DataFrame(rows, columns=columns).sort_values("scenario", kind="stable", ignore_index=True)
 
 
 def correlation_table(benefit: pd.DataFrame) -> pd.DataFrame:

@@ -37,14 +37,18 @@ class Table(StrEnum):
 
     CROSSPLAY = "crossplay"  # loi: every cross-play episode of every scenario
     LOI = "loi"  # loi: LoI per scenario
+    METRICS = "metrics"  # loi: every applicable interaction metric per scenario (loi.metrics.METRIC_COLUMNS)
     ALLOCATION = "allocation"  # allocate: every allocator's regime per scenario
     TOURNAMENT = "tournament"  # tournament: every fixed-Bob episode
     SCORES = "scores"  # tournament: fixed-Bob scores
     ANOVA = "anova"  # statistics
     BENEFIT = "benefit"  # statistics
+    BENEFIT_BY_PARTNER = "benefit_by_partner"  # statistics ([heldout] bots): per partner kind and pooled
     CORRELATION = "correlation"  # statistics
     ALLOCATION_CROSSFIT = "allocation_crossfit"  # statistics (train = "menu", >= 2 games)
     COMPARISON = "comparison"  # statistics
+    PREDICTORS = "predictors"  # statistics: each metric's correlation with the benefit (loi.allocation.predictors)
+    PREDICTOR_GAINS = "predictor_gains"  # statistics: each metric's cross-fitted greedy gain (menu, >= 2 games)
 
 
 # Tables that the jobs of a stage write per scenario before the stage concatenates them.

@@ -299,7 +299,9 @@ def gains_figure(comparison: pd.DataFrame, vacuous: set[tuple[str, str]]) -> byt
         hollow = (r["allocator"], r["group"]) in vacuous
         _interval_rows(ax, [i], [r["difference"]], [r["difference_ci_low"]], [r["difference_ci_high"]], [hollow],
                        colours[r["protocol"]])
-        labels.append(f"{r['allocator']} · {r['group']}{' (= uniform)' if hollow else ''}")
+        # Each label says its protocol where it is not the default, so a row is told apart without its colour.
+        protocol = "" if r["protocol"] == "all" else f" · {r['protocol']} (paper)"
+        labels.append(f"{r['allocator']} · {r['group']}{protocol}{' (= uniform)' if hollow else ''}")
     ax.set_yticks(np.arange(len(rows)), labels)
     ax.invert_yaxis()
     ax.axvline(0, color="grey", lw=0.8)
@@ -340,4 +342,38 @@ def benefit_figure(benefit: pd.DataFrame, correlation: pd.DataFrame) -> bytes:
         ax.set_xlabel("corrected LoI (nats)")
         ax.set_ylabel("benefit (score / SP mean)")
     fig.suptitle("LoI vs population-play benefit, per game")
+    return _png(fig)
+
+
+def metric_benefit_figure(metrics: pd.DataFrame, benefit: pd.DataFrame, correlations: pd.DataFrame) -> bytes:
+    """One panel per interaction metric: its score (``loi.metrics.METRIC_COLUMNS``) against the
+    population-play benefit, one point per scenario coloured by game; title: the predictor
+    comparison's Spearman r [CI] pooled within game (or the game's own with one game)."""
+    names = list(dict.fromkeys(metrics["metric"]))
+    games = sorted(benefit["game"].unique())
+    colours = {g: REGIME_COLOURS[i % len(REGIME_COLOURS)] for i, g in enumerate(games)}
+    fig, axes = _grid(len(names), 4.0, 3.4, cols=min(4, len(names)))
+    values = benefit.set_index("scenario")
+    group = "pooled" if len(games) > 1 else games[0]
+    for ax, name in zip(axes, names):
+        rows = metrics[metrics["metric"] == name].set_index("scenario")
+        common = [s for s in rows.index if s in values.index and np.isfinite(values.loc[s, "benefit"])]
+        for game in games:
+            mine = [s for s in common if values.loc[s, "game"] == game]
+            ax.scatter(rows.loc[mine, "score"], values.loc[mine, "benefit"], color=colours[game], label=game, zorder=3)
+        ax.axhline(0, color="grey", lw=0.8)
+        ax.margins(0.15)
+        c = correlations[(correlations["metric"] == name) & (correlations["group"] == group)
+                         & (correlations["method"] == "spearman")]
+        if len(c) and math.isfinite(c["r"].iloc[0]):
+            r = c.iloc[0]
+            ax.set_title(f"{name}\nSpearman r = {r['r']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]")
+        else:
+            ax.set_title(f"{name}\nr not available")
+        ax.set_xlabel(f"{name} (score)")
+        ax.set_ylabel("benefit (score / SP mean)")
+    if len(games) > 1:
+        fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=len(games), frameon=False)
+    fig.suptitle("Interaction metrics vs population-play benefit" + (" (r within game, pooled)" if len(games) > 1
+                                                                      else ""))
     return _png(fig)

@@ -182,7 +182,32 @@ def _banners(config: dict[str, Any], status: list[dict[str, Any]]) -> list[str]:
     return out
 
 
-def _answer_section(loi, allocation, comparison, menu, alpha) -> list[str]:
+def _answer_table(loi: pd.DataFrame, benefit: pd.DataFrame | None, allocation: pd.DataFrame | None,
+                  chosen: str | None, best: str | None) -> str:
+    """The answer's one table: per scenario its corrected LoI, population play's benefit and the
+    regime the config's allocator (and the best allocator, when another) gave it."""
+    value, low, high = (("corrected", "corrected_ci_low", "corrected_ci_high") if "corrected_ci_low" in loi.columns
+                        else ("loi", "ci_low", "ci_high"))
+    by_benefit = benefit.set_index("scenario") if benefit is not None else None
+    allocators = [a for a in dict.fromkeys([chosen, best]) if a and allocation is not None
+                  and a in set(allocation["allocator"])]
+    regimes = {a: dict(zip(allocation.loc[allocation["allocator"] == a, "scenario"],
+                           allocation.loc[allocation["allocator"] == a, "regime"])) for a in allocators}
+    benefit_regime = "/".join(sorted({str(r) for r in by_benefit["regime"] if r})) if by_benefit is not None else ""
+    rows = []
+    for _, r in loi.sort_values(["game", value], ascending=[True, False]).iterrows():
+        b = by_benefit.loc[r["scenario"]] if by_benefit is not None and r["scenario"] in by_benefit.index else None
+        rows.append([r["scenario"], f"{_num(r[value])} {_ci(r[low], r[high])}",
+                     "—" if b is None else f"{_num(b['benefit'], sign=True)} "
+                                           f"{_ci(b['benefit_ci_low'], b['benefit_ci_high'], True)}".strip(),
+                     *[str(regimes[a].get(r["scenario"], "—")) for a in allocators]])
+    headers = ["scenario", "corrected LoI [95% CI]",
+               f"{benefit_regime or 'population play'} benefit over {REFERENCE} [95% CI]",
+               *[f"{a} (the config's)" if a == chosen else f"{a} (best vs uniform)" for a in allocators]]
+    return _table(headers, rows, text=(0, *range(3, 3 + len(allocators))))
+
+
+def _answer_section(loi, allocation, comparison, benefit, correlation, config, menu, alpha) -> list[str]:
     from loi.report import figures
 
     parts = ["<h2>The answer</h2><div class='answer'>"]
@@ -190,21 +215,17 @@ def _answer_section(loi, allocation, comparison, menu, alpha) -> list[str]:
         parts.append("<p class='pending'>No answer yet: the LoI stage has not finished.</p></div>")
         return parts
     games = answer.summarize_run(loi, allocation, comparison, menu=menu, reference=REFERENCE, alpha=alpha)
-    pooled = [g for g in games if g.group == answer.ALL_GAMES]
-    headline = (pooled[0] if pooled else games[0]) if games else None
-    if headline is not None:
-        parts.append(f"<p class='verdict'>{html.escape(headline.verdict)}</p>")
-    if comparison is None:
-        parts.append("<p class='pending'>The gains over uniform come from the statistics stage, which has not "
-                     "finished.</p>")
-    for game in games:
-        parts.append(f"<h3>{html.escape('All games, pooled' if game.group == answer.ALL_GAMES else game.group)}</h3>")
-        if game.ranking:
-            parts.append(f"<p>{html.escape(game.ranking)}</p>")
-        if game.allocators:
-            parts.append("<ul>" + "".join(f"<li>{html.escape(a.sentence)}</li>" for a in game.allocators) + "</ul>")
-        if game is not headline:
-            parts.append(f"<p class='verdict'>{html.escape(game.verdict)}</p>")
+    # smoke=False: the banner above the answer already says so.
+    top = answer.headline(benefit, correlation, allocation, games, allocator=config.get("allocator"), alpha=alpha,
+                          smoke=False, reference=REFERENCE)
+    # The verdict first (did diversity pay off), then where the budget should go, then how sure.
+    parts.append(f"<p class='verdict'>{html.escape(top.diversity)}</p>")
+    parts.append("<p>" + html.escape(" ".join(s for s in (top.correlation, top.budget) if s)) + "</p>")
+    parts.append(f"<p class='note'>{html.escape(top.certainty)}</p>")
+    pooled = next((g for g in games if g.group == answer.ALL_GAMES), games[0] if len(games) == 1 else None)
+    winners = [a for a in (pooled.allocators if pooled else ()) if a.beat_uniform]
+    best = max(winners, key=lambda a: a.gain).allocator if winners else None
+    parts.append(_answer_table(loi, benefit, allocation, config.get("allocator"), best))
     if allocation is not None and comparison is not None and any(g.group != answer.ALL_GAMES for g in games):
         parts.append(_figure(
             lambda: figures.answer_figure(loi, games), "the answer per game",
@@ -213,9 +234,22 @@ def _answer_section(loi, allocation, comparison, menu, alpha) -> list[str]:
             f"(mean score divided by the {REFERENCE} mean, all evaluations) with its 95% bootstrap CI; a hollow "
             "point is an allocation identical to uniform, whose gain is 0 by construction; <i>cost a/b</i>: "
             "the allocation's cost against uniform's, in menu units."))
+    parts.append("</div>")
+    # The details below the answer: per game, the LoI ranking and every allocator's allocation and gain.
+    parts.append("<h3>Per game: the LoI ranking and every allocator</h3>")
+    if comparison is None:
+        parts.append("<p class='pending'>The gains over uniform come from the statistics stage, which has not "
+                     "finished.</p>")
+    for game in games:
+        parts.append(f"<h4>{html.escape('All games, pooled' if game.group == answer.ALL_GAMES else game.group)}</h4>")
+        if game.ranking:
+            parts.append(f"<p>{html.escape(game.ranking)}</p>")
+        if game.allocators:
+            parts.append("<ul>" + "".join(f"<li>{html.escape(a.sentence)}</li>" for a in game.allocators) + "</ul>")
+        elif not game.ranking:
+            parts.append(f"<p>{html.escape(game.verdict)}</p>")
     parts.append(f"<p class='note'>A gain counts when its one-sided p-value is below {alpha:g} "
                  f"(the config's confidence level). Costs in menu units ({html.escape(_menu_text(menu))}).</p>")
-    parts.append("</div>")
     return parts
 
 
@@ -283,10 +317,11 @@ def _curves_section(curves: pd.DataFrame | None) -> list[str]:
     parts.append(_p_note(
         "Settles at step: the step after which the smoothed return per step (mean over seeds and members) stays "
         "within 10% of its range around its final level; <b>reached</b> when that happens before the last 20% "
-        "of training. <b>Last-fifth change</b>: how much the mean level moved over the last fifth of training, "
-        "as a fraction of the curve's range (the strict test: a curve still creeping up settles by the band rule "
-        "too). The learning rate is annealed to zero, which flattens the end of every curve by itself: "
-        "<code>benchmarks/plateau.py</code> measures the plateau with a constant rate."))
+        "of training <i>and</i> the curve has stopped moving: its <b>last-fifth change</b>, how much the mean "
+        "level moved over the last fifth of training as a fraction of the curve's range, is within ±0.1 (a curve "
+        "still creeping up settles by the band rule alone). The learning rate is annealed to zero, which "
+        "flattens the end of every curve by itself: <code>benchmarks/plateau.py</code> measures the plateau with "
+        "a constant rate."))
     return parts
 
 
@@ -355,9 +390,9 @@ def _statistics_section(study_dir: StudyDir, allocation, comparison, menu, alpha
         lambda: figures.gains_figure(comparison, vacuous), "allocation gains",
         f"Gain of each allocation over the uniform one (mean score divided by the {REFERENCE} mean per scenario) "
         "with its 95% bootstrap CI, per allocator and group (a game, or <i>all</i> pooled). Protocol "
-        "<b>all</b> (the default) uses every evaluation; <b>top&lt;k&gt;</b> is the paper's truncated protocol "
-        "(top-k scores per scenario and regime), shown only to expose its bias. Hollow: an allocation identical "
-        "to uniform."))
+        "<b>all</b> (the default, unlabelled) uses every evaluation; rows labelled <b>top&lt;k&gt; (paper)</b> "
+        "use the paper's truncated protocol (top-k scores per scenario and regime), shown only to expose its "
+        "bias. Hollow: an allocation identical to uniform."))
     def note(r: pd.Series, f: answer.AllocatorSummary | None) -> str:
         if f is not None and f.vacuous:
             return "= uniform (empty)"
@@ -418,6 +453,31 @@ def _statistics_section(study_dir: StudyDir, allocation, comparison, menu, alpha
     rows = [[r["scenario"], r["game"], _num(r["loi"]), r["regime"] or "—", _num(r["benefit"], sign=True),
              _reason(r["note"])] for _, r in benefit.iterrows()]
     parts.append(_table(["scenario", "game", "corrected LoI", "regime", "benefit", "note"], rows, text=(0, 1, 3, 5)))
+    return parts + _predictors_section(study_dir, benefit)
+
+
+def _predictors_section(study_dir: StudyDir, benefit: pd.DataFrame) -> list[str]:
+    """Each interaction metric against the benefit: one panel per metric and the comparison's table."""
+    from loi.report import figures
+
+    metrics, predictors = study_dir.read_table(Table.METRICS), study_dir.read_table(Table.PREDICTORS)
+    if metrics is None or predictors is None:
+        return []
+    parts = ["<h3>Which interaction metric predicts the benefit</h3>", _figure(
+        lambda: figures.metric_benefit_figure(metrics, benefit, predictors), "metrics vs benefit",
+        "One panel per metric: its score (null-corrected where it has a permutation null) against the benefit. "
+        "Pooled r uses only each game's own ordering (ranks or z-scores within game), since a metric's level "
+        "differs between games; CIs: bootstrap over scenarios; p: permutations within game.")]
+    rows = [[r["metric"], r["group"], r["method"], f"{_num(r['r'], 2)} {_ci(r['ci_low'], r['ci_high'], digits=2)}",
+             _p(r["p_value"]), _int(r["n"]), _reason(r["note"])] for _, r in predictors.iterrows()]
+    parts.append(_table(["metric", "group", "method", "r [95% CI]", "p", "scenarios", "note"], rows,
+                        text=(0, 1, 2, 6)))
+    gains = study_dir.read_table(Table.PREDICTOR_GAINS)
+    if gains is not None:
+        rows = [[r["metric"], r["group"], f"{_num(r['difference'], sign=True)} {_ci(r['ci_low'], r['ci_high'])}",
+                 _p(r["p_value"]), _reason(r["note"])] for _, r in gains.iterrows()]
+        parts.append(_table(["metric", "group", "greedy (cross-fitted) − uniform [95% CI]", "p", "note"], rows,
+                            text=(0, 1, 4)))
     return parts
 
 
@@ -457,7 +517,8 @@ def build_report(run_dir: str | Path) -> str:
 
     parts = [f"<h1>loi study “{html.escape(str(study.get('name')))}”</h1>"]
     parts += _banners(config, status)
-    parts += _answer_section(loi, allocation, comparison, menu, alpha)
+    benefit, correlation = study_dir.read_table(Table.BENEFIT), study_dir.read_table(Table.CORRELATION)
+    parts += _answer_section(loi, allocation, comparison, benefit, correlation, config, menu, alpha)
     parts += _loi_section(loi)
     parts += _crossplay_sections(crossplay)
     parts += _curves_section(_curves(run_dir))

@@ -193,6 +193,13 @@ def _ranking(loi: pd.DataFrame | None, scenarios: list[str], game: str | None) -
     return text + "."
 
 
+def _gain_text(a: AllocatorSummary) -> str:
+    if not math.isfinite(a.gain):
+        return f"gain not available: {a.note}" if a.note else "gain not available"
+    return (f"{number(a.gain, sign=True)} [{number(a.gain_low, sign=True)}, {number(a.gain_high, sign=True)}], "
+            f"{p_text(a.p_value)}")
+
+
 def _verdict(group: str, allocators: list[AllocatorSummary]) -> str:
     where = "Over all games" if group == ALL_GAMES else f"In {group}"
     if not allocators:
@@ -202,16 +209,17 @@ def _verdict(group: str, allocators: list[AllocatorSummary]) -> str:
                 f"does not answer the allocation question.")
     winners = [a for a in allocators if a.beat_uniform]
     losers = [a for a in allocators if a.worse_than_uniform]
+    # Every allocator is named once, the config's included: winners, no difference, unresolved, worse, empty.
+    tried = [a for a in allocators if not (a.vacuous or a.significant or a.worse_than_uniform)]
     parts = []
     if winners:
         parts.append("; ".join(f"{a.allocator} beat uniform by {number(a.gain, sign=True)} "
                                f"[{number(a.gain_low, sign=True)}, {number(a.gain_high, sign=True)}] "
                                f"{cost_ratio(a.cost, a.uniform_cost)}" for a in winners))
+        if tried:
+            parts.append(", ".join(f"{a.allocator} ({_gain_text(a)})" for a in tried) + " did not differ from uniform")
     else:
-        tried = [a for a in allocators if not (a.vacuous or a.significant or a.worse_than_uniform)
-                 and math.isfinite(a.gain)]
-        detail = ", ".join(f"{a.allocator} {number(a.gain, sign=True)} [{number(a.gain_low, sign=True)}, "
-                           f"{number(a.gain_high, sign=True)}], {p_text(a.p_value)}" for a in tried)
+        detail = ", ".join(f"{a.allocator} {_gain_text(a)}" for a in tried)
         parts.append("no allocator beat uniform" + (f" ({detail})" if detail else ""))
     unresolved = [a for a in allocators if a.significant and not a.beat_uniform]
     if unresolved:
@@ -292,3 +300,243 @@ def summarize_run_dir(run_dir: str | Path) -> list[GameSummary]:
 def is_smoke(config: dict) -> bool:
     """A smoke-test config says so with ``smoke = true`` (examples/quick.toml does)."""
     return bool(config.get("smoke", False))
+
+
+# ----------------------------------------------------------------------------- the headline
+
+
+@dataclass(frozen=True)
+class Headline:
+    """The report's first lines, in the order a reader asks: did diversity (population play) pay
+    off, does LoI say where, where should the budget go, and how sure is all that."""
+
+    diversity: str
+    correlation: str
+    budget: str
+    certainty: str
+
+    @property
+    def sentences(self) -> list[str]:
+        return [s for s in (self.diversity, self.correlation, self.budget, self.certainty) if s]
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.sentences)
+
+
+def _with_ci(value: float, low: float, high: float, digits: int = 3) -> str:
+    return (f"{number(value, digits, sign=True)} [{number(low, digits, sign=True)}, "
+            f"{number(high, digits, sign=True)}]")
+
+
+def _measured_benefits(benefit: pd.DataFrame | None) -> pd.DataFrame:
+    if benefit is None or benefit.empty:
+        return pd.DataFrame(columns=["scenario", "regime", "benefit", "benefit_ci_low", "benefit_ci_high"])
+    return benefit[benefit["benefit"].astype(float).map(math.isfinite)]
+
+
+def diversity_sentence(benefit: pd.DataFrame | None, reference: str = "sp") -> str:
+    """Did population play pay off: the benefit (PPn - SP) / 2 on SP-normalised scores
+    (the statistics stage's ``benefit`` table) of every scenario, counted by where its CI lies,
+    with the lowest and the highest named with their CIs."""
+    if benefit is None:
+        return "Whether population play paid off is not known yet: the statistics stage has not finished."
+    rows = _measured_benefits(benefit)
+    if rows.empty:
+        notes = sorted({str(n) for n in benefit.get("note", pd.Series(dtype=str)) if str(n or "").strip()})
+        return ("Whether population play paid off is not known: no scenario has a measured benefit"
+                + (f" ({notes[0]})" if notes else "") + ".")
+    regime = "/".join(sorted({str(r) for r in rows["regime"]}))
+    n = len(rows)
+    low, high = rows["benefit_ci_low"].astype(float), rows["benefit_ci_high"].astype(float)
+    above, below = int((low > 0).sum()), int((high < 0).sum())
+    negative = int((rows["benefit"].astype(float) < 0).sum())
+    if above > 0 and above >= n / 2:
+        lead = f"Population play ({regime}) paid off against self-play ({reference})"
+    elif above == 0 and below == 0:  # every CI includes 0: not shown either way
+        lead = f"Population play ({regime}) was not shown to pay off against self-play ({reference})"
+    elif above == 0:
+        lead = f"Population play ({regime}) did not pay off against self-play ({reference})"
+    else:
+        lead = f"Population play ({regime}) paid off against self-play ({reference}) in only {above} of {n} scenarios"
+
+    def word(k: int) -> str:
+        return "none" if k == 0 else str(k)
+
+    counts = (f"its benefit was below 0 in {word(negative)} of {n} scenario{'s' if n > 1 else ''}, its 95% CI above "
+              f"0 in {word(above)} and below 0 in {word(below)}")
+    ordered = rows.sort_values("benefit")
+    first, last = ordered.iloc[0], ordered.iloc[-1]
+
+    def cell(r) -> str:
+        interval = _with_ci(float(r["benefit"]), float(r["benefit_ci_low"]), float(r["benefit_ci_high"]))
+        return f"{interval} in {r['scenario']}"
+
+    span = f"{cell(first)}" if n == 1 else f"from {cell(first)} to {cell(last)}"
+    return (f"{lead}: {counts} ({span}; benefit = ({regime} − {reference}) / 2 on scores divided by the "
+            f"{reference} mean).")
+
+
+def correlation_sentence(correlation: pd.DataFrame | None) -> str:
+    """Does the LoI say where population play pays: Pearson r(LoI, benefit) pooled over every
+    scenario (the correlation table's group ``all``, or its one game)."""
+    if correlation is None or correlation.empty:
+        return ""
+    pooled = correlation[correlation["game"] == ALL_GAMES]
+    row = pooled.iloc[0] if len(pooled) else correlation.iloc[0] if len(correlation) == 1 else None
+    if row is None:
+        return ""
+    where = "pooled over all games" if row["game"] == ALL_GAMES else f"in {row['game']}"
+    r, low, high = (float(row[c]) for c in ("r", "ci_low", "ci_high"))
+    if not math.isfinite(r):
+        note = str(row.get("note", "") or "").strip()
+        return f"Whether LoI predicts the benefit is not known {where}" + (f": {note}." if note else ".")
+    stat = f"r(LoI, benefit) = {_with_ci(r, low, high, 2)} over {int(row['n'])} scenarios, {where}"
+    if math.isfinite(low) and low > 0:
+        return f"LoI predicted where it paid: {stat}."
+    if math.isfinite(high) and high < 0:
+        return f"LoI predicted the benefit with the wrong sign (higher LoI, lower benefit): {stat}."
+    return f"LoI did not predict the benefit: {stat}, a CI that includes 0."
+
+
+def _outcome(a: AllocatorSummary) -> str:
+    if a.vacuous:
+        return "chose the uniform allocation itself (no comparison)"
+    if a.beat_uniform:
+        return f"beat uniform by {_with_ci(a.gain, a.gain_low, a.gain_high)} {cost_ratio(a.cost, a.uniform_cost)}"
+    if a.worse_than_uniform:
+        return f"did worse than uniform ({_gain_text(a)})"
+    if a.significant:
+        return f"passed the t-test but its bootstrap CI includes 0 ({_gain_text(a)})"
+    return f"did not differ from uniform ({_gain_text(a)})"
+
+
+def budget_sentence(games: list[GameSummary], allocation: pd.DataFrame | None, allocator: str | None,
+                    reference: str = "sp") -> str:
+    """Where the budget should go: the allocation that beat uniform by the most, pooled over every
+    game (or in the one game), or that none did; then the config's own allocator's outcome."""
+    if allocation is None:
+        return "Where the budget should go is not known yet: the allocation stage has not finished."
+    pooled = next((g for g in games if g.group == ALL_GAMES), games[0] if len(games) == 1 else None)
+    if pooled is None or not pooled.allocators:
+        return ""
+    game = None if pooled.group == ALL_GAMES else pooled.group
+    uniform_rows = allocation[allocation["allocator"] == UNIFORM_ALLOCATOR]
+    if game is not None:
+        uniform_rows = uniform_rows[uniform_rows["game"] == game]
+    uniform = allocation_text(dict(zip(uniform_rows["scenario"], uniform_rows["regime"])), game)
+    winners = [a for a in pooled.allocators if a.beat_uniform]
+    if winners:
+        best = max(winners, key=lambda a: a.gain)
+        text = (f"Where the budget should go: as {best.allocator} spent it "
+                f"({allocation_text(best.allocation, game)}), which beat the uniform allocation ({uniform}) by "
+                f"{_with_ci(best.gain, best.gain_low, best.gain_high)} {cost_ratio(best.cost, best.uniform_cost)}")
+        if best.reference_only:
+            text += (f"; that is {reference} alone, whose normalised score is 1.000 by construction: population "
+                     f"play did not earn its cost here")
+    else:
+        best = None
+        text = (f"Where the budget should go: no allocator beat the uniform allocation ({uniform}), so nothing "
+                f"here says to move it")
+    chosen = next((a for a in pooled.allocators if a.allocator == allocator), None)
+    if chosen is None or chosen is best:
+        return text + (f" ({allocator} is the config's allocator)." if chosen is not None else ".")
+    return text + f". The config's allocator, {chosen.allocator}, {_outcome(chosen)}."
+
+
+def certainty_sentence(benefit: pd.DataFrame | None, alpha: float, smoke: bool) -> str:
+    """How sure: the size of benefit a scenario resolves (the median half-width of its CI), the
+    rule an allocation gain has to pass, and a smoke test's warning."""
+    words = []
+    rows = _measured_benefits(benefit)
+    if len(rows):
+        half = ((rows["benefit_ci_high"].astype(float) - rows["benefit_ci_low"].astype(float)) / 2).median()
+        if math.isfinite(half):
+            words.append(f"How sure: a scenario's benefit CI reaches ±{half:.3f} around its estimate (median over "
+                         f"{len(rows)} scenarios), so a smaller benefit would not show")
+    rule = (f"an allocation's gain counts when its one-sided p is below {alpha:g} and its bootstrap CI excludes 0, "
+            f"on all evaluations")
+    text = (words[0] + "; " + rule + ".") if words else ("How sure: " + rule + ".")
+    if smoke:
+        text += " This is a smoke test (smoke = true): it checks that the stages run, so these numbers are not results."
+    return text
+
+
+def headline(benefit: pd.DataFrame | None, correlation: pd.DataFrame | None, allocation: pd.DataFrame | None,
+             games: list[GameSummary], *, allocator: str | None, alpha: float, smoke: bool,
+             reference: str = "sp") -> Headline:
+    """The report's first lines from the run's tables (no statistic of its own)."""
+    return Headline(diversity_sentence(benefit, reference), correlation_sentence(correlation),
+                    budget_sentence(games, allocation, allocator, reference),
+                    certainty_sentence(benefit, alpha, smoke))
+
+
+# The tables the headline reads, and the config keys: what export_answer commits for the README.
+ANSWER_TABLES = (Table.LOI, Table.ALLOCATION, Table.COMPARISON, Table.BENEFIT, Table.CORRELATION)
+ANSWER_CONFIG = ("menu", "allocator", "evaluation", "smoke")
+HEADLINE_FILE, ANSWER_CONFIG_FILE = "headline.md", "answer.json"
+
+
+def _headline_from(tables: dict, config: dict) -> Headline:
+    menu = {k: float(v) for k, v in config.get("menu", {}).items()}
+    alpha = alpha_of(config)
+    games = summarize_run(tables.get(Table.LOI), tables.get(Table.ALLOCATION), tables.get(Table.COMPARISON),
+                          menu=menu, alpha=alpha)
+    return headline(tables.get(Table.BENEFIT), tables.get(Table.CORRELATION), tables.get(Table.ALLOCATION), games,
+                    allocator=config.get("allocator"), alpha=alpha, smoke=is_smoke(config))
+
+
+def _run_tables(run_dir: str | Path) -> tuple[dict, dict]:
+    study = StudyDir(run_dir)
+    tables = {t: study.read_table(t) for t in ANSWER_TABLES}
+    tables[Table.ALLOCATION] = read_allocations(study.path)  # with the cross-fitted greedy rows
+    return tables, study.read_study().get("config", {})
+
+
+def headline_of_run_dir(run_dir: str | Path) -> Headline:
+    """:func:`headline` of whatever stages of ``run_dir`` are finished."""
+    return _headline_from(*_run_tables(run_dir))
+
+
+def headline_of_folder(folder: str | Path) -> Headline:
+    """:func:`headline` of the tables :func:`export_answer` wrote to ``folder``."""
+    import json
+
+    folder = Path(folder)
+    tables = {}
+    for table in ANSWER_TABLES:
+        path = folder / f"{table}.csv"
+        tables[table] = pd.read_csv(path, keep_default_na=False, na_values=[""]) if path.is_file() else None
+        if tables[table] is not None and "note" in tables[table].columns:
+            tables[table]["note"] = tables[table]["note"].astype(object).fillna("")
+    return _headline_from(tables, json.loads((folder / ANSWER_CONFIG_FILE).read_text()))
+
+
+def export_answer(run_dir: str | Path, folder: str | Path) -> Headline:
+    """Write the tables and config keys the headline reads (CSV, JSON) and the headline itself
+    (``headline.md``, rendered back from those files) to ``folder``: the committed source of a
+    headline the README quotes, which a test renders again and compares."""
+    import json
+
+    from loi.tables.io import atomic_write
+
+    tables, config = _run_tables(run_dir)
+    revision = StudyDir(run_dir).read_study().get("versions", {}).get("git")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for table, frame in tables.items():
+        if frame is not None:
+            with atomic_write(folder / f"{table}.csv") as tmp:
+                frame.to_csv(tmp, index=False)
+    with atomic_write(folder / ANSWER_CONFIG_FILE) as tmp:
+        tmp.write_text(json.dumps({**{k: config[k] for k in ANSWER_CONFIG if k in config}, "git_revision": revision},
+                                  indent=2, sort_keys=True) + "\n")
+    result = headline_of_folder(folder)
+    with atomic_write(folder / HEADLINE_FILE) as tmp:
+        tmp.write_text(headline_markdown(result))
+    return result
+
+
+def headline_markdown(result: Headline) -> str:
+    """The headline as the README quotes it: one paragraph per sentence."""
+    return "\n\n".join(result.sentences) + "\n"

@@ -22,6 +22,7 @@ from loi.tables.schema import (
     EPISODE_KEY,
     EVAL_SEED,
     OPTIONAL_COLUMNS,
+    OWN_PARTNER,
     REGIME,
     REQUIRED_COLUMNS,
     SCENARIO,
@@ -32,8 +33,8 @@ from loi.tables.scores import SCORE, fixed_bob_scores
 
 __all__ = [
     "COLUMN_KINDS", "COPLAYER", "COPLAYER_CHECKPOINT", "COPLAYER_RETURN", "COPLAYER_SEED", "EGO",
-    "EGO_CHECKPOINT", "EGO_RETURN", "EPISODE", "EPISODE_KEY", "EVAL_SEED", "OPTIONAL_COLUMNS", "REGIME", "REQUIRED_COLUMNS",
-    "SCENARIO", "SCORE", "atomic_write", "check_writable", "block_labels", "cross_play_table", "fixed_bob_scores",
-    "parse_cross_play_name", "parse_tournament_name", "read_npz", "read_table", "tournament_table",
+    "EGO_CHECKPOINT", "EGO_RETURN", "EPISODE", "EPISODE_KEY", "EVAL_SEED", "OPTIONAL_COLUMNS", "OWN_PARTNER", "REGIME",
+    "REQUIRED_COLUMNS", "SCENARIO", "SCORE", "atomic_write", "check_writable", "block_labels", "cross_play_table",
+    "fixed_bob_scores", "parse_cross_play_name", "parse_tournament_name", "read_npz", "read_table", "tournament_table",
     "validate_table", "write_table",
 ]

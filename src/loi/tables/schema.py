@@ -25,10 +25,14 @@ COPLAYER_CHECKPOINT = "coplayer_checkpoint"
 COPLAYER_SEED = "coplayer_seed"
 REGIME = "regime"
 EVAL_SEED = "eval_seed"
+# Whether the co-player is the ego's own training partner: a policy of the ego's own training run
+# and seed (self-play: the ego's lineage at any checkpoint; population play: its population's
+# members). ``loi evaluate`` writes it; the ``xp_gap`` metric compares these rows with the rest.
+OWN_PARTNER = "own_partner"
 
 REQUIRED_COLUMNS: tuple[str, ...] = (SCENARIO, EGO, COPLAYER, EPISODE, EGO_RETURN)
 
-# Canonical kind of every known column: "str", "int" or "float".
+# Canonical kind of every known column: "str", "int", "float" or "bool".
 COLUMN_KINDS: dict[str, str] = {
     SCENARIO: "str",
     EGO: "str",
@@ -40,6 +44,7 @@ COLUMN_KINDS: dict[str, str] = {
     COPLAYER_CHECKPOINT: "int",
     COPLAYER_SEED: "int",
     REGIME: "str",
+    OWN_PARTNER: "bool",
 }
 OPTIONAL_COLUMNS: tuple[str, ...] = tuple(c for c in COLUMN_KINDS if c not in REQUIRED_COLUMNS)
 RETURN_COLUMNS: tuple[str, ...] = (EGO_RETURN, COPLAYER_RETURN)
@@ -101,7 +106,18 @@ def _as_int(column: pd.Series, name: str, where: str) -> pd.Series:
     return pd.Series(values.astype(np.int64), index=column.index, name=name)
 
 
-_CONVERT = {"str": _as_str, "float": _as_float, "int": _as_int}
+def _as_bool(column: pd.Series, name: str, where: str) -> pd.Series:
+    if pd.api.types.is_bool_dtype(column) and not column.isna().any():
+        return column.astype(bool)
+    text = column.astype("str").str.strip().str.lower()
+    known = {"true": True, "1": True, "1.0": True, "false": False, "0": False, "0.0": False}
+    unknown = ~text.isin(list(known))
+    if unknown.any():
+        raise LoiError(f"{where}column {name!r} must hold true/false, got {column[unknown].iloc[0]!r}")
+    return text.map(known).astype(bool)
+
+
+_CONVERT = {"str": _as_str, "float": _as_float, "int": _as_int, "bool": _as_bool}
 
 
 def validate_table(table: pd.DataFrame, *, source: str | None = None) -> pd.DataFrame:

@@ -99,6 +99,9 @@ class TrainConfig:
     network: NetworkConfig = field(default_factory=NetworkConfig)
     env_overrides: tuple[tuple[str, Any], ...] = ()
     pp_schedule: str = "concurrent"
+    # fcpN only: Melting Pot bots (``bots:NAME``, loi.agents.bots) in the frozen pool, beside
+    # N - len(pool_bots) checkpoints of a self-play run.
+    pool_bots: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.scenario, str) or not self.scenario:
@@ -121,6 +124,7 @@ class TrainConfig:
         if self.pp_schedule != "concurrent" and self.regime_spec.kind == "fcp":
             raise LoiError(f"pp_schedule {self.pp_schedule!r} applies to sp and ppN; {self.regime} already "
                            "trains against a frozen pool")
+        self._check_pool_bots()
         if isinstance(self.network, (dict, str)):  # a preset name or a table of fields (TOML, JSON, Python)
             object.__setattr__(self, "network", network_config(self.network))
         if not isinstance(self.network, NetworkConfig):
@@ -147,6 +151,28 @@ class TrainConfig:
                 f"num_generations * num_envs * rollout_length = {self.steps_per_update * self.num_generations}"
             )
 
+    def _check_pool_bots(self) -> None:
+        bots = self.pool_bots
+        if isinstance(bots, str) or not isinstance(bots, (tuple, list)) or not all(isinstance(b, str) for b in bots):
+            raise LoiError(f"pool_bots must be a list of bot names (bots:NAME), got {bots!r}")
+        object.__setattr__(self, "pool_bots", tuple(bots))
+        if not bots:
+            return
+        regime = self.regime_spec
+        if regime.kind != "fcp":
+            raise LoiError(f"pool_bots are members of an fcpN pool; regime {regime} has no pool")
+        if len(bots) > regime.size:
+            raise LoiError(f"regime {regime} has a pool of {regime.size}, but {len(bots)} pool_bots are listed")
+        if len(set(bots)) != len(bots):
+            raise LoiError(f"pool_bots lists a bot twice: {list(bots)}")
+        import loi.envs
+        from loi.agents.bots import parse_bot
+
+        env = loi.envs.make(self.scenario, **dict(self.env_overrides))
+        names = [parse_bot(b, env.num_strategies).name for b in bots]  # LoiError for a bad name
+        if len(set(names)) != len(names):
+            raise LoiError(f"pool_bots lists the same bot twice: {list(bots)}")
+
     @property
     def regime_spec(self) -> Regime:
         return parse_regime(self.regime)
@@ -172,6 +198,10 @@ class TrainConfig:
         out = dataclasses.asdict(self)
         out["network"] = {k: list(v) if isinstance(v, tuple) else v for k, v in out["network"].items()}
         out["env_overrides"] = {k: v for k, v in self.env_overrides}
+        if self.pool_bots:
+            out["pool_bots"] = list(self.pool_bots)
+        else:  # absent, as before the field existed: earlier runs keep their config hash
+            out.pop("pool_bots")
         return out
 
     @classmethod
@@ -185,6 +215,8 @@ class TrainConfig:
             data["network"] = network_config(data["network"])
         if "env_overrides" in data:
             data["env_overrides"] = tuple(sorted(dict(data["env_overrides"]).items()))
+        if "pool_bots" in data:
+            data["pool_bots"] = tuple(data["pool_bots"])
         return cls(**data)
 
     def config_hash(self) -> str:

@@ -1,4 +1,5 @@
-"""The frozen partner pool for fictitious co-play (``fcpN``)."""
+"""The frozen partner pool for fictitious co-play (``fcpN``): checkpoints of a
+self-play run and, optionally, Melting Pot bots (``TrainConfig.pool_bots``)."""
 
 from __future__ import annotations
 
@@ -36,11 +37,27 @@ def select_pool(run_dir: str | os.PathLike, size: int) -> list[Path]:
     return [checkpoints[i].path for i in picks]
 
 
-def load_pool(paths: list[str | os.PathLike], scenario: str | None = None) -> PartnerPool:
-    """Stack the checkpoints' params (they must share one network) into a pool."""
+def load_pool(paths: list[str | os.PathLike], scenario: str | None = None, *, bots: tuple[str, ...] = (),
+              env=None) -> PartnerPool:
+    """Stack the checkpoints' params (they must share one network) into a pool,
+    followed by ``bots`` (``bots:NAME``; they need ``env``, the training environment)."""
     checkpoints = [load_checkpoint(p) for p in paths]
-    if not checkpoints:
+    if not checkpoints and not bots:
         raise LoiError("the fcp pool is empty")
+    bot_params, bot_act = None, None
+    if bots:
+        from loi.agents.bots import bot_act as make_bot_act
+        from loi.agents.bots import bot_params as make_bot_params
+        from loi.agents.bots import parse_bot
+
+        if env is None:
+            raise LoiError("bots in an fcp pool need the training environment")
+        k = int(env.num_strategies)
+        specs = [make_bot_params(parse_bot(b, k), k) for b in bots]
+        bot_params = jax.tree_util.tree_map(lambda *xs: jnp.stack([jnp.asarray(x) for x in xs]), *specs)
+        bot_act = make_bot_act(env)
+    if not checkpoints:
+        return PartnerPool(network=None, params=None, bot_params=bot_params, bot_act=bot_act)
     first = checkpoints[0]
     for path, ckpt in zip(paths, checkpoints):
         if ckpt.network_config != first.network_config:
@@ -49,4 +66,4 @@ def load_pool(paths: list[str | os.PathLike], scenario: str | None = None) -> Pa
         if scenario is not None and trained_on is not None and trained_on != scenario:
             raise LoiError(f"fcp pool checkpoint {path} was trained on {trained_on}, not {scenario}")
     params = jax.tree_util.tree_map(lambda *xs: jnp.stack([jnp.asarray(x) for x in xs]), *[c.params for c in checkpoints])
-    return PartnerPool(network=first.network, params=params)
+    return PartnerPool(network=first.network, params=params, bot_params=bot_params, bot_act=bot_act)

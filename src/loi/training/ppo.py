@@ -13,7 +13,9 @@ Regimes (the member sits in one seat; the partner in the other):
   each environment draws its partner uniformly from the population (the member
   itself included) and the member's seat uniformly from {row, column}.
 - ``fcpN``: one learner; partners drawn per episode the same way from a frozen
-  pool of N checkpoints (passed to :func:`make_train`).
+  pool of N partners (passed to :func:`make_train`): checkpoints and/or
+  Melting Pot bots (:mod:`loi.agents.bots`, their puppeteer state carried
+  per environment like a recurrent partner's memory).
 
 ``pp_schedule = "generational"`` (sp and ppN) is the authors' schedule
 (their ``MARL/PP_train.py``): at the start of every generation each member
@@ -56,6 +58,7 @@ from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from flax import struct
 
@@ -69,14 +72,28 @@ from loi.training.matchup import EpisodeLog, episode_log, log_step, regime_match
 
 @dataclass(frozen=True)
 class PartnerPool:
-    """Frozen partners for fictitious co-play: params stacked on a leading axis."""
+    """Frozen partners for fictitious co-play: checkpoints of one ``network``
+    (params stacked on a leading axis; ``network`` None when there are none),
+    then bots (``bot_params`` stacked, played by ``bot_act``,
+    :mod:`loi.agents.bots`). Partner index i < ``num_networks`` is checkpoint i,
+    the rest are the bots in order."""
 
-    network: ActorCritic
+    network: ActorCritic | None
     params: Any
+    bot_params: Any = None
+    bot_act: Callable | None = None
+
+    @property
+    def num_networks(self) -> int:
+        return 0 if self.network is None else int(jax.tree_util.tree_leaves(self.params)[0].shape[0])
+
+    @property
+    def num_bots(self) -> int:
+        return 0 if self.bot_params is None else int(jax.tree_util.tree_leaves(self.bot_params)[0].shape[0])
 
     @property
     def size(self) -> int:
-        return int(jax.tree_util.tree_leaves(self.params)[0].shape[0])
+        return self.num_networks + self.num_bots
 
 
 @struct.dataclass
@@ -176,8 +193,11 @@ def make_train(config: TrainConfig, pool: PartnerPool | None = None, env: Any = 
     if tuple(env.agents) != AGENTS:
         raise LoiError(f"training supports two-player environments with agents {AGENTS}, got {tuple(env.agents)}")
     network = make_network(env, config.network)
-    if pool is not None and (pool.network.obs_dim, pool.network.num_actions) != (network.obs_dim, network.num_actions):
+    if pool is not None and pool.network is not None and \
+            (pool.network.obs_dim, pool.network.num_actions) != (network.obs_dim, network.num_actions):
         raise LoiError("the frozen pool's checkpoints were trained on a different observation/action space")
+    num_pool_networks = pool.num_networks if pool is not None else 0
+    pool_bots = pool is not None and pool.num_bots > 0
 
     generational = config.pp_schedule in FROZEN_PARTNER_SCHEDULES
     lineage = config.pp_schedule == "lineage"
@@ -185,7 +205,7 @@ def make_train(config: TrainConfig, pool: PartnerPool | None = None, env: Any = 
     num_members = regime.num_members
     num_candidates = regime.size  # partner_episodes' width: the population (pp), the pool (fcp); 1 (sp)
     slots = matchup.slots
-    partner_network = pool.network if pool is not None else network
+    partner_network = pool.network if pool is not None and pool.network is not None else network
     recurrent = network.recurrent
     num_envs, horizon = config.num_envs, config.rollout_length
     k = int(env.num_strategies)
@@ -212,6 +232,14 @@ def make_train(config: TrainConfig, pool: PartnerPool | None = None, env: Any = 
         """Members' logits/values/carries: params [M], the rest [M, E, slots, ...]."""
         return jax.vmap(lambda p, c, o, r, d: policy_step(network, p, c, o, r, d))(params, carry, obs, reward, reset)
 
+    def partner_init_carry():
+        carry = init_carry(partner_network, (num_members, num_envs))
+        if pool_bots:  # the bots' puppeteer state beside the checkpoints' memory
+            from loi.agents.bots import init_carry as bot_init_carry
+
+            return carry, bot_init_carry((num_members, num_envs))
+        return carry
+
     # ---- one seed: init -------------------------------------------------
     def init_seed(key):
         key, k_params, k_env, k_pair = jax.random.split(key, 4)
@@ -231,7 +259,7 @@ def make_train(config: TrainConfig, pool: PartnerPool | None = None, env: Any = 
             first=jnp.ones((num_members, num_envs), bool),
             last_reward=jnp.zeros((num_members, num_envs, 2), jnp.float32),
             learner_carry=init_carry(network, (num_members, num_envs, slots)),
-            partner_carry=init_carry(partner_network, (num_members, num_envs)) if matchup.has_partner else (),
+            partner_carry=partner_init_carry() if matchup.has_partner else (),
             frozen_params=params if generational else (),  # replaced at the first generation's start
             log=episode_log((num_members, num_envs)),
             key=key,
@@ -248,6 +276,8 @@ def make_train(config: TrainConfig, pool: PartnerPool | None = None, env: Any = 
                 state.frozen_params, state.partner_carry, partner_obs, reward, state.first)
             action = jax.random.categorical(key, logits).astype(jnp.int32)
             return with_action(carry, action), action
+        if pool_bots:
+            return mixed_pool_act(state, partner_obs, reward, key)
         candidates = state.params if regime.kind == "pp" else pool.params
 
         def candidate(p):
@@ -259,6 +289,45 @@ def make_train(config: TrainConfig, pool: PartnerPool | None = None, env: Any = 
             x, state.partner.reshape((1,) + state.partner.shape + (1,) * (x.ndim - 3)), axis=0)[0]
         action = jax.random.categorical(key, pick(all_logits)).astype(jnp.int32)
         return with_action(jax.tree_util.tree_map(pick, all_carry), action), action
+
+    def mixed_pool_act(state: TrainState, partner_obs, reward, key):
+        """A pool with bots: every checkpoint and every bot acts on the environment's
+        partner memory (the checkpoints') and puppeteer state (the bots'); the drawn
+        partner's action and memory are kept."""
+        net_carry, bot_carry = state.partner_carry
+        k_net, k_bot = jax.random.split(key)
+
+        def pick_from(x, index):
+            return jnp.take_along_axis(x, index.reshape((1,) + index.shape + (1,) * (x.ndim - 3)), axis=0)[0]
+
+        is_bot = state.partner >= num_pool_networks
+        action = jnp.zeros(state.partner.shape, jnp.int32)
+        if num_pool_networks:
+            def candidate(p):
+                logits, _, carry = policy_step(partner_network, p, net_carry, partner_obs, reward, state.first)
+                return logits, carry
+
+            all_logits, all_carry = jax.vmap(candidate)(pool.params)
+            index = jnp.minimum(state.partner, num_pool_networks - 1)
+            net_action = jax.random.categorical(k_net, pick_from(all_logits, index)).astype(jnp.int32)
+            net_carry = jax.tree_util.tree_map(lambda x: pick_from(x, index), all_carry)
+            action = net_action
+        # Bots act on the flattened batch of environments, one key each.
+        batch = state.partner.shape
+        flat = lambda x: x.reshape((-1,) + x.shape[len(batch):])  # noqa: E731
+        keys = jax.random.split(k_bot, int(np.prod(batch)))
+        flat_carry = jax.tree_util.tree_map(flat, bot_carry)
+
+        def bot(p):
+            return pool.bot_act(p, flat_carry, flat(partner_obs), flat(reward), flat(state.first), keys)
+
+        bot_carries, bot_actions = jax.vmap(bot)(pool.bot_params)  # [B, M*E, ...]
+        bot_index = jnp.maximum(flat(state.partner) - num_pool_networks, 0)
+        take = lambda x: jnp.take_along_axis(  # noqa: E731
+            x, bot_index.reshape((1,) + bot_index.shape + (1,) * (x.ndim - 2)), axis=0)[0]
+        bot_carry = jax.tree_util.tree_map(lambda x: take(x).reshape(batch + x.shape[2:]), bot_carries)
+        action = jnp.where(is_bot, take(bot_actions).reshape(batch), action)
+        return (with_action(net_carry, action), bot_carry), action
 
     def env_step_fn(carry, _):
         state, stats = carry
@@ -463,7 +532,7 @@ def make_train(config: TrainConfig, pool: PartnerPool | None = None, env: Any = 
             first=jnp.ones((num_members, num_envs), bool),
             last_reward=jnp.zeros((num_members, num_envs, 2), jnp.float32),
             learner_carry=init_carry(network, (num_members, num_envs, slots)),
-            partner_carry=init_carry(partner_network, (num_members, num_envs)),
+            partner_carry=partner_init_carry(),
             log=episode_log((num_members, num_envs)),
             key=key,
         )

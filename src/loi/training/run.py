@@ -97,7 +97,10 @@ def _compiled(config: TrainConfig, pool_key: tuple) -> tuple[Trainer, Callable, 
     """The trainer, its compiled ``init`` and a lazy compiled ``generation``,
     memoised so that repeated runs of one config in a process (resume, a
     pipeline's seeds, tests) compile once."""
-    pool = load_pool([Path(p) for p, _, _ in pool_key], config.scenario) if pool_key else None
+    pool = None
+    if pool_key or config.pool_bots:
+        pool = load_pool([Path(p) for p, _, _ in pool_key], config.scenario, bots=config.pool_bots,
+                         env=make_env(config))
     trainer = make_train(config, pool=pool)
     key = jax.random.PRNGKey(0)
     # Default optimisation on purpose: compiled at LLVM O0, the vmapped batched QR of the
@@ -124,11 +127,13 @@ def train_run(
     """Train ``config`` into ``out``, resuming if ``out`` holds an unfinished run
     of the same config and seed. ``stop_after`` ends after that many generations
     in total (for tests of resume); ``pool_dir`` is the SP run an fcpN learner
-    trains against."""
+    trains against (its N - len(config.pool_bots) checkpoints; none needed when
+    bots fill the pool)."""
     out = Path(out)
     run = RunDir(out)
     regime = config.regime_spec
-    if regime.kind == "fcp" and pool_dir is None:
+    pool_checkpoints = regime.size - len(config.pool_bots) if regime.kind == "fcp" else 0
+    if pool_checkpoints and pool_dir is None:
         raise LoiError(f"regime {regime} needs --pool DIR: a self-play run directory to draw partners from")
     if regime.kind != "fcp" and pool_dir is not None:
         raise LoiError(f"--pool is only for fcpN regimes, not {regime}")
@@ -148,7 +153,7 @@ def train_run(
     else:
         if out.exists() and not out.is_dir():
             raise LoiError(f"--out {out} exists and is not a directory")
-        pool_paths = select_pool(pool_dir, regime.size) if regime.kind == "fcp" else []
+        pool_paths = select_pool(pool_dir, pool_checkpoints) if pool_checkpoints else []
         run.write_metadata(_run_record(config, seed, pool_paths))
 
     trainer, init, compile_generation = _compiled(config, _pool_key(pool_paths))
