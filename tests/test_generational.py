@@ -138,6 +138,7 @@ def test_lineage_learner_continues_the_drawn_members_weights():
     assert max(moved) > 1e-3  # a member that drew another no longer holds its own weights
 
 
+@pytest.mark.slow  # two compiles (~40 s); the property follows from a draw among one member
 def test_lineage_self_play_is_generational_self_play():
     """With one member the draw is the member itself: sp trains bit for bit as under
     ``generational`` (so a study's SP seeds and held-out Bobs are the same under both)."""
