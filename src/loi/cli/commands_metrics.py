@@ -356,7 +356,8 @@ def _warn_about_options(reward_table, estimator: str, options: dict) -> None:
 
 @app.command()
 def paper(
-    data_dir: Path = typer.Argument(..., help="Directory with cross_play/, tournament/ and manifest.toml."),
+    data_dir: Path = typer.Argument(..., help="Directory with cross_play/, tournament/ (and any tournament_*/ "
+                                    "beside it) and an optional manifest.toml."),
     permutations: int = typer.Option(1000, "--permutations", help="Permutation-null draws for the LoI."),
     bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples for the LoI CI (0: skip)."),
     top: int = typer.Option(30, "--top", help="The paper's truncation for the labelled top-k comparison."),
@@ -364,7 +365,9 @@ def paper(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object to stdout."),
 ) -> None:
     """The paper's full analysis (LoI, ANOVA, PP benefit, Pearson r, one-sigma
-    allocation, heuristic vs uniform) for every game in DATA_DIR."""
+    allocation, heuristic vs uniform) for every game in DATA_DIR, every tournament
+    folder side by side with its training lengths, and the interaction metrics
+    compared as predictors of the PP5 benefit in each folder."""
     from loi.pipeline.paper import analyse_paper_data
 
     with progress_bar("paper analysis") as progress:
