@@ -1,11 +1,13 @@
-"""Shared test fixtures: the CLI as a user runs it, the authors' data, and a pure-Python
-reference of the compiled kernels' random draws."""
+"""Shared test fixtures: the CLI as a user runs it, the authors' data, a pure-Python
+reference of the compiled kernels' random draws, and one JAX compilation cache for the run."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,45 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 # The authors' released tensors live beside the checkout (never copied into it).
 PAPER_DATA = Path(os.environ.get("LOI_PAPER_DATA", REPO.parent / "shared" / "paper-data"))
+
+_CACHE_VARIABLE = "JAX_COMPILATION_CACHE_DIR"
+_owned_cache = pytest.StashKey[str]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One JAX persistent compilation cache for the whole run: this process, the pytest-xdist
+    workers (they inherit the variable) and every process a test starts (``loi`` commands, study
+    drivers, Ray workers) compile a program once and load it after that. The suite is mostly XLA
+    compilation: the tiny study of tests/data alone compiles for ~110 of its ~135 CPU seconds,
+    ~25 s with the cache warm. A fresh directory per run, removed at the end (set the variable
+    to keep one between runs); ``loi``'s own cache (``enable_compilation_cache``) defers to it.
+    The cache changes compile time only, never results."""
+    if _CACHE_VARIABLE not in os.environ:  # set here by the controller; an xdist worker inherits it
+        os.environ[_CACHE_VARIABLE] = tempfile.mkdtemp(prefix="loi-tests-jax-cache-")
+        config.stash[_owned_cache] = os.environ[_CACHE_VARIABLE]
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", os.environ[_CACHE_VARIABLE])  # if jax was imported before
+
+
+# Modules whose tests each compile training programs (tens of CPU seconds a test), heaviest first.
+# They run before the rest, so that the suite ends on short tests: pytest-xdist hands out the
+# ungrouped tests in collection order, and a long one handed out last keeps one worker busy
+# while the other has nothing left to do.
+_LONG_MODULES = ("test_pipeline_fcp", "test_training_grid", "test_memory", "test_generational", "test_training",
+                 "test_jaxmarl_adapter", "test_evaluation", "test_agents", "test_evaluation_runs")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(_LONG_MODULES)}
+    items.sort(key=lambda item: rank.get(getattr(getattr(item, "module", None), "__name__", ""), len(rank)))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    owned = config.stash.get(_owned_cache, None)
+    if owned is not None:
+        shutil.rmtree(owned, ignore_errors=True)
+        os.environ.pop(_CACHE_VARIABLE, None)
 
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -24,6 +65,14 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> subpro
         cwd=cwd,
         timeout=timeout,
     )
+
+
+# The end-to-end `loi run` tests of tests/data/pipeline_tiny.toml's study (test_factorial's first
+# setting, test_pipeline_run) run on one pytest-xdist worker (pyproject's --dist loadgroup), one
+# module after the other: the first compiles the study's programs into the run's compilation
+# cache, the second loads them (~25 CPU seconds instead of ~135); on two workers both would compile
+# them at the same time. Each module's run is made once (module-scoped fixtures).
+TINY_STUDY = pytest.mark.xdist_group("tiny_study")
 
 
 @pytest.fixture

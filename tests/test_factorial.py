@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import TINY_STUDY
 from loi.errors import LoiError
 from loi.pipeline.config import load_config, study_config
 from loi.pipeline.factorial import (AUTHORS, CORRELATION_PROTOCOLS, SUMMARY_TABLES, factorial_config,
@@ -96,7 +97,7 @@ def factorial_run(tmp_path_factory) -> tuple[Path, Path, dict]:
     return out, results, json.loads(result.stdout)
 
 
-@pytest.mark.xdist_group("factorial_run")  # one worker makes the module-scoped run once
+@TINY_STUDY  # one worker makes the module-scoped run once (and the tiny study's compiles: conftest)
 def test_every_setting_runs_as_its_own_study(factorial_run) -> None:
     out, _, summary = factorial_run
     assert set(summary["settings"]) == {"concurrent", "generational"}
@@ -110,7 +111,7 @@ def test_every_setting_runs_as_its_own_study(factorial_run) -> None:
     assert options["generational"] == {**options["concurrent"], "pp_schedule": "generational"}
 
 
-@pytest.mark.xdist_group("factorial_run")
+@TINY_STUDY
 def test_summary_tables_hold_every_setting_beside_the_runs_own_tables(factorial_run) -> None:
     out, results, _ = factorial_run
     for folder in (out / "summary", results):
@@ -137,7 +138,7 @@ def test_summary_tables_hold_every_setting_beside_the_runs_own_tables(factorial_
     assert text.count("| concurrent | prisoners_dilemma |") == 1
 
 
-@pytest.mark.xdist_group("factorial_run")
+@TINY_STUDY
 def test_a_setting_run_elsewhere_keeps_its_committed_rows(factorial_run, tmp_path: Path) -> None:
     """Settings whose runs are not on this machine keep the rows of the summary in --results
     when it ran the same study; a changed setting is pending instead."""

@@ -69,11 +69,11 @@ def test_permutation_p_is_the_exact_one_and_small_games_are_named():
 
 
 def cell_scores(games):
-    """Normalised cell means SP5 1, PP3 1.1, PP5 0.8 + 0.2 q for within-game rank q, times 10,
+    """Normalised cell means sp 1, pp3 1.1, pp5 0.8 + 0.2 q for within-game rank q, times 10,
     four evaluations per cell whose deviations cancel (the cell means are exact)."""
     rows = []
     for s in games:
-        means = {"SP5": 1.0, "PP3": 1.1, "PP5": 0.8 + 0.2 * rank(s)}
+        means = {"sp": 1.0, "pp3": 1.1, "pp5": 0.8 + 0.2 * rank(s)}
         for regime, mean in means.items():
             for e, dev in enumerate((-0.1, 0.1, -0.05, 0.05)):
                 rows.append((s, regime, f"ego{e}", e, 10 * (mean + dev)))
@@ -86,14 +86,14 @@ def test_crossfit_greedy_gain_matches_the_hand_allocation():
     benefit = {s: 0.1 * rank(s) for s in games}
     result = compare_predictors({"m": metric}, benefit, games, scores=cell_scores(games), resamples=20,
                                 permutations=20, comparison_resamples=200)
-    # Lines on the scaled rank t = q / 3: SP5 1, PP3 1.1, PP5 0.8 + 0.6 t. From SP5 everywhere (cost 4
-    # of 12), PP5 at q = 3 gains 0.4 for 4 (0.1 per unit), then q = 2 gains 0.2 for 4 (0.05 per unit,
-    # PP3's 0.1 for 2 ties per unit and gains less); the budget is spent.
-    expected = {0: "SP5", 1: "SP5", 2: "PP5", 3: "PP5"}
+    # Lines on the scaled rank t = q / 3: sp 1, pp3 1.1, pp5 0.8 + 0.6 t. From sp everywhere (cost 4
+    # of 12), pp5 at q = 3 gains 0.4 for 4 (0.1 per unit), then q = 2 gains 0.2 for 4 (0.05 per unit,
+    # pp3's 0.1 for 2 ties per unit and gains less); the budget is spent.
+    expected = {0: "sp", 1: "sp", 2: "pp5", 3: "pp5"}
     assert dict(zip(result.allocations["scenario"], result.allocations["regime"])) == {
         s: expected[rank(s)] for s in games}
     gains = result.gains.set_index("group")
-    # Heuristic cells 1, 1, 1.2, 1.4 (mean 1.15) against PP3's 1.1 everywhere.
+    # Heuristic cells 1, 1, 1.2, 1.4 (mean 1.15) against pp3's 1.1 everywhere.
     for group in [*GAMES, "pooled"]:
         assert gains.loc[group, "difference"] == pytest.approx(0.05, abs=1e-12)
         assert gains.loc[group, "ci_low"] <= 0.05 <= gains.loc[group, "ci_high"]

@@ -1,4 +1,4 @@
-"""`loi run` with an fcpN regime on the menu and two games: the fcp learner trains
+"""`loi run` with an fcpN-bots regime on the menu and two games: the fcp learner trains
 against a frozen pool of a checkpoint of the study's own SP run and a bot, the
 tournaments hold two bots beside the held-out SP seeds (``[heldout] bots``), and
 the statistics stage cross-fits the greedy allocator (each game allocated from the
@@ -27,9 +27,9 @@ def test_fcp_menu_entry_and_crossfit_greedy_end_to_end(tmp_path: Path) -> None:
     assert set(summary["scenarios"]) == SCENARIOS
 
     for scenario in SCENARIOS:
-        fcp = out / "train" / scenario / "fcp2"
+        fcp = out / "train" / scenario / "fcp2-bots"
         record = json.loads((fcp / "run.json").read_text())
-        assert record["config"]["regime"] == "fcp2"
+        assert record["config"]["regime"] == "fcp2"  # the variant trains its base regime, bots in its pool
         assert sorted(p.stem for p in fcp.glob("seed_0/member_0/gen_*")) == ["gen_000", "gen_001", "gen_002"]
         # The frozen partners: one checkpoint of the study's SP run, then the bot.
         assert len(record["pool"]) == 1 and "/sp/seed_" in record["pool"][0]
@@ -38,7 +38,7 @@ def test_fcp_menu_entry_and_crossfit_greedy_end_to_end(tmp_path: Path) -> None:
     scores = pd.read_parquet(out / "tables" / "scores.parquet")
     # One fcp learner (seeds = 1), two pp2 members, two sp seeds per scenario: all against the same 4 Bobs.
     egos = scores.groupby(["scenario", "regime"])["ego"].nunique().to_dict()
-    assert egos == {(s, r): n for s in SCENARIOS for r, n in (("fcp2", 1), ("pp2", 2), ("sp", 2))}
+    assert egos == {(s, r): n for s in SCENARIOS for r, n in (("fcp2-bots", 1), ("pp2", 2), ("sp", 2))}
     tournament = pd.read_parquet(out / "tables" / "tournament.parquet")
     bots = ["bots:specialist", "bots:specialist?target=2"]
     for scenario, bobs in tournament.groupby("scenario")["coplayer"]:
@@ -54,9 +54,9 @@ def test_fcp_menu_entry_and_crossfit_greedy_end_to_end(tmp_path: Path) -> None:
     assert per_round[pd_rows["coplayer"] == bots[1]].between(0, 1).all()
     by_kind = pd.read_parquet(out / "tables" / "benefit_by_partner.parquet")
     assert set(by_kind["partner_kind"]) == {"sp_seeds", "bots", "pooled"}
-    assert set(by_kind["regime"]) == {"fcp2", "pp2"}
+    assert set(by_kind["regime"]) == {"fcp2-bots", "pp2"}
     assert by_kind.groupby(["scenario", "regime"]).size().to_dict() == {(s, r): 3 for s in SCENARIOS
-                                                                        for r in ("fcp2", "pp2")}
+                                                                        for r in ("fcp2-bots", "pp2")}
     assert by_kind.set_index("partner_kind")["bobs"].to_dict() == {"sp_seeds": 4, "bots": 2, "pooled": 6}
     measured = by_kind.dropna(subset=["benefit_raw_ci_low"])  # 1 fcp2 ego: no interval, a note says why
     assert set(measured["regime"]) == {"pp2"} and (measured["benefit_raw_ci_low"] <= measured["benefit_raw"]).all()
@@ -72,3 +72,9 @@ def test_fcp_menu_entry_and_crossfit_greedy_end_to_end(tmp_path: Path) -> None:
     comparison = pd.read_parquet(out / "tables" / "comparison.parquet")
     assert {"greedy_crossfit", "proportional", "one_sigma"} <= set(comparison["allocator"])
     assert "greedy_crossfit" in (out / "report.html").read_text()
+    # The budget frontier over both scenarios: at every budget the in-sample oracle buys at least
+    # what uniform buys (it maximises the measured scores that uniform's allocation is one of).
+    frontier = pd.read_parquet(out / "tables" / "frontier.parquet")
+    assert {"oracle", "uniform", "random", "proportional"} <= set(frontier["allocator"])
+    best = frontier.pivot_table(index="budget", columns="allocator", values="mean_score")
+    assert (best["oracle"] >= best["uniform"] - 1e-9).all() and (best["oracle"] >= best["random"] - 1e-9).all()

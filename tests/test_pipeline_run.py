@@ -1,7 +1,8 @@
 """`loi run` end to end on the tiny study; kill -9 mid-stage and resume.
 
-Both runs share one JAX compilation cache (LOI_CACHE_DIR), so the second pays
-no compile time; the cache never changes results.
+Every run shares the test run's JAX compilation cache (conftest), so only the first
+run of the tiny study anywhere in the suite pays compile time; the cache never
+changes results.
 """
 
 from __future__ import annotations
@@ -17,20 +18,20 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import run_cli
+from conftest import TINY_STUDY, run_cli
 from test_report import check_in_chromium
 
 # One worker runs the whole module (pytest-xdist --dist loadgroup): the module-scoped run is
-# made once, not once per worker (~90 s each).
-pytestmark = pytest.mark.xdist_group("pipeline_run")
+# made once, not once per worker; the same worker runs the factorial's tiny study first (conftest).
+pytestmark = TINY_STUDY
 
 CONFIG = Path(__file__).parent / "data" / "pipeline_tiny.toml"
 SCENARIOS = {"matrix/prisoners_dilemma", "prisoners_dilemma/tiny"}
 
 
 @pytest.fixture(scope="module")
-def cache_env(tmp_path_factory) -> dict[str, str]:
-    return {**os.environ, "LOI_CACHE_DIR": str(tmp_path_factory.mktemp("jax-cache"))}
+def cache_env() -> dict[str, str]:
+    return dict(os.environ)  # JAX_COMPILATION_CACHE_DIR: the test run's cache (conftest)
 
 
 def _loi(*args, env: dict[str, str], timeout: float = 900) -> subprocess.CompletedProcess:

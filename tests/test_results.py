@@ -173,3 +173,21 @@ def test_readme_matched_training_table_is_loi_papers(paper_data: Path) -> None:
         released = game.tournaments["tournament"].layouts[layout]
         matched = game.tournaments["tournament_25gen"].layouts[layout]
         assert f"| {layout} | {cell(released)} | {cell(matched)} |" in readme
+
+
+def test_the_as_run_learning_curve_claims_follow_from_the_committed_csvs() -> None:
+    """README "as_run": loi's PP5 return per step from generation 25 to 50 against the authors'."""
+    ours = pd.read_csv(_folder("why") / "as_run_training_return.csv", comment="#")
+    ours = ours[ours["regime"] == "pp5"].assign(game=lambda t: t["scenario"].str.split("/").str[0])
+    ours["relative"] = 100 * ours["change"] / ours["return_early"]
+    pd_rows, chicken = ours[ours["game"] == "prisoners_dilemma"], ours[ours["game"] == "chicken"]
+    assert round(pd_rows["relative"].min(), 1) == -0.4 and round(pd_rows["relative"].max(), 1) == 1.7
+    assert ((pd_rows["change_ci_low"] < 0) & (pd_rows["change_ci_high"] > 0)).all()
+    assert round(chicken["relative"].min()) == 2 and round(chicken["relative"].max()) == 9
+    assert (chicken["change_ci_low"] > 0).all()
+    authors = pd.read_csv(_folder("paper") / "authors_training_return.csv", comment="#")
+    authors = authors[authors["regime"] == "PP5"]
+    relative = 100 * authors["change"] / authors["return_early"]
+    for game, low, high in (("prisoners_dilemma", 23, 59), ("chicken", 7, 50)):
+        rows = relative[authors["game"] == game]
+        assert (round(rows.min()), round(rows.max())) == (low, high)

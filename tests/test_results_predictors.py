@@ -132,7 +132,7 @@ def test_a_gain_is_empty_exactly_when_the_allocation_is_uniform(committed) -> No
 def test_committed_statistics_are_recomputed_from_the_authors_data(committed, paper_data: Path) -> None:
     """The point statistics and benefits do not depend on the resamples: a 50-permutation,
     no-bootstrap measurement of the same tensors gives them again."""
-    from loi.allocation import PP5, SP5
+    from loi.tables import PP5, SP5
     from loi.metrics import measure_metrics
     from loi.pipeline.paper import discover_cross_play, tournament_scores
     from loi.pipeline.statistics import population_benefit

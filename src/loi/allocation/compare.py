@@ -10,7 +10,6 @@ import pandas as pd
 import scipy.special
 import scipy.stats
 
-from loi.allocation.menu import PP3, SP5
 from loi.errors import LoiError
 from loi.metrics.result import ConfidenceInterval
 from loi.metrics.stats import EffectResult, TTestResult, hedges_g, mean_difference, student_t_test, welch_t_test
@@ -48,7 +47,7 @@ class AllocationComparison:
         return self.test.pvalue
 
 
-def normalised_scores(scores: pd.DataFrame, reference: str = SP5) -> pd.DataFrame:
+def normalised_scores(scores: pd.DataFrame, reference: str = "sp") -> pd.DataFrame:
     """Divide every score by the mean score of ``reference`` in its scenario."""
     for column in (SCENARIO, REGIME, SCORE):
         if column not in scores.columns:
@@ -75,8 +74,8 @@ def _cells(scores: pd.DataFrame, regime_of: Mapping[str, str], top: int | None, 
     return cells
 
 
-def compare_allocations(scores: pd.DataFrame, allocation: Mapping[str, str], *, uniform: str = PP3,
-                        reference: str = SP5, top: int | None = None, weighting: str = POOLED,
+def compare_allocations(scores: pd.DataFrame, allocation: Mapping[str, str], *, uniform: str = "pp3",
+                        reference: str = "sp", top: int | None = None, weighting: str = POOLED,
                         confidence: float = 0.95, resamples: int = 10_000, seed: int = 0) -> AllocationComparison:
     """Compare ``allocation`` (scenario -> regime) against ``uniform`` in every
     scenario, on scores normalised per scenario by the ``reference`` mean.
@@ -90,7 +89,8 @@ def compare_allocations(scores: pd.DataFrame, allocation: Mapping[str, str], *, 
     ``weighting="pooled"`` (the paper's) pools evaluations, so a scenario
     weighs by its evaluation count — with the paper's tensors an SP5 scenario
     brings 100 scores (normalised mean exactly 1) against 30 for PP3, which
-    pulls the heuristic's mean towards 1. ``weighting="scenario"`` gives each
+    pulls the heuristic's mean towards 1. (The paper's tensors name their regimes SP5 / PP3 /
+    PP5: ``loi paper`` passes those names as ``uniform`` and ``reference``.) ``weighting="scenario"`` gives each
     scenario equal weight: group mean = mean of scenario means, one-sided
     Welch-Satterthwaite t-test for that contrast of independent cell means,
     bootstrap CIs resampling within each scenario x regime cell, Hedges' g

@@ -1,4 +1,4 @@
-"""Greedy marginal-gain allocation over a fitted benefit-vs-LoI curve."""
+"""Greedy marginal-gain allocation over a fitted benefit-vs-metric curve, and its cross-fitted form."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.stats
 
-from loi.allocation.menu import validate_budget, validate_menu, validate_scores
+from loi.allocation.menu import validate_scores
+from loi.allocation.registry import AllocationContext, register_allocator
 from loi.errors import LoiError
 
 
@@ -59,33 +60,29 @@ def fit_benefit_curve(loi: Sequence[float] | np.ndarray, regime: Sequence[str] |
     return BenefitCurve(intercept, slope, count)
 
 
-def greedy(score: Mapping[str, float], budget: float, menu: Mapping[str, float],
-           curve: BenefitCurve, *, metric: str = "loi") -> dict[str, str]:
-    """From each scenario's score on the interaction metric ``metric`` (the one ``curve`` was
-    fitted on; e.g. the LoI): start every scenario on the best cheapest regime, then repeatedly apply
-    the switch (to a regime at least as expensive) with the largest predicted
-    score gain per unit of extra cost that still fits the budget; stop when no
-    switch fits or none is predicted to help. Ties go to the scenario name."""
-    values = validate_scores(score, metric)
-    menu = validate_menu(menu)
-    budget = validate_budget(budget, len(values), menu)
-    for r in menu:
-        curve.predict(r, 0.0)  # every menu regime needs a fitted line
+def _rule(values: dict[str, float], budget: float, menu: dict[str, float],
+          context: AllocationContext) -> dict[str, str]:
     names = sorted(values)
+    predicted: dict[str, dict[str, float]] = {}
+    for n in names:
+        curve = context.curve_for(n)
+        if curve is None:
+            raise LoiError(f"greedy has no benefit curve for scenario {n!r}")
+        predicted[n] = {r: float(curve.predict(r, values[n])) for r in menu}
     cheapest = min(menu.values())
     start = [r for r, c in menu.items() if c == cheapest]
-    allocation = {n: max(start, key=lambda r: (curve.predict(r, values[n]), r)) for n in names}
+    allocation = {n: max(start, key=lambda r: (predicted[n][r], r)) for n in names}
     spent = cheapest * len(names)
     while True:
         best, best_key = None, None
         for n in names:
             current = allocation[n]
-            now = float(curve.predict(current, values[n]))
+            now = predicted[n][current]
             for r, cost in menu.items():
                 extra = cost - menu[current]
                 if r == current or extra < 0 or extra > budget - spent + 1e-9:
                     continue
-                gain = float(curve.predict(r, values[n])) - now
+                gain = predicted[n][r] - now
                 if gain <= 1e-12:
                     continue
                 key = (np.inf if extra == 0 else gain / extra, gain)
@@ -98,6 +95,60 @@ def greedy(score: Mapping[str, float], budget: float, menu: Mapping[str, float],
         spent += extra
 
 
+def _input_check(menu: dict[str, float], context: AllocationContext, budget: float | None,
+                 n_scenarios: int | None) -> str | None:
+    if context.curve is None:
+        return "needs a fitted benefit curve (context.curve; a study fits it on evaluation.greedy_from)"
+    curves = [context.curve] if hasattr(context.curve, "predict") else list(context.curve.values())
+    for curve in curves:
+        lacking = [r for r in menu if r not in curve.regimes]
+        if lacking:
+            return f"needs a benefit curve for every menu regime; it has no data for regime {lacking[0]!r}"
+    return None
+
+
+ALLOCATOR = register_allocator(
+    "greedy", _rule, input_check=_input_check, study=True,
+    summary="from every scenario on its best cheapest regime, repeatedly the switch with the largest predicted "
+            "score gain per unit of extra cost that fits the budget (predictions: a fitted benefit curve)")
+
+
+def greedy(score: Mapping[str, float], budget: float, menu: Mapping[str, float],
+           curve: BenefitCurve, *, metric: str = "loi") -> dict[str, str]:
+    """From each scenario's score on the interaction metric ``metric`` (the one ``curve`` was
+    fitted on; e.g. the LoI): start every scenario on the best cheapest regime, then repeatedly apply
+    the switch (to a regime at least as expensive) with the largest predicted
+    score gain per unit of extra cost that still fits the budget; stop when no
+    switch fits or none is predicted to help. Ties go to the scenario name."""
+    return ALLOCATOR(score, budget, menu, AllocationContext(metric=metric, curve=curve))
+
+
+def crossfit_curves(score: Mapping[str, float], regime_means: Mapping[tuple[str, str], float],
+                    groups: Mapping[str, str], menu: Mapping[str, float], *,
+                    what: str = "game") -> dict[str, BenefitCurve]:
+    """Scenario -> the benefit curve fitted on the OTHER groups' ``(score, regime, mean)`` points
+    only (leave one group out; ``regime_means``: (scenario, regime) -> mean normalised score).
+    ``what`` words the errors (a game, or a scenario when each scenario is its own group)."""
+    missing = [s for s in score if s not in groups]
+    if missing:
+        raise LoiError(f"scenario {missing[0]!r} has no {what}")
+    every = sorted({groups[s] for s in score})
+    if len(every) < 2:
+        raise LoiError(f"cross-fitting needs at least 2 {what}s (each {what}'s lines come from the others)")
+    points = [(s, r, float(m)) for (s, r), m in regime_means.items() if s in score]
+    curves: dict[str, BenefitCurve] = {}
+    for group in every:
+        others = [(score[s], r, m) for s, r, m in points if groups[s] != group]
+        if not others:
+            raise LoiError(f"cannot cross-fit greedy for {group}: the other {what}s have no scores")
+        curve = fit_benefit_curve(*(list(column) for column in zip(*others)))
+        lacking = [r for r in menu if r not in curve.regimes]
+        if lacking:
+            raise LoiError(f"cannot cross-fit greedy for {group}: the other {what}s have no scores for {lacking[0]!r}")
+        curves.update({s: curve for s in score if groups[s] == group})
+    return curves
+
+
 def crossfit_greedy(score: Mapping[str, float], regime_means: Mapping[tuple[str, str], float],
                     games: Mapping[str, str], budget: Mapping[str, float] | float, menu: Mapping[str, float], *,
                     metric: str = "loi") -> dict[str, str]:
@@ -106,29 +157,14 @@ def crossfit_greedy(score: Mapping[str, float], regime_means: Mapping[tuple[str,
     ``score``: scenario -> the metric's score; ``regime_means``: (scenario, regime) -> mean
     normalised score of that regime there (every menu regime trained everywhere); ``games``:
     scenario -> game (at least two games); ``budget``: per game (a number: the same for all). Each
-    game's scenarios are allocated by :func:`greedy` with :func:`fit_benefit_curve` fitted on the
-    other games' (score, regime, mean) points, so the scores that judge an allocation never shaped
-    it (leave one game out).
+    game's scenarios are allocated by the greedy allocator with lines from :func:`crossfit_curves`,
+    so the scores that judge an allocation never shaped it (leave one game out).
     """
     values = validate_scores(score, metric)
-    names = sorted(values)
-    missing = [s for s in names if s not in games]
-    if missing:
-        raise LoiError(f"scenario {missing[0]!r} has no game")
-    all_games = sorted({games[s] for s in names})
-    if len(all_games) < 2:
-        raise LoiError("cross-fitting needs at least 2 games (each game's lines come from the others)")
-    points = [(s, r, float(m)) for (s, r), m in regime_means.items() if s in values]
+    curves = crossfit_curves(values, regime_means, games, menu)
     allocation: dict[str, str] = {}
-    for game in all_games:
-        others = [(values[s], r, m) for s, r, m in points if games[s] != game]
-        if not others:
-            raise LoiError(f"cannot cross-fit greedy for {game}: the other games have no scores")
-        curve = fit_benefit_curve(*(list(column) for column in zip(*others)))
-        lacking = [r for r in menu if r not in curve.regimes]
-        if lacking:
-            raise LoiError(f"cannot cross-fit greedy for {game}: the other games have no scores for {lacking[0]!r}")
-        own = {s: values[s] for s in names if games[s] == game}
+    for game in sorted({games[s] for s in values}):
+        own = {s: values[s] for s in sorted(values) if games[s] == game}
         game_budget = budget[game] if isinstance(budget, Mapping) else budget
-        allocation.update(greedy(own, game_budget, menu, curve, metric=metric))
-    return {s: allocation[s] for s in names}
+        allocation.update(ALLOCATOR(own, game_budget, menu, AllocationContext(metric=metric, curve=curves)))
+    return {s: allocation[s] for s in sorted(values)}

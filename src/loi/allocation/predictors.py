@@ -37,7 +37,7 @@ import scipy.stats
 
 from loi.allocation.compare import compare_allocations, normalised_scores
 from loi.allocation.greedy import crossfit_greedy
-from loi.allocation.menu import PAPER_MENU, PP3, SP5, validate_menu
+from loi.allocation.menu import DEFAULT_MENU, validate_menu
 from loi.errors import LoiError
 from loi.tables.schema import REGIME, SCENARIO
 from loi.tables.scores import SCORE
@@ -85,7 +85,7 @@ class PredictorComparison:
 # ----------------------------------------------------------------------------- inputs
 
 
-def _metric_values(metrics) -> dict[str, dict[str, float]]:
+def metric_values(metrics) -> dict[str, dict[str, float]]:
     """metric -> scenario -> value, from a mapping or the long metrics table (its ``score``)."""
     if isinstance(metrics, pd.DataFrame):
         for column in ("scenario", "metric", "score"):
@@ -229,7 +229,7 @@ def _gain_row(metric: str, group: str, scores: pd.DataFrame, allocation: Mapping
 
 def compare_predictors(metrics: Mapping[str, Mapping[str, float]] | pd.DataFrame, benefit: Mapping[str, float],
                        games: Mapping[str, str], *, scores: pd.DataFrame | None = None,
-                       menu: Mapping[str, float] = PAPER_MENU, uniform: str = PP3, reference: str = SP5,
+                       menu: Mapping[str, float] = DEFAULT_MENU, uniform: str = "pp3", reference: str = "sp",
                        budget: Mapping[str, float] | float | None = None, transform: str = "rank",
                        confidence: float = 0.95, resamples: int = 2000, permutations: int = 10_000,
                        comparison_resamples: int = 2000, seed: int = 0) -> PredictorComparison:
@@ -251,8 +251,8 @@ def compare_predictors(metrics: Mapping[str, Mapping[str, float]] | pd.DataFrame
         greedy allocation gain over ``uniform`` is computed per metric (needs 2+ games).
     menu, uniform, reference:
         The regimes and their costs, the uniform baseline regime, and the regime scores are
-        normalised by (its mean per scenario): the paper's SP5 / PP3 / PP5 by default; a study
-        passes its own (``sp``, ``pp3``, ...).
+        normalised by (its mean per scenario): ``sp`` / ``pp3`` / ``pp5`` at 1 / 3 / 5 by default;
+        ``loi paper`` passes the authors' names (``loi.tables.AUTHORS_MENU``: SP5 / PP3 / PP5).
     budget:
         Per game (mapping) or the same for every game; default the uniform regime's cost times the
         game's scenarios (the uniform allocation's cost).
@@ -275,7 +275,7 @@ def compare_predictors(metrics: Mapping[str, Mapping[str, float]] | pd.DataFrame
                         ("comparison_resamples", comparison_resamples)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise LoiError(f"{name} must be a positive integer, got {value!r}")
-    values_by_metric = _metric_values(metrics)
+    values_by_metric = metric_values(metrics)
     if not values_by_metric:
         raise LoiError("no metric values to compare")
     benefit = {str(s): float(v) for s, v in benefit.items() if np.isfinite(v)}

@@ -1,4 +1,4 @@
-"""Proportional allocation: each scenario's budget share grows with its LoI."""
+"""Proportional allocation: each scenario's budget share grows with its score."""
 
 from __future__ import annotations
 
@@ -6,26 +6,12 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from loi.allocation.menu import PAPER_MENU, validate_budget, validate_menu, validate_scores
+from loi.allocation.menu import DEFAULT_MENU
+from loi.allocation.registry import AllocationContext, register_allocator
 
 
-def proportional(score: Mapping[str, float], budget: float,
-                 menu: Mapping[str, float] = PAPER_MENU, *, metric: str = "loi") -> dict[str, str]:
-    """Give scenario i the target ``budget * s_i / sum(s)`` for its score ``s_i`` on the
-    interaction metric ``metric`` (e.g. the LoI) and round it to the menu without exceeding
-    ``budget``.
-
-    Negative LoI values (noise around zero after null correction) count as 0;
-    if every LoI is 0 the shares are equal. Rounding: each scenario first gets
-    the most expensive regime not above its target (the cheapest if none is);
-    while over budget, the scenario furthest above its target steps down;
-    then, while money is left, the scenario furthest below its target steps
-    up if the step fits (largest remainder). Ties go to the higher LoI, then
-    the scenario name.
-    """
-    values = validate_scores(score, metric)
-    menu = validate_menu(menu)
-    budget = validate_budget(budget, len(values), menu)
+def _rule(values: dict[str, float], budget: float, menu: dict[str, float],
+          context: AllocationContext) -> dict[str, str]:
     names = sorted(values, key=lambda n: (-values[n], n))  # tie order
     weights = np.clip(np.array([values[n] for n in names]), 0.0, None)
     shares = weights / weights.sum() if weights.sum() > 0 else np.full(len(names), 1.0 / len(names))
@@ -49,3 +35,23 @@ def proportional(score: Mapping[str, float], budget: float,
             break
         level[max(up, key=lambda n: target[n] - costs[level[n]])] += 1
     return {n: regimes[level[n]] for n in values}
+
+
+ALLOCATOR = register_allocator(
+    "proportional", _rule, study=True,
+    summary="budget shares proportional to the (clipped at 0) scores, rounded to the menu within the budget")
+
+
+def proportional(score: Mapping[str, float], budget: float, menu: Mapping[str, float] = DEFAULT_MENU, *,
+                 metric: str = "loi") -> dict[str, str]:
+    """Give scenario i the target ``budget * s_i / sum(s)`` for its score ``s_i`` on the
+    interaction metric ``metric`` (e.g. the LoI) and round it to the menu without exceeding
+    ``budget``.
+
+    Negative scores (noise around zero after null correction) count as 0; if every score is 0 the
+    shares are equal. Rounding: each scenario first gets the most expensive regime not above its
+    target (the cheapest if none is); while over budget, the scenario furthest above its target
+    steps down; then, while money is left, the scenario furthest below its target steps up if the
+    step fits (largest remainder). Ties go to the higher score, then the scenario name.
+    """
+    return ALLOCATOR(score, budget, menu, AllocationContext(metric=metric))

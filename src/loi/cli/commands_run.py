@@ -225,7 +225,15 @@ def run(
             raise LoiError("--setting is for factorial configs (with [settings])")
         run_dir = out if out is not None else Path("runs") / loaded.name
         summary = _run_one(loaded, run_dir, as_json=as_json, ray=ray, log_every=log_every, start=start)
-        if results is not None:
+        if results is not None and loaded.allocate_per == "suite":
+            from loi.pipeline.config import read_toml
+            from loi.report.suite import MARKDOWN, export_suite
+
+            export_suite(run_dir, results, read_toml(config)[1])
+            if not as_json:
+                print((results / MARKDOWN).read_text(), end="")
+                print(f"summary: {results}")
+        elif results is not None:
             from loi.pipeline.config import read_toml
             from loi.pipeline.factorial import single_study
 

@@ -220,3 +220,38 @@ def ratio_of_means(a, b, *, confidence: float = 0.95) -> RatioResult:
     root = np.sqrt(discriminant)
     low, high = sorted(((-qb - root) / (2 * qa), (-qb + root) / (2 * qa)))
     return RatioResult(ratio, ConfidenceInterval(float(low), float(high)), df)
+
+
+def _correlation_of(method: str):
+    if method == "spearman":
+        return lambda x, y: scipy.stats.spearmanr(x, y).statistic
+    if method == "pearson":
+        return lambda x, y: scipy.stats.pearsonr(x, y).statistic
+    raise LoiError(f"unknown correlation method {method!r}; expected pearson or spearman")
+
+
+def correlation_difference(x1, x2, y, *, method: str = "spearman", confidence: float = 0.95,
+                           resamples: int = 10_000, seed: int = 0) -> EffectResult:
+    """corr(x1, y) - corr(x2, y) on the same units, with a paired percentile bootstrap
+    interval (units resampled together; resamples where either correlation is undefined,
+    e.g. a constant resample, are left out by scipy as NaN). Answers "does predictor x1 track
+    y better than x2 does" with the uncertainty of both and their dependence."""
+    x1, x2, y = _sample(x1, "x1", 3), _sample(x2, "x2", 3), _sample(y, "y", 3)
+    if not len(x1) == len(x2) == len(y):
+        raise LoiError(f"x1, x2 and y need one value per unit each, got {len(x1)}, {len(x2)}, {len(y)}")
+    if min(np.ptp(x1), np.ptp(x2), np.ptp(y)) == 0:
+        raise LoiError("a correlation is undefined for a constant variable")
+    if resamples < 1:
+        raise LoiError(f"resamples must be >= 1, got {resamples}")
+    corr = _correlation_of(method)
+
+    def difference(a, b, c):
+        return corr(a, c) - corr(b, c)
+
+    point = float(difference(x1, x2, y))
+    with np.errstate(all="ignore"):
+        result = scipy.stats.bootstrap((x1, x2, y), difference, n_resamples=int(resamples), vectorized=False,
+                                       paired=True, confidence_level=_confidence(confidence), method="percentile",
+                                       rng=np.random.default_rng(seed))
+    ci = result.confidence_interval
+    return EffectResult(point, ConfidenceInterval(float(ci.low), float(ci.high)), "percentile", int(resamples))

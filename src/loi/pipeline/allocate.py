@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from loi.allocation import PP3, PP5, SP5, fit_benefit_curve, greedy, normalised_scores, one_sigma, proportional
+from loi.allocation import AllocationContext, allocator_names, fit_benefit_curve, get_allocator, normalised_scores
 from loi.allocation.greedy import crossfit_greedy
 from loi.errors import LoiError
 from loi.pipeline.studydir import StudyDir, Table
@@ -41,13 +41,6 @@ def study_scores(study: StudyDir, metric: str = DEFAULT_METRIC) -> dict[str, flo
     if loi is None or metric != DEFAULT_METRIC:
         raise LoiError(f"{study.path} has no metrics table with {metric!r} (the LoI stage has not run)")
     return loi.set_index("scenario")[LOI_COLUMN].to_dict()
-
-
-def _one_sigma(score: Mapping[str, float], menu: Mapping[str, float], metric: str) -> dict[str, str]:
-    # The rule names the paper's regimes; map them onto the menu by cost rank.
-    low, mid, high = sorted(menu, key=lambda r: (menu[r], r))
-    rename = {SP5: low, PP3: mid, PP5: high}
-    return {s: rename[r] for s, r in one_sigma(score, metric=metric).items()}
 
 
 def _regime_means(scores: pd.DataFrame, loi: Mapping[str, float], reference: str) -> pd.DataFrame:
@@ -106,31 +99,38 @@ def allocation_table(loi: Mapping[str, float], *, games: Mapping[str, str], menu
                      budget: float, uniform: str, chosen: str, greedy_from: str | None = None,
                      metric: str = DEFAULT_METRIC) -> pd.DataFrame:
     """Rows (game, scenario, metric, score, loi, allocator, regime, cost, chosen) for every
-    allocator, fed ``loi``: scenario -> the score of the interaction metric ``metric``;
-    allocation is per game (``games``: scenario -> game), each game with ``budget``."""
-    costs = sorted(menu.values())
-    allocators = {"uniform": lambda values: {s: uniform for s in values},
-                  "proportional": lambda values: proportional(values, budget, menu, metric=metric)}
-    if len(costs) == 3 and abs((costs[1] - costs[0]) - (costs[2] - costs[1])) < 1e-9:
-        allocators["one_sigma"] = lambda values: _one_sigma(values, menu, metric)
+    allocator a study may choose that is available (``loi.allocation.allocator_names(study=True)``)
+    and the uniform baseline, fed ``loi``: scenario -> the score of the interaction metric
+    ``metric``; allocation is per game (``games``: scenario -> game), each game with ``budget``.
+    The uniform baseline is ``uniform`` everywhere, at its own cost."""
+    curve = None
     if greedy_from is not None:
         curve = benefit_curve_from_run(greedy_from, metric=metric)
         missing = [r for r in menu if r not in curve.regimes]
         if missing:
             raise LoiError(f"evaluation.greedy_from run has no scores for regime {missing[0]!r}")
-        allocators["greedy"] = lambda values: greedy(values, budget, menu, curve, metric=metric)
-    if chosen not in allocators:
-        raise LoiError(f"allocator {chosen!r} is not available for this menu")
     by_game: dict[str, dict[str, float]] = {}
     for scenario, value in loi.items():
         if scenario not in games:
             raise LoiError(f"scenario {scenario!r} has no game")
         by_game.setdefault(games[scenario], {})[scenario] = float(value)
+    context = AllocationContext(metric=metric, uniform=uniform, curve=curve)
     rows = []
     for game in sorted(by_game):
-        for name in sorted(allocators):
-            allocation = allocators[name](by_game[game])
-            for scenario in sorted(allocation):
-                rows.append(_row(game, scenario, metric, by_game[game][scenario], name, allocation[scenario], menu,
+        values = by_game[game]
+        allocations = {"uniform": get_allocator("uniform")(values, menu[uniform] * len(values), menu, context)}
+        for name in allocator_names(study=True):
+            allocator = get_allocator(name)
+            reason = allocator.available(menu, context, budget, len(values))
+            if reason is None:
+                allocations[name] = allocator(values, budget, menu, context)
+            elif name == chosen:
+                raise LoiError(f"allocator {chosen!r} is not available: {reason}")
+        if chosen not in allocations:
+            raise LoiError(f"allocator {chosen!r} is not one a study can choose "
+                           f"({', '.join(allocator_names(study=True))})")
+        for name in sorted(allocations):
+            for scenario in sorted(allocations[name]):
+                rows.append(_row(game, scenario, metric, values[scenario], name, allocations[name][scenario], menu,
                                  name == chosen))
     return pd.DataFrame(rows)

@@ -4,6 +4,13 @@
     seed = 0
     games = ["prisoners_dilemma", "stag_hunt"]
     layouts = ["small", "medium"]          # GAME/LAYOUT scenarios; "matrix" = the repeated matrix game
+    scenarios = ["chicken/small", "matrix/pure_coordination_3x3", "jaxmarl:overcooked/cramped_room"]
+                                           # instead of games x layouts: any list of scenarios
+    allocate_per = "game"                  # "game": each game's scenarios share a budget (the paper);
+                                           #  "suite": one budget over every scenario (``budget`` is then
+                                           #  the suite's)
+    extra_regimes = ["pp5-generational", "fcp5-bots"]  # trained and reported beside the menu, never
+                                           #  allocated; fcpN-bots only where the game has bots
     definitions = "my_games.toml"          # optional user [games.*]/[layouts.*], relative to this file
     allocator = "one_sigma"                # one_sigma | proportional | greedy
     uniform = "pp3"                        # the baseline allocation (every scenario)
@@ -37,16 +44,20 @@ import math
 import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loi.errors import LoiError
 
-ALLOCATORS = ("one_sigma", "proportional", "greedy")
+if TYPE_CHECKING:  # pragma: no cover
+    from loi.training.config import TrainConfig
+
 EXECUTORS = ("local", "ray")
 TRAIN_MODES = ("menu", "allocated")
 DEFAULT_MENU = {"sp": 1.0, "pp3": 3.0, "pp5": 5.0}
-TOP_KEYS = {"name", "seed", "games", "layouts", "definitions", "allocator", "uniform", "budget", "train",
-            "executor", "ray", "menu", "training", "env", "heldout", "evaluation", "smoke"}
+TOP_KEYS = {"name", "seed", "games", "layouts", "scenarios", "allocate_per", "extra_regimes", "definitions",
+            "allocator", "uniform", "budget", "train", "executor", "ray", "menu", "training", "env", "heldout",
+            "evaluation", "smoke"}
+ALLOCATE_PER = ("game", "suite")
 
 # [training] keys of ours; every other TrainConfig field passes straight through (see _training),
 # except those the study sets per job.
@@ -57,6 +68,15 @@ _SET_PER_JOB = {"scenario", "regime", "num_seeds", "total_steps", "num_generatio
 def scenario_name(game: str, layout: str) -> str:
     """The environment name of a game on a layout (``matrix/GAME`` for the matrix layout)."""
     return f"matrix/{game}" if layout == "matrix" else f"{game}/{layout}"
+
+
+def split_scenario(scenario: str) -> tuple[str, str]:
+    """``(game, layout)`` of a scenario name, the inverse of :func:`scenario_name`
+    (``jaxmarl:overcooked/cramped_room?k=v`` -> ``("jaxmarl:overcooked", "cramped_room?k=v")``)."""
+    first, _, rest = scenario.partition("/")
+    if first == "matrix":
+        return rest, "matrix"
+    return first, rest
 
 
 @dataclass(frozen=True)
@@ -119,15 +139,30 @@ class StudyConfig:
     ray: str | None = None  # Ray address for executor "ray" (None: a Ray instance in this process)
     smoke: bool = False  # a smoke test (smoke = true): sized to check the stages run, not for results
     source: str | None = field(default=None, compare=False)  # where the config was read from
+    scenario_list: tuple[str, ...] = ()  # ``scenarios = [...]``: these instead of games x layouts
+    allocate_per: str = "game"  # "game" or "suite": the scenarios that share one budget
+    extra_regimes: tuple[str, ...] = ()  # trained and reported beside the menu, never allocated
 
     @property
     def scenarios(self) -> tuple[str, ...]:
+        if self.scenario_list:
+            return self.scenario_list
         return tuple(scenario_name(g, lay) for g in self.games for lay in self.layouts)
 
     @property
     def game_of(self) -> dict[str, str]:
-        """Scenario -> its game (allocation and correlations are per game)."""
-        return {scenario_name(g, lay): g for g in self.games for lay in self.layouts}
+        """Scenario -> its game (correlations are per game; so is allocation unless allocate_per = "suite")."""
+        return {s: split_scenario(s)[0] for s in self.scenarios}
+
+    @property
+    def allocation_group(self) -> dict[str, str]:
+        """Scenario -> the group whose scenarios share one budget: its game, or ``suite`` for all."""
+        return {s: "suite" for s in self.scenarios} if self.allocate_per == "suite" else self.game_of
+
+    @property
+    def trained_regimes(self) -> tuple[str, ...]:
+        """The menu's regimes then the extra ones (each scenario trains those that apply to it)."""
+        return tuple(dict.fromkeys((*self.menu_costs, *self.extra_regimes)))
 
     @property
     def menu_costs(self) -> dict[str, float]:
@@ -148,6 +183,12 @@ class StudyConfig:
             out["training"]["length_multiplier"] = dict(self.training.length_multiplier)
         else:  # absent, as before the key existed: the hashes of earlier studies stay as they were
             out["training"].pop("length_multiplier")
+        # Absent at their defaults, as before these keys existed (the same reason).
+        for key, default in (("scenario_list", ()), ("allocate_per", "game"), ("extra_regimes", ())):
+            if out[key] == default or list(out[key]) == list(default):
+                out.pop(key)
+            elif isinstance(out[key], tuple):
+                out[key] = list(out[key])
         return out
 
     def config_hash(self) -> str:
@@ -393,27 +434,73 @@ def _check_scenarios(games: tuple[str, ...], layouts: tuple[str, ...], env: dict
                 raise LoiError(f"[env] for {scenario_name(g, lay)}: {err}") from None
 
 
-def _budget(doc: dict, menu: dict[str, float], uniform: str, n_layouts: int) -> float:
+def _scenarios(doc: dict, env: dict[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """``(games, layouts, scenario_list)``: from ``games`` x ``layouts``, or from ``scenarios``
+    (then games and layouts list the distinct ones, in order)."""
+    if "scenarios" not in doc:
+        games = _names(doc.get("games"), "games")
+        layouts = _names(doc.get("layouts"), "layouts")
+        _check_scenarios(games, layouts, env)
+        return games, layouts, ()
+    if "games" in doc or "layouts" in doc:
+        raise LoiError("give either scenarios or games and layouts, not both")
+    scenarios = _names(doc["scenarios"], "scenarios")
+    for scenario in scenarios:
+        game, layout = split_scenario(scenario)
+        if not game or not layout:
+            raise LoiError(f"scenarios: {scenario!r} is not GAME/LAYOUT, matrix/GAME or jaxmarl:ENV/LAYOUT")
+        _check_scenarios((game,), (layout,), env)
+    split = [split_scenario(s) for s in scenarios]
+    return (tuple(dict.fromkeys(g for g, _ in split)), tuple(dict.fromkeys(lay for _, lay in split)), scenarios)
+
+
+def _group_size(scenarios: list[str] | tuple[str, ...], allocate_per: str) -> int:
+    """How many scenarios share one budget; per game they must be as many in every game."""
+    if allocate_per == "suite":
+        return len(scenarios)
+    sizes = {}
+    for s in scenarios:
+        game = split_scenario(s)[0]
+        sizes[game] = sizes.get(game, 0) + 1
+    if len(set(sizes.values())) > 1:
+        raise LoiError(f"allocate_per = \"game\" needs as many scenarios in every game (a budget per game), got "
+                       f"{sizes}; use allocate_per = \"suite\"")
+    return next(iter(sizes.values()))
+
+
+def _extra_regimes(doc: dict, menu: dict[str, float]) -> tuple[str, ...]:
+    from loi.training.config import parse_regime
+
+    if "extra_regimes" not in doc:
+        return ()
+    extra = tuple(str(parse_regime(r)) for r in _names(doc["extra_regimes"], "extra_regimes"))
+    if set(extra) & set(menu):
+        raise LoiError(f"extra_regimes lists {sorted(set(extra) & set(menu))[0]!r}, which is in the menu already")
+    return extra
+
+
+def _budget(doc: dict, menu: dict[str, float], uniform: str, group_size: int) -> float:
+    """The budget of each group of ``group_size`` scenarios (a game's, or the suite's)."""
+    from loi.allocation.menu import validate_budget
+
     if "budget" not in doc:
-        return menu[uniform] * n_layouts
-    budget = _number(doc["budget"], "budget")
-    cheapest = min(menu.values()) * n_layouts
-    if budget < cheapest - 1e-9:
-        raise LoiError(f"budget {budget:g} is smaller than the cheapest allocation ({cheapest:g}: the cheapest "
-                       f"regime in all {n_layouts} layouts of a game)")
-    costliest = max(menu.values()) * n_layouts
-    if budget > costliest + 1e-9:  # allocations could not spend it, so arms would differ in cost
-        raise LoiError(f"budget {budget:g} is above the costliest allocation ({costliest:g}: the costliest "
-                       f"regime in all {n_layouts} layouts of a game)")
-    return budget
+        return menu[uniform] * group_size
+    # Above the costliest allocation no allocation could spend it, so arms would differ in cost.
+    return validate_budget(_number(doc["budget"], "budget"), group_size, menu, upper=True,
+                           scenarios="scenarios sharing a budget")
 
 
-def _check_allocator(allocator: str, menu: dict[str, float], evaluation: EvaluationSettings) -> None:
-    if allocator == "one_sigma":
-        costs = sorted(menu.values())
-        if len(costs) != 3 or not math.isclose(costs[1] - costs[0], costs[2] - costs[1]):
-            raise LoiError("allocator one_sigma needs a menu of three regimes with evenly spaced costs "
-                           f"(like sp=1, pp3=3, pp5=5), got {menu}")
+def _study_allocators() -> tuple[str, ...]:
+    from loi.allocation import allocator_names
+
+    return allocator_names(study=True)
+
+
+def _check_allocator(allocator: str, menu: dict[str, float], evaluation: EvaluationSettings, budget: float,
+                     n_layouts: int) -> None:
+    from loi.allocation import get_allocator
+
+    get_allocator(allocator).check(menu, budget, n_layouts)  # the allocator's own menu and budget needs
     if allocator == "greedy" and evaluation.greedy_from is None:
         raise LoiError("allocator greedy fits its benefit-vs-LoI curve on a previous run: set "
                        "evaluation.greedy_from = RUN_DIR (or use one_sigma / proportional)")
@@ -430,15 +517,16 @@ def study_config(doc: dict[str, Any], *, base: Path | None = None, source: str |
     seed = _int(doc.get("seed", 0), "seed", 0)
     definitions = _definitions(doc, base)
     register_definitions(definitions)
-    games = _names(doc.get("games"), "games")
-    layouts = _names(doc.get("layouts"), "layouts")
     env = _table(doc, "env")
-    _check_scenarios(games, layouts, env)
+    games, layouts, scenario_list = _scenarios(doc, env)
+    allocate_per = _str(doc.get("allocate_per", "game"), "allocate_per", ALLOCATE_PER)
+    group_size = _group_size(scenario_list or [scenario_name(g, lay) for g in games for lay in layouts],
+                               allocate_per)
     menu = dict(_menu(doc))
     uniform = str(doc.get("uniform", "pp3"))
     if uniform not in menu:
         raise LoiError(f"uniform regime {uniform!r} is not in the menu ({', '.join(menu)})")
-    allocator = _str(doc.get("allocator", "one_sigma"), "allocator", ALLOCATORS)
+    allocator = _str(doc.get("allocator", "one_sigma"), "allocator", _study_allocators())
     training = _training(doc)
     unknown = [r for r, _ in training.length_multiplier if r not in menu]
     if unknown:
@@ -449,7 +537,7 @@ def study_config(doc: dict[str, Any], *, base: Path | None = None, source: str |
     if evaluation.ego_checkpoints > training.generations:
         raise LoiError(f"evaluation.ego_checkpoints ({evaluation.ego_checkpoints}) exceeds training.generations "
                        f"({training.generations})")
-    _check_allocator(allocator, menu, evaluation)
+    _check_allocator(allocator, menu, evaluation, _budget(doc, menu, uniform, group_size), group_size)
     config = StudyConfig(
         name=name,
         seed=seed,
@@ -458,7 +546,7 @@ def study_config(doc: dict[str, Any], *, base: Path | None = None, source: str |
         menu=tuple(menu.items()),
         allocator=allocator,
         uniform=uniform,
-        budget=_budget(doc, menu, uniform, len(layouts)),
+        budget=_budget(doc, menu, uniform, group_size),
         train=_str(doc.get("train", "menu"), "train", TRAIN_MODES),
         executor=_str(doc.get("executor", "ray" if doc.get("ray") is not None else "local"), "executor", EXECUTORS),
         ray=_ray_address(doc.get("ray")),
@@ -469,12 +557,20 @@ def study_config(doc: dict[str, Any], *, base: Path | None = None, source: str |
         definitions=definitions,
         smoke=_flag(doc.get("smoke", False), "smoke"),
         source=source,
+        scenario_list=scenario_list,
+        allocate_per=allocate_per,
+        extra_regimes=_extra_regimes(doc, menu),
     )
+    for scenario in config.scenarios:
+        if not config.heldout.seeds and not has_bots(config, scenario):
+            raise LoiError(f"heldout.seeds = 0 leaves {scenario} without held-out Bobs: it has no bots")
     if config.heldout.bots:
         import loi.envs
         from loi.agents.bots import parse_bot
 
         for scenario in config.scenarios:
+            if not has_bots(config, scenario):
+                continue  # bots play the games with resource types; the others meet held-out SP seeds only
             k = loi.envs.make(scenario, **env).num_strategies
             for bot in config.heldout.bots:
                 try:
@@ -483,10 +579,10 @@ def study_config(doc: dict[str, Any], *, base: Path | None = None, source: str |
                     raise LoiError(f"heldout.bots for {scenario}: {err}") from None
     # Build every training config once so that its own checks (e.g. steps too small for one
     # update per generation) fail now, before anything is written.
-    from loi.pipeline.plan import train_config
-
     for scenario in config.scenarios:
-        for regime in config.menu_costs:
+        for regime in config.trained_regimes:
+            if not applies(config, scenario, regime):
+                continue
             try:
                 train_config(config, scenario, regime, 1)
             except LoiError as err:
@@ -545,4 +641,52 @@ def study_from_dict(data: dict[str, Any]) -> StudyConfig:
         heldout=HeldoutSettings(**{**data["heldout"], "bots": tuple(data["heldout"].get("bots", ()))}),
         evaluation=EvaluationSettings(**evaluation),
         definitions=data.get("definitions"), ray=data.get("ray"), smoke=bool(data.get("smoke", False)),
+        scenario_list=tuple(data.get("scenario_list", ())), allocate_per=data.get("allocate_per", "game"),
+        extra_regimes=tuple(data.get("extra_regimes", ())),
     )
+
+
+# ----------------------------------------------------------------------------- the study's jobs
+
+
+def train_config(config: StudyConfig, scenario: str, regime: str, num_seeds: int) -> "TrainConfig":
+    """The training config of one (scenario, regime) job of the study."""
+    from loi.agents.networks import NetworkConfig
+    from loi.training.config import BOTS_VARIANT, TrainConfig, parse_regime
+
+    length = config.training.length_of(regime)
+    options = dict(config.training.options)
+    spec = parse_regime(regime)
+    if spec.variant != BOTS_VARIANT:  # [training] pool_bots fill the pools of the fcpN-bots regimes only
+        options.pop("pool_bots", None)
+    if spec.variant and spec.variant != BOTS_VARIANT:  # pp5-generational: this regime's own schedule
+        options["pp_schedule"] = spec.variant
+    return TrainConfig(
+        scenario=scenario,
+        regime=regime,
+        num_seeds=num_seeds,
+        total_steps=config.training.steps * length,
+        num_generations=config.training.generations * length,
+        network=NetworkConfig(**dict(config.training.network)),
+        env_overrides=config.env,
+        **options,
+    )
+
+
+def has_bots(config: StudyConfig, scenario: str) -> bool:
+    """Whether Melting Pot's bots play ``scenario`` (a game with resource types; JaxMARL's do not)."""
+    import loi.envs
+
+    return int(getattr(loi.envs.make(scenario, **dict(config.env)), "num_strategies", 0) or 0) >= 2
+
+
+def applies(config: StudyConfig, scenario: str, regime: str) -> bool:
+    """An ``fcpN-bots`` regime needs bots for its pool; every other regime trains anywhere."""
+    from loi.training.config import BOTS_VARIANT, parse_regime
+
+    return parse_regime(regime).variant != BOTS_VARIANT or has_bots(config, scenario)
+
+
+def heldout_bots(config: StudyConfig, scenario: str) -> tuple[str, ...]:
+    """The [heldout] bots that play ``scenario`` (none where the game has no bots)."""
+    return config.heldout.bots if config.heldout.bots and has_bots(config, scenario) else ()

@@ -53,8 +53,13 @@ def tournament_table(scenario: str, regime_dirs: dict[str, Path], heldout_dir: P
     checkpoints of the held-out SP run (``heldout_dir``; None: none) and Melting Pot ``bots``."""
     from loi.evaluation import bot_policy, fixed_bob_tournament, held_out_bobs, tournament_egos
 
+    import dataclasses
+
     environment = _env(scenario, env)
-    egos = tournament_egos([regime_dirs[r] for r in regime_dirs])
+    # Labelled by the study's regime name: a variant (pp5-generational, fcp5-bots) trains its base
+    # regime, which is what its checkpoints record.
+    egos = [dataclasses.replace(p, info={**p.info, "regime": regime})
+            for regime, run_dir in regime_dirs.items() for p in tournament_egos([run_dir])]
     bobs = held_out_bobs([heldout_dir], stages=bob_stages) if heldout_dir is not None else []
     bobs += [bot_policy(b, environment) for b in bots]
     return fixed_bob_tournament(environment, egos, bobs, episodes=episodes, key=jax.random.PRNGKey(seed),

@@ -9,24 +9,13 @@ summary; running it twice gives the same files (finished outputs are reused).
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from loi.pipeline.job import Job  # the job itself lives below every backend (Ray's imports it too)
 
-@dataclass(frozen=True)
-class Job:
-    """``function`` ("module:name") called with ``kwargs``; ``label`` is for progress."""
-
-    function: str
-    kwargs: dict[str, Any] = field(default_factory=dict)
-    label: str = ""
-
-    def __call__(self) -> Any:
-        module, _, name = self.function.partition(":")
-        return getattr(importlib.import_module(module), name)(**self.kwargs)
+__all__ = ["Executor", "Job", "LocalExecutor", "make_executor"]
 
 
 class Executor(Protocol):

@@ -68,7 +68,7 @@ def crossplay_job(config: dict[str, Any], run_dir: str, scenario: str) -> dict[s
 def tournament_job(config: dict[str, Any], run_dir: str, scenario: str, regimes: list[str]) -> dict[str, Any]:
     """Every trained ego of ``regimes`` against the scenario's held-out Bobs."""
     from loi.pipeline.evaluate import tournament_table
-    from loi.pipeline.plan import HELDOUT, derived_seed
+    from loi.pipeline.plan import HELDOUT, derived_seed, heldout_bots
     from loi.pipeline.studydir import StudyDir, Table
     from loi.tables import write_table
 
@@ -80,7 +80,7 @@ def tournament_job(config: dict[str, Any], run_dir: str, scenario: str, regimes:
         table = tournament_table(
             scenario, {r: study_dir.train_run(scenario, r).path for r in regimes},
             study_dir.train_run(scenario, HELDOUT).path if study.heldout.seeds else None, env=dict(study.env),
-            bob_stages=study.heldout.stages, bots=study.heldout.bots, episodes=study.evaluation.tournament_episodes,
+            bob_stages=study.heldout.stages, bots=heldout_bots(study, scenario), episodes=study.evaluation.tournament_episodes,
             seed=derived_seed(study.seed, "tournament", scenario),
         )
         write_table(table, out)

@@ -30,14 +30,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from loi.allocation import PP3, PP5, SP5, AllocationComparison, compare_allocations, compare_predictors, one_sigma
+from loi.allocation import AllocationComparison, compare_allocations, compare_predictors, one_sigma
 from loi.allocation.predictors import PredictorComparison
 from loi.errors import LoiError
 from loi.metrics import LoIResult
 from loi.metrics.stats import AnovaResult, CorrelationResult, one_way_anova, pearson
 from loi.metrics.table import loi_record, measure_table
 from loi.pipeline.statistics import population_benefit
-from loi.tables.npz import cross_play_table, parse_cross_play_name, parse_tournament_name, tournament_table
+from loi.tables.npz import (AUTHORS_MENU, PP3, PP5, SP5, cross_play_table, parse_cross_play_name,
+                            parse_tournament_name, tournament_table)
 from loi.tables.schema import REGIME
 from loi.tables.scores import SCORE, fixed_bob_scores
 
@@ -389,8 +390,9 @@ def analyse_tournaments(data_dir: Path, folder: TournamentFolder, game: str, loi
         by_scenario = {f"{game}/{layout}": regime for layout, regime in allocation.items()}
         for key, k, weighting in (("all", None, "pooled"), (f"top{top}", top, "pooled"),
                                   (SCENARIO_WEIGHTED, None, "scenario")):
-            comparisons[key] = compare_allocations(frame, by_scenario, top=k, weighting=weighting,
-                                                   confidence=confidence, resamples=resamples, seed=seed)
+            comparisons[key] = compare_allocations(frame, by_scenario, uniform=PP3, reference=SP5, top=k,
+                                                   weighting=weighting, confidence=confidence, resamples=resamples,
+                                                   seed=seed)
     return TournamentAnalysis(folder, layouts, correlation, comparisons)
 
 
@@ -424,7 +426,7 @@ def analyse_paper_data(data_dir: str | os.PathLike, *, permutations: int = 1000,
                             confidence=confidence, seed=seed, progress=report)
         finished += len(files)
         lois = {layout: float(loi[f"{game}/{layout}"].statistic) for layout in files}
-        allocation = one_sigma(lois)
+        allocation = one_sigma(lois, AUTHORS_MENU)  # in the authors' regime names
         tournaments = {folder.name: analyse_tournaments(data_dir, folder, game, lois, allocation, top=top,
                                                         confidence=confidence, resamples=resamples, seed=seed)
                        for folder in folders}
@@ -480,7 +482,8 @@ def _compare_predictors(data_dir: Path, games: dict[str, GameAnalysis], folders:
         values = {label: metrics[metrics["metric"] == label].set_index("scenario")["score"]
                   .reindex(list(benefit)).to_dict() for label, _, _ in PREDICTOR_METRICS}
         out[folder.name] = compare_predictors(values, benefit, game_of, scores=pd.concat(frames, ignore_index=True),
-                                              confidence=confidence, seed=seed)
+                                              menu=AUTHORS_MENU, uniform=PP3, reference=SP5, confidence=confidence,
+                                              seed=seed)
     return out
 
 

@@ -1,6 +1,7 @@
-"""What a study trains: per-job seeds, the roles of its training runs, and the
-:class:`~loi.training.TrainConfig` of every training job. Where the runs live:
-:class:`loi.pipeline.studydir.StudyDir`.
+"""What a study trains: per-job seeds, the roles of its training runs, the regimes each
+scenario trains, and (built by :mod:`loi.pipeline.config`, which checks every one when it
+validates a config) the :class:`~loi.training.TrainConfig` of every training job. Where the runs
+live: :class:`loi.pipeline.studydir.StudyDir`.
 """
 
 from __future__ import annotations
@@ -10,9 +11,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+# The job configs are built where the config is validated (the check builds every one); they are
+# part of what a study trains, so they are found here too.
+from loi.pipeline.config import applies, has_bots, heldout_bots, train_config
+
 if TYPE_CHECKING:  # pragma: no cover
     from loi.pipeline.config import StudyConfig
-    from loi.training.config import TrainConfig
+
+__all__ = ["HELDOUT", "SP", "applies", "derived_seed", "has_bots", "heldout_bots", "train_config",
+           "trained_regimes"]
 
 SP = "sp"
 HELDOUT = "heldout"
@@ -26,36 +33,16 @@ def derived_seed(base: int, *labels: str) -> int:
     return int(state[0] & 0x7FFFFFFF)
 
 
-def train_config(config: "StudyConfig", scenario: str, regime: str, num_seeds: int) -> "TrainConfig":
-    """The training config of one (scenario, regime) job of the study."""
-    from loi.agents.networks import NetworkConfig
-    from loi.training.config import TrainConfig
-
-    from loi.training.config import parse_regime
-
-    length = config.training.length_of(regime)
-    options = dict(config.training.options)
-    if parse_regime(regime).kind != "fcp":  # [training] pool_bots fill the fcpN pools only
-        options.pop("pool_bots", None)
-    return TrainConfig(
-        scenario=scenario,
-        regime=regime,
-        num_seeds=num_seeds,
-        total_steps=config.training.steps * length,
-        num_generations=config.training.generations * length,
-        network=NetworkConfig(**dict(config.training.network)),
-        env_overrides=config.env,
-        **options,
-    )
-
-
 def trained_regimes(config: "StudyConfig", allocated: dict[str, str]) -> dict[str, list[str]]:
-    """Scenario -> regimes stage 4 trains (SP comes from stage 1 and is not listed)."""
+    """Scenario -> regimes stage 4 trains (SP comes from stage 1 and is not listed): the menu
+    (``train = "menu"``) or the allocated and uniform regimes, then the config's
+    ``extra_regimes`` where the scenario has what they need (:func:`loi.pipeline.config.applies`)."""
     out = {}
     for scenario in config.scenarios:
         if config.train == "menu":
             wanted = list(config.menu_costs)
         else:
             wanted = [config.uniform, allocated[scenario]]
+        wanted += [r for r in config.extra_regimes if applies(config, scenario, r)]
         out[scenario] = [r for r in dict.fromkeys(wanted) if r != SP]
     return out

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from loi.errors import LoiError
-from loi.pipeline.executor import Job
+from loi.pipeline.job import Job
 
 INSTALL_HINT = 'Ray is not installed; install the extra with: pip install -e ".[ray]"'
 # Read by Ray when it is imported: with it at "0", Ray keeps a cluster whose
@@ -104,7 +104,7 @@ def _token_available() -> bool:
 
 def run_job_in_worker(job: Job) -> Any:
     """The Ray task: run ``job`` with the persistent JAX compilation cache on."""
-    from loi.pipeline.run import enable_compilation_cache
+    from loi.pipeline.compilation import enable_compilation_cache
 
     enable_compilation_cache()  # a no-op after the worker's first job
     return job()

@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from loi.errors import LoiError
+from loi.pipeline.compilation import enable_compilation_cache  # noqa: F401  (re-exported)
 from loi.pipeline.config import StudyConfig, register_definitions
 from loi.pipeline.executor import Executor, Job, make_executor
 from loi.pipeline.jobs import job
@@ -214,7 +215,7 @@ def _stage_allocate(ctx: _Context) -> dict[str, Any]:
 
     c = ctx.config
     score = study_scores(ctx.study, DEFAULT_METRIC)
-    table = allocation_table(score, games=c.game_of, menu=c.menu_costs, budget=c.budget, uniform=c.uniform,
+    table = allocation_table(score, games=c.allocation_group, menu=c.menu_costs, budget=c.budget, uniform=c.uniform,
                              chosen=c.allocator, greedy_from=c.evaluation.greedy_from, metric=DEFAULT_METRIC)
     ctx.study.write_table(Table.ALLOCATION, table)
     chosen = table[table["chosen"]]
@@ -266,7 +267,9 @@ def _stage_statistics(ctx: _Context) -> dict[str, Any]:
         ctx.study.write_table(Table.BENEFIT_BY_PARTNER,
                               partner_benefit_table(tournament, confidence=c.evaluation.confidence))
     allocations = ctx.study.read_table(Table.ALLOCATION)
-    if c.train == "menu" and len(c.games) >= 2:
+    # Leave-one-game-out greedy spends a budget per game; a suite's budget is the suite's (the
+    # frontier below allocates it, leaving one scenario out).
+    if c.train == "menu" and len(c.games) >= 2 and c.allocate_per == "game":
         crossfit = crossfit_greedy_table(scores, loi, games=c.game_of, menu=c.menu_costs, budget=c.budget)
         ctx.study.write_table(Table.ALLOCATION_CROSSFIT, crossfit)
         allocations = pd.concat([allocations, crossfit], ignore_index=True)
@@ -279,7 +282,37 @@ def _stage_statistics(ctx: _Context) -> dict[str, Any]:
         ctx.study.write_table(Table.PREDICTORS, predictors.correlations)
         if not predictors.gains.empty:
             ctx.study.write_table(Table.PREDICTOR_GAINS, predictors.gains)
+        if c.train == "menu":
+            frontier = frontier_table(scores, metrics, c)
+            if frontier is not None:
+                ctx.study.write_table(Table.FRONTIER, frontier)
     return {"comparisons": int(len(comparison))}
+
+
+def frontier_table(scores: pd.DataFrame, metrics: pd.DataFrame, c: StudyConfig) -> pd.DataFrame | None:
+    """Every allocator's mean SP-normalised held-out score at budgets from all-cheapest to
+    all-costliest over the study's scenarios (``loi.allocation.budget_frontier``). Scenarios
+    whose SP mean score is not positive (zero-sum games, no reward at all) have no normalised
+    score: they are left out, named in the table's ``note``."""
+    from loi.allocation.frontier import budget_frontier
+    from loi.pipeline.plan import SP
+    from loi.tables.schema import REGIME, SCENARIO
+    from loi.tables.scores import SCORE
+
+    sp_mean = scores[scores[REGIME] == SP].groupby(SCENARIO)[SCORE].mean()
+    kept = sorted(s for s, m in sp_mean.items() if m > 0)
+    if len(kept) < 2:
+        return None
+    frontier = budget_frontier(scores[scores[SCENARIO].isin(kept)], metrics[metrics["scenario"].isin(kept)],
+                               c.menu_costs, groups={s: c.game_of[s] for s in kept}, reference=SP,
+                               confidence=c.evaluation.confidence, seed=c.seed)
+    table = frontier.table.copy()
+    left_out = sorted(set(sp_mean.index) - set(kept))
+    notes = list(frontier.notes)
+    if left_out:
+        notes.insert(0, f"left out (SP mean score not positive): {', '.join(left_out)}")
+    table["note"] = "; ".join(notes)
+    return table
 
 
 def predictor_tables(metrics: pd.DataFrame, benefit: pd.DataFrame, scores: pd.DataFrame, c: StudyConfig):
@@ -290,8 +323,10 @@ def predictor_tables(metrics: pd.DataFrame, benefit: pd.DataFrame, scores: pd.Da
     from loi.pipeline.plan import SP
 
     benefits = dict(zip(benefit["scenario"], benefit["benefit"]))
-    crossfit = c.train == "menu" and len(c.games) >= 2
-    return compare_predictors(metrics, benefits, c.game_of, scores=scores if crossfit else None, menu=c.menu_costs,
+    crossfit = c.train == "menu" and len(c.games) >= 2 and c.allocate_per == "game"
+    # A suite correlates across all its scenarios (mostly one per game: no within-game ordering).
+    return compare_predictors(metrics, benefits, c.allocation_group, scores=scores if crossfit else None,
+                              menu=c.menu_costs,
                               uniform=c.uniform, reference=SP, budget=c.budget, confidence=c.evaluation.confidence,
                               resamples=1000, permutations=2000, comparison_resamples=1000, seed=c.seed)
 
@@ -311,31 +346,6 @@ _STAGE_FUNCTIONS = {
     "statistics": _stage_statistics,
     "report": _stage_report,
 }
-
-
-def enable_compilation_cache(directory: str | Path | None = None) -> Path | None:
-    """Turn on JAX's persistent compilation cache (unless one is already set):
-    every training and evaluation program is compiled once per machine, not
-    once per job and again on every resume. Default directory:
-    ``$LOI_CACHE_DIR`` or ``~/.cache/loi/jax`` (``$XDG_CACHE_HOME`` honoured).
-    The cache changes compile time only, never results."""
-    import os
-
-    import jax
-
-    if jax.config.jax_compilation_cache_dir:
-        return Path(jax.config.jax_compilation_cache_dir)
-    if directory is None:
-        xdg = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-        base = os.environ.get("LOI_CACHE_DIR") or xdg / "loi"
-        directory = Path(base) / "jax"
-    directory = Path(directory)
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return None  # an unwritable cache only costs compile time
-    jax.config.update("jax_compilation_cache_dir", str(directory))
-    return directory
 
 
 def run_study(config: StudyConfig, run_dir: str | Path, *, executor: Executor | None = None,

@@ -90,7 +90,7 @@ def population_benefit(group: pd.DataFrame, regime: str, reference: str = "sp", 
 def benefit_table(scores: pd.DataFrame, loi: Mapping[str, float], games: Mapping[str, str],
                   menu: Mapping[str, float], reference: str = "sp", *, confidence: float = 0.95) -> pd.DataFrame:
     """Per scenario: LoI and the population-play benefit of the most expensive
-    trained regime over ``reference``: ``benefit`` on SP-normalised scores (its
+    trained menu regime over ``reference``: ``benefit`` on SP-normalised scores (its
     interval ``benefit_ci_*``) and ``benefit_raw`` on raw scores, both / 2 (see
     :func:`population_benefit`)."""
     rows = []
@@ -108,7 +108,7 @@ def benefit_table(scores: pd.DataFrame, loi: Mapping[str, float], games: Mapping
         else:
             group = normalised[normalised[SCENARIO] == scenario]
             means = group.groupby(REGIME)[SCORE].mean()
-            others = [r for r in means.index if r != reference]
+            others = [r for r in means.index if r != reference and r in menu]  # extra regimes: not allocated
             if others:
                 top = max(others, key=lambda r: (menu.get(r, math.inf), r))
                 row.update(regime=top, benefit=float(means[top] - means[reference]) / 2)

@@ -49,6 +49,7 @@ class Table(StrEnum):
     COMPARISON = "comparison"  # statistics
     PREDICTORS = "predictors"  # statistics: each metric's correlation with the benefit (loi.allocation.predictors)
     PREDICTOR_GAINS = "predictor_gains"  # statistics: each metric's cross-fitted greedy gain (menu, >= 2 games)
+    FRONTIER = "frontier"  # statistics (train = "menu"): each allocator's held-out score at each budget
 
 
 # Tables that the jobs of a stage write per scenario before the stage concatenates them.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import math
+from pathlib import Path
 
 import matplotlib
 
@@ -377,3 +378,39 @@ def metric_benefit_figure(metrics: pd.DataFrame, benefit: pd.DataFrame, correlat
     fig.suptitle("Interaction metrics vs population-play benefit" + (" (r within game, pooled)" if len(games) > 1
                                                                       else ""))
     return _png(fig)
+
+
+def frontier_figure(table: pd.DataFrame, path: str | Path) -> Path:
+    """The budget frontier (``loi.allocation.budget_frontier``'s table, or its CSV): the mean
+    SP-normalised held-out score against the budget (left) and the gain over uniform at the same
+    budget (right), one line per allocator (and metric) with its CI band; the in-sample oracle
+    dashed. Writes the PNG to ``path`` and returns it."""
+    if table.empty:
+        raise LoiError("the frontier table is empty: nothing to draw")
+    metric = table["metric"].fillna("").astype(str)  # "" (read back from CSV as NaN): metric-free allocators
+    labels = table["allocator"].astype(str) + np.where(metric != "", " (" + metric + ")", "")
+    palette = plt.get_cmap("tab20")
+    fixed = {"uniform": "black", "random": "grey", "oracle": "#c44e52"}
+    fig, (left, right) = plt.subplots(1, 2, figsize=(FIGURE_WIDTH, 4.6), layout="constrained")
+    for i, label in enumerate(dict.fromkeys(labels)):
+        rows = table[labels == label].sort_values("budget")
+        allocator = str(rows["allocator"].iloc[0])
+        colour = fixed.get(allocator, palette(i % 20))
+        in_sample = str(rows["in_sample"].iloc[0]).lower() == "true"
+        for ax, (mean, low, high) in ((left, ("mean_score", "ci_low", "ci_high")),
+                                      (right, ("gain_vs_uniform", "gain_ci_low", "gain_ci_high"))):
+            ax.plot(rows["budget"], rows[mean], "--" if in_sample else "-", marker="o", ms=3, color=colour,
+                    label=label + (" [in-sample]" if in_sample else ""))
+            ax.fill_between(rows["budget"], rows[low], rows[high], color=colour, alpha=0.12, lw=0)
+    for ax in (left, right):
+        ax.set_xlabel("budget (agent-trainings over the suite)")
+    left.set_ylabel("mean held-out score / SP mean")
+    left.set_title("Score bought at each budget (95% CI)")
+    right.axhline(0, color="grey", lw=0.8)
+    right.set_ylabel("gain over uniform (score / SP mean)")
+    right.set_title("Gain over uniform at the same budget (95% CI)")
+    fig.legend(*left.get_legend_handles_labels(), loc="outside right center", frameon=False)
+    fig.suptitle("Budget frontier per allocator")
+    path = Path(path)
+    path.write_bytes(_png(fig))
+    return path

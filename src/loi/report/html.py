@@ -253,6 +253,34 @@ def _answer_section(loi, allocation, comparison, benefit, correlation, config, m
     return parts
 
 
+def _suite_section(run_dir: Path) -> list[str]:
+    """A suite's answer (loi.report.suite: its decision rule), above the per-allocator details."""
+    import tempfile
+
+    from loi.report import figures
+    from loi.report.suite import SUITE_TABLES, read_run, suite_answer
+
+    tables = read_run(run_dir)
+    parts = ["<h2>The suite's answer</h2><div class='answer'>"]
+    missing = [t.value for t in SUITE_TABLES if t not in tables and t != Table.FRONTIER]
+    if missing:
+        return parts + [f"<p class='pending'>No answer yet: the statistics stage has not written "
+                        f"{', '.join(missing)}.</p></div>"]
+    result = suite_answer(tables)
+    parts += [f"<p class='verdict'>{html.escape(result.sentences[0])}</p>"]
+    parts += [f"<p>{html.escape(s)}</p>" for s in result.sentences[1:]]
+    if Table.FRONTIER in tables:
+        def draw() -> bytes:
+            with tempfile.TemporaryDirectory() as tmp:
+                return figures.frontier_figure(tables[Table.FRONTIER], Path(tmp) / "frontier.png").read_bytes()
+
+        parts.append(_figure(draw, "the budget frontier",
+                             "Mean SP-normalised held-out score of each allocator's allocation against the budget "
+                             "(agent-trainings over the suite), 95% CI bands; the oracle knows the measured "
+                             "benefits (an in-sample upper bound)."))
+    return parts + ["</div>"]
+
+
 def _loi_section(loi: pd.DataFrame | None) -> list[str]:
     from loi.report import figures
 
@@ -517,6 +545,8 @@ def build_report(run_dir: str | Path) -> str:
 
     parts = [f"<h1>loi study “{html.escape(str(study.get('name')))}”</h1>"]
     parts += _banners(config, status)
+    if config.get("allocate_per") == "suite":
+        parts += _suite_section(run_dir)
     benefit, correlation = study_dir.read_table(Table.BENEFIT), study_dir.read_table(Table.CORRELATION)
     parts += _answer_section(loi, allocation, comparison, benefit, correlation, config, menu, alpha)
     parts += _loi_section(loi)

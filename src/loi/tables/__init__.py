@@ -3,6 +3,10 @@ NPZ tensors) and atomic writes. Plain numpy/pandas; never imports JAX."""
 
 from loi.tables.io import atomic_write, check_writable, read_table, write_table
 from loi.tables.npz import (
+    AUTHORS_MENU,
+    PP3,
+    PP5,
+    SP5,
     cross_play_table,
     parse_cross_play_name,
     parse_tournament_name,
@@ -32,9 +36,9 @@ from loi.tables.schema import (
 from loi.tables.scores import SCORE, fixed_bob_scores
 
 __all__ = [
-    "COLUMN_KINDS", "COPLAYER", "COPLAYER_CHECKPOINT", "COPLAYER_RETURN", "COPLAYER_SEED", "EGO",
-    "EGO_CHECKPOINT", "EGO_RETURN", "EPISODE", "EPISODE_KEY", "EVAL_SEED", "OPTIONAL_COLUMNS", "OWN_PARTNER", "REGIME",
-    "REQUIRED_COLUMNS", "SCENARIO", "SCORE", "atomic_write", "check_writable", "block_labels", "cross_play_table",
+    "AUTHORS_MENU", "COLUMN_KINDS", "COPLAYER", "COPLAYER_CHECKPOINT", "COPLAYER_RETURN", "COPLAYER_SEED", "EGO",
+    "EGO_CHECKPOINT", "EGO_RETURN", "EPISODE", "EPISODE_KEY", "EVAL_SEED", "OPTIONAL_COLUMNS", "OWN_PARTNER", "PP3",
+    "PP5", "REGIME", "REQUIRED_COLUMNS", "SCENARIO", "SCORE", "SP5", "atomic_write", "check_writable", "block_labels", "cross_play_table",
     "fixed_bob_scores", "parse_cross_play_name", "parse_tournament_name", "read_npz", "read_table", "tournament_table",
     "validate_table", "write_table",
 ]

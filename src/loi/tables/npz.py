@@ -43,6 +43,10 @@ from loi.tables.schema import (
 GAME = "game"
 LAYOUT = "layout"
 RUN = "run"
+# The regimes as the authors' tournament files name them (``{game}_{layout}_{regime}.npz``), and
+# their cost in agent-trainings (the study's menu calls them sp / pp3 / pp5).
+SP5, PP3, PP5 = "SP5", "PP3", "PP5"
+AUTHORS_MENU: dict[str, float] = {SP5: 1.0, PP3: 3.0, PP5: 5.0}
 
 _CROSS_PLAY_NAME = re.compile(r"^(?P<game>.+?)_(?P<layout>[^_]+)_(?P<run>\d[^.]*)$")
 _TOURNAMENT_NAME = re.compile(r"^(?P<game>.+)_(?P<layout>[^_]+)_(?P<regime>[^_]+)$")

@@ -12,7 +12,7 @@ from typing import Any
 from loi.agents.networks import NetworkConfig, network_config
 from loi.errors import LoiError
 
-_REGIME = re.compile(r"^(sp|pp|fcp)(\d*)$")
+_REGIME = re.compile(r"^(sp|pp|fcp)(\d*)(?:-([a-z_]+))?$")
 
 # How an sp/ppN learner meets its partners (see loi.training.ppo): "concurrent" draws a live
 # population member per episode; "generational" is the authors' MARL/PP_train.py as described: per
@@ -22,15 +22,25 @@ _REGIME = re.compile(r"^(sp|pp|fcp)(\d*)$")
 # member's lineage in self-play against a frozen copy of it.
 PP_SCHEDULES = ("concurrent", "generational", "lineage")
 FROZEN_PARTNER_SCHEDULES = ("generational", "lineage")
+# A regime name's variant (``pp5-generational``, ``fcp5-bots``): a study can train one regime in
+# two ways side by side. sp/ppN take a pp schedule; fcpN takes "bots" (pool_bots in its pool).
+BOTS_VARIANT = "bots"
 
 
 @dataclass(frozen=True)
 class Regime:
     """``kind`` is ``"sp"``, ``"pp"`` or ``"fcp"``; ``size`` the population (pp)
-    or frozen-pool (fcp) size, 1 for sp."""
+    or frozen-pool (fcp) size, 1 for sp; ``variant`` (may be empty) a pp schedule
+    for sp/ppN or ``"bots"`` for fcpN."""
 
     kind: str
     size: int
+    variant: str = ""
+
+    @property
+    def base(self) -> "Regime":
+        """The regime without its variant."""
+        return Regime(self.kind, self.size)
 
     @property
     def num_members(self) -> int:
@@ -38,22 +48,30 @@ class Regime:
         return self.size if self.kind == "pp" else 1
 
     def __str__(self) -> str:
-        return "sp" if self.kind == "sp" else f"{self.kind}{self.size}"
+        name = "sp" if self.kind == "sp" else f"{self.kind}{self.size}"
+        return f"{name}-{self.variant}" if self.variant else name
 
 
 def parse_regime(name: str) -> Regime:
-    """``"sp"`` -> SP; ``"pp3"`` -> population of 3; ``"fcp5"`` -> pool of 5."""
+    """``"sp"`` -> SP; ``"pp3"`` -> population of 3; ``"fcp5"`` -> pool of 5;
+    ``"pp5-generational"`` -> PP5 on the generational schedule; ``"fcp5-bots"`` ->
+    FCP5 whose pool holds the config's ``pool_bots``."""
     match = _REGIME.match(str(name).strip().lower())
     if match is None:
-        raise LoiError(f"unknown regime {name!r}: expected sp, ppN or fcpN (e.g. pp3, fcp5)")
-    kind, digits = match.groups()
+        raise LoiError(f"unknown regime {name!r}: expected sp, ppN or fcpN (e.g. pp3, fcp5), optionally with a "
+                       f"variant (pp5-generational, fcp5-bots)")
+    kind, digits, variant = match.groups()
+    variant = variant or ""
+    valid = (BOTS_VARIANT,) if kind == "fcp" else PP_SCHEDULES
+    if variant and variant not in valid:
+        raise LoiError(f"unknown variant {variant!r} of regime {name!r}; {kind} takes {', '.join(valid)}")
     if kind == "sp":
         if digits:
             raise LoiError(f"unknown regime {name!r}: self-play takes no size (use 'sp')")
-        return Regime("sp", 1)
+        return Regime("sp", 1, variant)
     if not digits or int(digits) < 1:
         raise LoiError(f"regime {name!r} needs a size >= 1, e.g. {kind}3")
-    return Regime(kind, int(digits))
+    return Regime(kind, int(digits), variant)
 
 
 def _positive_int(name: str, value: Any) -> None:
@@ -106,7 +124,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.scenario, str) or not self.scenario:
             raise LoiError(f"scenario must be a name like 'prisoners_dilemma/small', got {self.scenario!r}")
-        parse_regime(self.regime)
+        self._apply_variant(parse_regime(self.regime))
         for name in ("num_seeds", "total_steps", "num_generations", "num_envs", "rollout_length",
                      "update_epochs", "num_minibatches"):
             _positive_int(name, getattr(self, name))
@@ -150,6 +168,20 @@ class TrainConfig:
                 f"total_steps ({self.total_steps}) is less than one update per generation: need at least "
                 f"num_generations * num_envs * rollout_length = {self.steps_per_update * self.num_generations}"
             )
+
+    def _apply_variant(self, regime: Regime) -> None:
+        """A variant regime name becomes its base regime plus the field it stands for."""
+        if not regime.variant:
+            return
+        if regime.variant == BOTS_VARIANT:
+            if not self.pool_bots:
+                raise LoiError(f"regime {regime} puts pool_bots in the pool, but none are listed")
+        elif self.pp_schedule not in ("concurrent", regime.variant):
+            raise LoiError(f"regime {regime} names the {regime.variant} schedule, but pp_schedule is "
+                           f"{self.pp_schedule!r}")
+        else:
+            object.__setattr__(self, "pp_schedule", regime.variant)
+        object.__setattr__(self, "regime", str(regime.base))
 
     def _check_pool_bots(self) -> None:
         bots = self.pool_bots
