@@ -30,7 +30,7 @@ def test_paths_are_the_layout_existing_runs_have(tmp_path: Path) -> None:
         "train/coins/small/sp/seed_1/member_0/gen_002.msgpack"
     assert {t.value for t in Table} == {"crossplay", "loi", "metrics", "allocation", "tournament", "scores", "anova",
                                        "benefit", "benefit_by_partner", "correlation", "allocation_crossfit",
-                                       "comparison", "predictors", "predictor_gains"}
+                                       "comparison", "predictors", "predictor_gains", "frontier"}
     with pytest.raises(ValueError):
         study.table("lio")  # a misspelt table name is caught, not silently a new file
     with pytest.raises(ValueError, match="not written per scenario"):
