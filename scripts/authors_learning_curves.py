@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from loi.errors import LoiError
-from loi.tables import atomic_write
+from loi.tables.io import write_commented_csv
 from loi.tables.authors_logs import return_change
 
 EARLY, LATE = 24, 49  # 0-based generations: the released SP5's last, the released PP's last
@@ -32,11 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     except LoiError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    with atomic_write(args.out) as tmp:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(f"# python scripts/authors_learning_curves.py AUTHORS_REPO --out {args.out.as_posix()}"
-                    f" (generations {EARLY + 1} and {LATE + 1})\n")
-            table.to_csv(f, index=False, float_format="%.4g")
+    write_commented_csv(table, args.out, f"python scripts/authors_learning_curves.py AUTHORS_REPO --out "
+                                         f"{args.out.as_posix()} (generations {EARLY + 1} and {LATE + 1})")
     print(table.to_string(index=False))
     return 0
 

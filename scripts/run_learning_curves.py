@@ -18,7 +18,7 @@ from pathlib import Path
 
 from loi.errors import LoiError
 from loi.pipeline.studydir import StudyDir
-from loi.tables import atomic_write
+from loi.tables.io import write_commented_csv
 from loi.tables.curves import curve_return_change
 
 
@@ -41,11 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     except LoiError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    with atomic_write(args.out) as tmp:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(f"# python scripts/run_learning_curves.py RUN_DIR --regimes {' '.join(args.regimes)} --early "
-                    f"{args.early} --late {args.late} --out {args.out.as_posix()} (RUN_DIR: {args.run_dir.name})\n")
-            table.to_csv(f, index=False, float_format="%.4g")
+    write_commented_csv(table, args.out, f"python scripts/run_learning_curves.py RUN_DIR --regimes "
+                                         f"{' '.join(args.regimes)} --early {args.early} --late {args.late} --out "
+                                         f"{args.out.as_posix()} (RUN_DIR: {args.run_dir.name})")
     print(table.to_string(index=False))
     return 0
 

@@ -38,3 +38,12 @@ def test_curves_that_end_too_early_or_lack_columns_are_refused() -> None:
         curve_return_change(_curves([0.1, 0.2]), 0, 9)
     with pytest.raises(LoiError, match="member"):
         curve_return_change(_curves([0.1, 0.2]).drop(columns="member"), 0, 3)
+
+
+def test_a_commented_csv_reads_back_with_its_comment_line(tmp_path) -> None:
+    from loi.tables.io import write_commented_csv
+
+    table = pd.DataFrame({"scenario": ["a", "b"], "change": [0.5, -0.25]})
+    path = write_commented_csv(table, tmp_path / "t.csv", "made by a test")
+    assert path.read_text().splitlines()[0] == "# made by a test"
+    pd.testing.assert_frame_equal(pd.read_csv(path, comment="#"), table)

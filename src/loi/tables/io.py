@@ -150,3 +150,14 @@ def write_table(table: pd.DataFrame, path: str | os.PathLike) -> Path:
         else:
             clean.to_parquet(tmp, index=False)
     return path
+
+
+def write_commented_csv(table: pd.DataFrame, path: str | os.PathLike, comment: str) -> Path:
+    """Write ``table`` as CSV after one ``# comment`` line (what made it), atomically; read it
+    back with ``pd.read_csv(path, comment="#")``."""
+    path = Path(path)
+    with atomic_write(path) as tmp:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(f"# {comment}\n")
+            table.to_csv(f, index=False, float_format="%.4g")
+    return path
