@@ -67,7 +67,8 @@ import sys
 from pathlib import Path
 from loi.errors import LoiError
 from loi.pipeline.config import load_config
-from loi.pipeline.run import enable_compilation_cache, run_study
+from loi.pipeline.compilation import enable_compilation_cache
+from loi.pipeline.run import run_study
 config, out, address = sys.argv[1:4]
 enable_compilation_cache()
 study = load_config(Path(config))

@@ -271,7 +271,8 @@ def _run_one(study, run_dir: Path, *, as_json: bool, ray: Optional[str], log_eve
     from rich.console import Console
 
     from loi.pipeline.progress import ProgressTracker, watch_compilation
-    from loi.pipeline.run import STAGES, enable_compilation_cache, run_study
+    from loi.pipeline.compilation import enable_compilation_cache
+    from loi.pipeline.run import STAGES, run_study
     from loi.report import write_report
 
     enable_compilation_cache()

@@ -24,7 +24,6 @@ from typing import Any
 import pandas as pd
 
 from loi.errors import LoiError
-from loi.pipeline.compilation import enable_compilation_cache  # noqa: F401  (re-exported)
 from loi.pipeline.config import StudyConfig, register_definitions
 from loi.pipeline.executor import Executor, Job, make_executor
 from loi.pipeline.jobs import job
