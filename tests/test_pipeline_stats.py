@@ -242,3 +242,40 @@ def test_fieller_interval_keeps_its_coverage() -> None:
         hits += ci.low <= true_ratio <= ci.high
     # 95% nominal; binomial sd at 2000 trials is 0.5%.
     assert 0.93 <= hits / trials <= 0.97
+
+
+def test_a_zero_sum_scenario_keeps_its_raw_benefit_and_leaves_every_normalised_statistic() -> None:
+    """Scores below 0 are not on a ratio scale: dividing by an SP mean that is 0 up to noise
+    (running with scissors) would give benefits of any size. Such a scenario keeps its raw
+    benefit; the normalised benefit, the allocation comparison and the frontier leave it out
+    and say why (loi.allocation.unnormalisable, one rule for all of them)."""
+    from loi.allocation import unnormalisable
+
+    from loi.pipeline.statistics import partner_benefit_table
+
+    means = {("g/a", "sp"): 2.0, ("g/a", "pp5"): 3.0, ("g/b", "sp"): 4.0, ("g/b", "pp5"): 4.0,
+             ("h/a", "sp"): 0.01, ("h/a", "pp5"): 0.5}  # h/a: zero-sum, scores from -0.49 to +1.0
+    scores = _scores(means)
+    assert unnormalisable(scores) == {"h/a": "scores below 0 (not a ratio scale): no SP-normalised score"}
+    assert unnormalisable(_scores({("g/a", "sp"): 0.0, ("g/a", "pp5"): 1.0}, spread=0.0)) == {
+        "g/a": "the sp mean score is 0: no SP-normalised score"}
+    table = benefit_table(scores, {"g/a": 0.1, "g/b": 0.2, "h/a": 0.3}, GAMES, MENU).set_index("scenario")
+    assert table.loc["g/a", "benefit"] == pytest.approx((3.0 / 2.0 - 1) / 2)
+    assert table.loc["g/b", "benefit"] == pytest.approx(0.0)
+    assert np.isnan(table.loc["h/a", ["benefit", "benefit_ci_low", "benefit_ci_high"]].astype(float)).all()
+    assert table.loc["h/a", "benefit_raw"] == pytest.approx((0.5 - 0.01) / 2)  # the raw benefit stays
+    assert "not a ratio scale" in table.loc["h/a", "note"]
+    # The allocation comparison pools g/a and g/b only, and names the scenario it left out.
+    allocations = pd.DataFrame([{"allocator": a, "scenario": s, "regime": r}
+                                for a, r in (("uniform", "sp"), ("proportional", "pp5"))
+                                for s in ("g/a", "g/b", "h/a")])
+    comparison = comparison_table(scores, allocations, GAMES, uniform="sp", top=3, confidence=0.95, seed=0)
+    pooled = comparison[(comparison["group"] == "all") & (comparison["protocol"] == "all")].iloc[0]
+    # Normalised: g/a sp 1, pp5 1.5; g/b 1, 1 -> mean difference 0.25 over the two scenarios.
+    assert pooled["difference"] == pytest.approx(0.25)
+    assert "h/a" in pooled["note"] and set(comparison["group"]) == {"all", "g"}
+    # Per partner kind, the same rule.
+    tournament = scores.rename(columns={"score": "ego_return"}).assign(coplayer="bob", partner_kind="sp_seeds")
+    partner = partner_benefit_table(tournament)
+    row = partner[(partner["scenario"] == "h/a") & (partner["partner_kind"] == "pooled")].iloc[0]
+    assert np.isnan(row["benefit"]) and "not a ratio scale" in row["note"]

@@ -12,7 +12,7 @@ from loi.allocation.proportional import proportional  # isort: skip
 from loi.allocation.greedy import (  # isort: skip
     BenefitCurve, crossfit_curves, crossfit_greedy, fit_benefit_curve, greedy)
 from loi.allocation import uniform, random_allocator, oracle  # noqa: F401, E401  # isort: skip
-from loi.allocation.compare import AllocationComparison, compare_allocations, normalised_scores
+from loi.allocation.compare import AllocationComparison, compare_allocations, normalised_scores, unnormalisable
 from loi.allocation.frontier import Frontier, budget_frontier, default_budgets
 from loi.allocation.menu import DEFAULT_MENU, allocation_cost, validate_budget, validate_menu
 from loi.allocation.predictors import PredictorComparison, compare_predictors
@@ -21,6 +21,6 @@ __all__ = [
     "AllocationComparison", "AllocationContext", "Allocator", "BenefitCurve", "DEFAULT_MENU", "Frontier",
     "PredictorComparison", "allocate", "allocation_cost", "allocator_names", "budget_frontier", "compare_allocations",
     "compare_predictors", "crossfit_curves", "crossfit_greedy", "default_budgets", "fit_benefit_curve",
-    "get_allocator", "greedy", "normalised_scores", "one_sigma", "proportional", "register_allocator",
+    "get_allocator", "greedy", "normalised_scores", "unnormalisable", "one_sigma", "proportional", "register_allocator",
     "validate_budget", "validate_menu",
 ]

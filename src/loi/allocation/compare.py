@@ -47,6 +47,26 @@ class AllocationComparison:
         return self.test.pvalue
 
 
+def unnormalisable(scores: pd.DataFrame, reference: str = "sp") -> dict[str, str]:
+    """Scenario -> why its scores cannot be divided by ``reference``'s mean score, for every
+    scenario that cannot. A ratio to the reference's mean means something only on a ratio scale:
+    scores that cannot go below 0 and a reference mean above 0. A scenario with any score below 0
+    (a zero-sum game such as running with scissors, whose SP mean is 0 up to noise: dividing by it
+    gives benefits of any size) or without a positive reference mean is left out of every
+    SP-normalised statistic; its raw benefit stays."""
+    reasons = {}
+    for scenario, group in scores.groupby(SCENARIO, sort=True, observed=True):
+        values = group[SCORE].to_numpy(dtype=float)
+        ref = group.loc[group[REGIME] == reference, SCORE].to_numpy(dtype=float)
+        if (values < 0).any():
+            reasons[str(scenario)] = "scores below 0 (not a ratio scale): no SP-normalised score"
+        elif ref.size == 0:
+            reasons[str(scenario)] = f"no {reference} scores to normalise by"
+        elif not ref.mean() > 0:
+            reasons[str(scenario)] = f"the {reference} mean score is 0: no SP-normalised score"
+    return reasons
+
+
 def normalised_scores(scores: pd.DataFrame, reference: str = "sp") -> pd.DataFrame:
     """Divide every score by the mean score of ``reference`` in its scenario."""
     for column in (SCENARIO, REGIME, SCORE):

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
-from loi.allocation.compare import compare_allocations, normalised_scores
+from loi.allocation.compare import compare_allocations, normalised_scores, unnormalisable
 from loi.allocation.greedy import crossfit_greedy
 from loi.allocation.menu import DEFAULT_MENU, validate_menu
 from loi.errors import LoiError
@@ -302,8 +302,8 @@ def compare_predictors(metrics: Mapping[str, Mapping[str, float]] | pd.DataFrame
                                                          permutations=permutations, rng=rng))
         if scores is None or len(set(game_of)) < 2:
             continue
-        scored = {s: values[s] for s in sorted(s for s, v in values.items() if np.isfinite(v))
-                  if s in set(scores[SCENARIO])}
+        ratio_scale = set(scores[SCENARIO]) - set(unnormalisable(scores, reference))
+        scored = {s: values[s] for s in sorted(s for s, v in values.items() if np.isfinite(v)) if s in ratio_scale}
         per_game = {g: sum(1 for s in scored if games[s] == g) for g in {games[s] for s in scored}}
         game_budget = budget if budget is not None else {g: menu[uniform] * n for g, n in per_game.items()}
         normalised = normalised_scores(scores[scores[SCENARIO].isin(list(scored))], reference)

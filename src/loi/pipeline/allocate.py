@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from loi.allocation import AllocationContext, allocator_names, fit_benefit_curve, get_allocator, normalised_scores
+from loi.allocation import (AllocationContext, allocator_names, fit_benefit_curve, get_allocator, normalised_scores,
+                            unnormalisable)
 from loi.allocation.greedy import crossfit_greedy
 from loi.errors import LoiError
 from loi.pipeline.studydir import StudyDir, Table
@@ -44,8 +45,9 @@ def study_scores(study: StudyDir, metric: str = DEFAULT_METRIC) -> dict[str, flo
 
 
 def _regime_means(scores: pd.DataFrame, loi: Mapping[str, float], reference: str) -> pd.DataFrame:
-    """Mean SP-normalised score per (scenario, regime), with the scenario's LoI."""
-    normalised = normalised_scores(scores, reference)
+    """Mean SP-normalised score per (scenario, regime), with the scenario's LoI (scenarios
+    without normalised scores left out: ``loi.allocation.unnormalisable``)."""
+    normalised = normalised_scores(scores[~scores[SCENARIO].isin(list(unnormalisable(scores, reference)))], reference)
     per_regime = normalised.groupby([SCENARIO, REGIME], sort=True)[SCORE].mean().reset_index()
     per_regime["loi"] = per_regime[SCENARIO].map(loi)
     return per_regime

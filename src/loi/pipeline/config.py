@@ -57,7 +57,8 @@ DEFAULT_MENU = {"sp": 1.0, "pp3": 3.0, "pp5": 5.0}
 TOP_KEYS = {"name", "seed", "games", "layouts", "scenarios", "allocate_per", "extra_regimes", "definitions",
             "allocator", "uniform", "budget", "train", "executor", "ray", "menu", "training", "env", "heldout",
             "evaluation", "smoke"}
-ALLOCATE_PER = ("game", "suite")
+SUITE = "suite"  # allocate_per's value, and the allocation group of every scenario of such a study
+ALLOCATE_PER = ("game", SUITE)
 
 # [training] keys of ours; every other TrainConfig field passes straight through (see _training),
 # except those the study sets per job.
@@ -157,7 +158,7 @@ class StudyConfig:
     @property
     def allocation_group(self) -> dict[str, str]:
         """Scenario -> the group whose scenarios share one budget: its game, or ``suite`` for all."""
-        return {s: "suite" for s in self.scenarios} if self.allocate_per == "suite" else self.game_of
+        return {s: SUITE for s in self.scenarios} if self.allocate_per == SUITE else self.game_of
 
     @property
     def trained_regimes(self) -> tuple[str, ...]:

@@ -291,25 +291,24 @@ def _stage_statistics(ctx: _Context) -> dict[str, Any]:
 def frontier_table(scores: pd.DataFrame, metrics: pd.DataFrame, c: StudyConfig) -> pd.DataFrame | None:
     """Every allocator's mean SP-normalised held-out score at budgets from all-cheapest to
     all-costliest over the study's scenarios (``loi.allocation.budget_frontier``). Scenarios
-    whose SP mean score is not positive (zero-sum games, no reward at all) have no normalised
-    score: they are left out, named in the table's ``note``."""
+    without SP-normalised scores (``loi.allocation.unnormalisable``: zero-sum games, no reward
+    at all) are left out, named with the reason in the table's ``note``."""
+    from loi.allocation import unnormalisable
     from loi.allocation.frontier import budget_frontier
     from loi.pipeline.plan import SP
-    from loi.tables.schema import REGIME, SCENARIO
-    from loi.tables.scores import SCORE
+    from loi.tables.schema import SCENARIO
 
-    sp_mean = scores[scores[REGIME] == SP].groupby(SCENARIO)[SCORE].mean()
-    kept = sorted(s for s, m in sp_mean.items() if m > 0)
+    left_out = unnormalisable(scores, SP)
+    kept = sorted(s for s in scores[SCENARIO].unique() if s not in left_out)
     if len(kept) < 2:
         return None
     frontier = budget_frontier(scores[scores[SCENARIO].isin(kept)], metrics[metrics["scenario"].isin(kept)],
                                c.menu_costs, groups={s: c.game_of[s] for s in kept}, reference=SP,
                                confidence=c.evaluation.confidence, seed=c.seed)
     table = frontier.table.copy()
-    left_out = sorted(set(sp_mean.index) - set(kept))
     notes = list(frontier.notes)
     if left_out:
-        notes.insert(0, f"left out (SP mean score not positive): {', '.join(left_out)}")
+        notes.insert(0, "left out: " + "; ".join(f"{s} ({why})" for s, why in left_out.items()))
     table["note"] = "; ".join(notes)
     return table
 

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from loi.allocation import compare_allocations, normalised_scores
+from loi.allocation import compare_allocations, normalised_scores, unnormalisable
 from loi.errors import LoiError
 from loi.metrics.stats import one_way_anova, pearson, ratio_of_means, welch_t_test
 from loi.tables.schema import EGO, REGIME, SCENARIO
@@ -94,28 +94,27 @@ def benefit_table(scores: pd.DataFrame, loi: Mapping[str, float], games: Mapping
     interval ``benefit_ci_*``) and ``benefit_raw`` on raw scores, both / 2 (see
     :func:`population_benefit`)."""
     rows = []
-    try:
-        normalised = normalised_scores(scores, reference)
-    except LoiError as err:
-        normalised, note = None, str(err)
+    left_out = unnormalisable(scores, reference)  # raw benefit only (their reason in ``note``)
+    normalised = normalised_scores(scores[~scores[SCENARIO].isin(list(left_out))], reference)
     for scenario in sorted(scores[SCENARIO].unique()):
         row = {"scenario": scenario, "game": games[scenario], "loi": float(loi[scenario]),
                "regime": "", "benefit": NAN, "benefit_ci_low": NAN, "benefit_ci_high": NAN,
                "benefit_raw": NAN, "benefit_raw_ci_low": NAN, "benefit_raw_ci_high": NAN,
                "egos": 0, "reference_egos": 0, "note": ""}
-        if normalised is None:
-            row["note"] = note
+        raw = scores[scores[SCENARIO] == scenario]
+        means = raw.groupby(REGIME)[SCORE].mean()
+        others = [r for r in means.index if r != reference and r in menu]  # extra regimes: not allocated
+        if not others:
+            row["note"] = "only the reference regime was trained"
         else:
-            group = normalised[normalised[SCENARIO] == scenario]
-            means = group.groupby(REGIME)[SCORE].mean()
-            others = [r for r in means.index if r != reference and r in menu]  # extra regimes: not allocated
-            if others:
-                top = max(others, key=lambda r: (menu.get(r, math.inf), r))
-                row.update(regime=top, benefit=float(means[top] - means[reference]) / 2)
-                row.update(population_benefit(scores[scores[SCENARIO] == scenario], top, reference,
-                                              confidence=confidence))
+            top = max(others, key=lambda r: (menu.get(r, math.inf), r))
+            row.update(regime=top)
+            row.update(population_benefit(raw, top, reference, confidence=confidence))
+            if scenario in left_out:
+                row.update(benefit_ci_low=NAN, benefit_ci_high=NAN, note=left_out[scenario])
             else:
-                row["note"] = "only the reference regime was trained"
+                ratio = normalised[normalised[SCENARIO] == scenario].groupby(REGIME)[SCORE].mean()
+                row["benefit"] = float(ratio[top] - ratio[reference]) / 2
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -137,6 +136,7 @@ def partner_benefit_table(tournament: pd.DataFrame, reference: str = "sp", *,
     rows = []
     for kind, subset in subsets:
         scores = fixed_bob_scores(subset)
+        left_out = unnormalisable(scores, reference)
         for scenario, group in scores.groupby(SCENARIO, sort=True):
             means = group.groupby(REGIME)[SCORE].mean()
             bobs = int(subset.loc[subset[SCENARIO] == scenario, "coplayer"].nunique())
@@ -145,10 +145,9 @@ def partner_benefit_table(tournament: pd.DataFrame, reference: str = "sp", *,
                        "benefit_ci_low": NAN, "benefit_ci_high": NAN}
                 if reference not in means.index:
                     row["note"] = f"no {reference} egos"
-                elif means[reference] == 0:
-                    row["note"] = f"the {reference} mean is 0: no normalised benefit"
+                elif scenario in left_out:
                     row.update(population_benefit(group, regime, reference, confidence=confidence))
-                    row["benefit_ci_low"] = row["benefit_ci_high"] = NAN
+                    row.update(benefit_ci_low=NAN, benefit_ci_high=NAN, note=left_out[scenario])
                 else:
                     row["benefit"] = float(means[regime] / means[reference] - 1) / 2
                     row.update(population_benefit(group, regime, reference, confidence=confidence))
@@ -208,8 +207,12 @@ def comparison_table(scores: pd.DataFrame, allocations: pd.DataFrame, games: Map
     (group ``all``) and per game; protocol ``all`` (default) and ``top{k}``."""
     rows = []
     trained = set(zip(scores[SCENARIO], scores[REGIME]))
+    left_out = unnormalisable(scores, reference)
+    dropped = f"left out ({'; '.join(f'{s}: {why}' for s, why in left_out.items())})" if left_out else ""
     for allocator, chosen in allocations[allocations["allocator"] != "uniform"].groupby("allocator", sort=True):
-        mapping = dict(zip(chosen["scenario"], chosen["regime"]))
+        mapping = {s: r for s, r in zip(chosen["scenario"], chosen["regime"]) if s not in left_out}
+        if not mapping:
+            continue
         groups = {"all": mapping}
         for game in sorted({games[s] for s in mapping}):
             groups[game] = {s: r for s, r in mapping.items() if games[s] == game}
@@ -219,10 +222,10 @@ def comparison_table(scores: pd.DataFrame, allocations: pd.DataFrame, games: Map
                        "protocol": "all" if protocol_top is None else f"top{protocol_top}",
                        "uniform": NAN, "heuristic": NAN, "difference": NAN, "difference_ci_low": NAN,
                        "difference_ci_high": NAN, "effect_size": NAN, "ci_low": NAN, "ci_high": NAN,
-                       "p_value": NAN, "n_heuristic": 0, "n_uniform": 0, "note": ""}
+                       "p_value": NAN, "n_heuristic": 0, "n_uniform": 0, "note": dropped}
                 missing = [f"{s}:{r}" for s, r in allocation.items() if (s, r) not in trained]
                 if missing:
-                    row["note"] = f"not trained: {', '.join(missing)}"
+                    row["note"] = "; ".join(filter(None, [f"not trained: {', '.join(missing)}", dropped]))
                     rows.append(row)
                     continue
                 subset = scores[scores[SCENARIO].isin(list(allocation))]
@@ -238,6 +241,6 @@ def comparison_table(scores: pd.DataFrame, allocations: pd.DataFrame, games: Map
                                ci_high=c.hedges_g.confidence_interval.high, p_value=c.pvalue,
                                n_heuristic=c.n_heuristic, n_uniform=c.n_uniform)
                 except LoiError as err:
-                    row["note"] = str(err)
+                    row["note"] = "; ".join(filter(None, [str(err), dropped]))
                 rows.append(row)
     return pd.DataFrame(rows)

@@ -24,7 +24,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from loi.pipeline.config import SUITE
 from loi.pipeline.studydir import StudyDir, Table
+from loi.training.config import parse_regime
 
 UNIFORM_ALLOCATOR = "uniform"  # the allocator name of the baseline rows of the allocation table
 ALL_GAMES = "all"  # the comparison table's pooled group
@@ -247,7 +249,8 @@ def allocator_summaries(allocation: pd.DataFrame, comparison: pd.DataFrame | Non
     out = {}
     for allocator in sorted(a for a in allocation["allocator"].unique() if a != UNIFORM_ALLOCATOR):
         rows = allocation[allocation["allocator"] == allocator]
-        for group in [*sorted(rows["game"].unique()), ALL_GAMES]:
+        # A suite's one budget group is every scenario: the pooled group ``all`` says it.
+        for group in [*sorted(g for g in rows["game"].unique() if g != SUITE), ALL_GAMES]:
             chosen = rows if group == ALL_GAMES else rows[rows["game"] == group]
             out[allocator, group] = allocator_summary(allocator, group, dict(zip(chosen["scenario"], chosen["regime"])),
                                                       uniform, menu, comparison, reference, alpha)
@@ -347,18 +350,20 @@ def diversity_sentence(benefit: pd.DataFrame | None, reference: str = "sp") -> s
         return ("Whether population play paid off is not known: no scenario has a measured benefit"
                 + (f" ({notes[0]})" if notes else "") + ".")
     regime = "/".join(sorted({str(r) for r in rows["regime"]}))
+    kinds = {parse_regime(str(r)).kind for r in rows["regime"]}
+    training = "Fictitious co-play" if kinds == {"fcp"} else "Population play" if kinds == {"pp"} else "Diverse-partner training"
     n = len(rows)
     low, high = rows["benefit_ci_low"].astype(float), rows["benefit_ci_high"].astype(float)
     above, below = int((low > 0).sum()), int((high < 0).sum())
     negative = int((rows["benefit"].astype(float) < 0).sum())
     if above > 0 and above >= n / 2:
-        lead = f"Population play ({regime}) paid off against self-play ({reference})"
+        lead = f"{training} ({regime}) paid off against self-play ({reference})"
     elif above == 0 and below == 0:  # every CI includes 0: not shown either way
-        lead = f"Population play ({regime}) was not shown to pay off against self-play ({reference})"
+        lead = f"{training} ({regime}) was not shown to pay off against self-play ({reference})"
     elif above == 0:
-        lead = f"Population play ({regime}) did not pay off against self-play ({reference})"
+        lead = f"{training} ({regime}) did not pay off against self-play ({reference})"
     else:
-        lead = f"Population play ({regime}) paid off against self-play ({reference}) in only {above} of {n} scenarios"
+        lead = f"{training} ({regime}) paid off against self-play ({reference}) in only {above} of {n} scenarios"
 
     def word(k: int) -> str:
         return "none" if k == 0 else str(k)
