@@ -45,7 +45,7 @@ class SuiteAnswer:
     target: str  # the regime whose benefit is predicted (the costliest menu regime)
     pays_off: list[str]  # scenarios whose pooled target benefit CI lies above 0
     measured: list[str]  # scenarios with a normalised target benefit
-    unmeasured: list[str]  # scenarios without one (SP mean not positive), with the reason in the tables
+    unmeasured: list[str]  # scenarios without one (loi.allocation.unnormalisable), the reason in the tables
     predictors: pd.DataFrame  # per metric: spearman/pearson r with CIs, the difference to LoI with its CI
     best_metric: str | None
     beats_uniform: dict[str, list[float]] = field(default_factory=dict)  # "allocator(metric)" -> budgets
@@ -63,8 +63,8 @@ class SuiteAnswer:
             text = (f"Diversity paid off in {len(self.pays_off)} of {n} scenarios ({self.target}'s benefit over SP, "
                     f"pooled over held-out partners, CI above 0): {', '.join(self.pays_off)}")
         if self.unmeasured:
-            text += (f"; {len(self.unmeasured)} scenario(s) have no normalised benefit (SP's mean score is not "
-                     f"positive): {', '.join(self.unmeasured)}")
+            text += (f"; {len(self.unmeasured)} scenario(s) have no normalised benefit (scores below 0, not a "
+                     f"ratio scale, or no positive SP mean): {', '.join(self.unmeasured)}")
         return text + "."
 
     def _prediction(self) -> str:
@@ -188,6 +188,7 @@ def read_run(run_dir: str | Path) -> dict[Table, pd.DataFrame]:
 def export_suite(run_dir: str | Path, folder: str | Path, config_text: str) -> SuiteAnswer:
     """Write a finished suite run's tables (CSV), its manifest (the config text, git revision,
     seconds per stage) and ``summary.md`` + ``frontier.png`` rendered from those files."""
+    from loi.pipeline.run import git_revision
     from loi.tables.io import atomic_write
 
     study = StudyDir(run_dir)
@@ -203,7 +204,7 @@ def export_suite(run_dir: str | Path, folder: str | Path, config_text: str) -> S
             stages[path.stem] = json.loads(path.read_text()).get("seconds")
     manifest = {"study": record.get("name"), "config": config_text, "config_hash": record.get("config_hash"),
                 "git_revision": record.get("versions", {}).get("git"), "versions": record.get("versions", {}),
-                "stage_seconds": stages}
+                "summary_git_revision": git_revision(), "stage_seconds": stages}
     with atomic_write(folder / MANIFEST) as tmp:
         tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     render_figure(folder)
@@ -284,14 +285,16 @@ def suite_markdown(folder: str | Path) -> str:
     tables = read_folder(folder)
     manifest = json.loads((folder / MANIFEST).read_text())
     answer = suite_answer(tables)
-    lines = [f"The answer (decision rule of examples/suite.toml's header, computed from the tables below; git "
-             f"revision `{manifest.get('git_revision')}`):", ""]
+    run, summary = manifest.get("git_revision"), manifest.get("summary_git_revision", manifest.get("git_revision"))
+    revisions = f"git revision `{run}`" if summary == run else f"run at git revision `{run}`, summarised at `{summary}`"
+    lines = [f"The answer (decision rule of examples/suite.toml's header, computed from the tables below; "
+             f"{revisions}):", ""]
     lines += [f"- {s}" for s in answer.sentences]
     seconds = sum(v for v in manifest.get("stage_seconds", {}).values() if v)
     lines += ["", f"Wall time of the run's stages: {seconds / 60:.0f} min.", "",
               f"Benefit over SP per scenario ((regime - SP) / 2 on SP-normalised fixed-Bob scores, Fieller's 95% CI "
-              f"over egos; by held-out partner kind and pooled; \"raw\": the unnormalised benefit where SP's mean is "
-              f"not positive):", ""]
+              f"over egos; by held-out partner kind and pooled; \"raw\": the unnormalised benefit where scores go below 0 "
+              f"or SP's mean is not positive):", ""]
     lines += _benefit_table(tables[Table.BENEFIT_BY_PARTNER], tables[Table.BENEFIT], answer.target)
     lines += ["", f"Each interaction metric (from SP-only cross-play) as a predictor of {answer.target}'s pooled "
               "benefit across scenarios (bootstrap CIs over scenarios):", ""]
