@@ -110,7 +110,7 @@ def test_the_summary_is_rendered_from_the_committed_files_only(tmp_path) -> None
     (tmp_path / MANIFEST).write_text(json.dumps({"git_revision": "abc1234", "stage_seconds": {"a": 120, "b": 60}}))
     assert set(read_folder(tmp_path)) == set(_tables())
     text = suite_markdown(tmp_path)
-    assert "git revision `abc1234`" in text and "Wall time of the run's stages: 3 min" in text
+    assert "git revision `abc1234`" in text and "Wall time recorded by the run's stage markers: 3 min" in text
     assert "| `game0/small` | 0.900 | +0.30 [+0.10, +0.50]" in text
     assert "| tracker | +1.00 [+0.70, +1.00]" in text
     assert "| greedy(tracker) | +1.000 [+0.900, +1.100] | +1.000 [+0.900, +1.100] |" in text

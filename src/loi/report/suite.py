@@ -291,7 +291,8 @@ def suite_markdown(folder: str | Path) -> str:
              f"{revisions}):", ""]
     lines += [f"- {s}" for s in answer.sentences]
     seconds = sum(v for v in manifest.get("stage_seconds", {}).values() if v)
-    lines += ["", f"Wall time of the run's stages: {seconds / 60:.0f} min.", "",
+    lines += ["", f"Wall time recorded by the run's stage markers: {seconds / 60:.0f} min (a stage resumed after an "
+              f"interruption records its last part only).", "",
               f"Benefit over SP per scenario ((regime - SP) / 2 on SP-normalised fixed-Bob scores, Fieller's 95% CI "
               f"over egos; by held-out partner kind and pooled; \"raw\": the unnormalised benefit where scores go below 0 "
               f"or SP's mean is not positive):", ""]
