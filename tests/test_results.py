@@ -191,3 +191,71 @@ def test_the_as_run_learning_curve_claims_follow_from_the_committed_csvs() -> No
     for game, low, high in (("prisoners_dilemma", 23, 59), ("chicken", 7, 50)):
         rows = relative[authors["game"] == game]
         assert (round(rows.min()), round(rows.max())) == (low, high)
+
+
+# ----------------------------------------------------------------------------- the suite study
+
+SUITE = ROOT / "docs" / "results" / "suite"
+
+
+def test_suite_summary_is_rendered_from_its_committed_tables() -> None:
+    from loi.report.suite import MARKDOWN, suite_markdown
+
+    assert (SUITE / MARKDOWN).read_text() == suite_markdown(SUITE)
+
+
+def test_suite_figure_is_drawn_from_its_committed_frontier(tmp_path) -> None:
+    from loi.report.suite import FIGURE, render_figure
+
+    assert render_figure(SUITE, tmp_path / FIGURE).read_bytes() == (SUITE / FIGURE).read_bytes()
+
+
+def test_readme_holds_the_suite_summary_verbatim() -> None:
+    from loi.report.suite import MARKDOWN
+
+    readme = (ROOT / "README.md").read_text()
+    heading = "## Where does diversity pay off?"
+    section = readme[readme.index(heading):]
+    end = section.find("\n## ", 1)
+    assert (SUITE / MARKDOWN).read_text() in (section if end < 0 else section[:end])
+
+
+def test_suite_manifest_holds_the_config_that_ran() -> None:
+    manifest = json.loads((SUITE / "manifest.json").read_text())
+    assert tomllib.loads(manifest["config"]) == tomllib.loads((ROOT / "examples/suite.toml").read_text())
+    assert len(manifest["git_revision"]) >= 7 and sum(manifest["stage_seconds"].values()) > 0
+
+
+def test_readme_suite_words_match_the_committed_tables() -> None:
+    """The plain-words findings above the rendered summary, checked against the CSVs."""
+    import scipy.stats
+
+    benefit = pd.read_csv(SUITE / "benefit.csv").set_index("scenario")
+    measured = benefit.dropna(subset=["benefit"])
+    assert len(measured) == 14 and set(benefit.index) - set(measured.index) == {
+        "matrix/running_with_scissors", "running_with_scissors/meltingpot_pure_coordination"}
+    assert list(measured.index[measured["benefit_ci_low"] > 0]) == ["matrix/pure_coordination_3x3"]
+    assert sorted(measured.index[measured["benefit_ci_high"] < 0]) == [
+        "jaxmarl:overcooked/cramped_room?reward_shaping=1", "prisoners_dilemma/medium", "pure_coordination/small",
+        "stag_hunt/small"]
+    partner = pd.read_csv(SUITE / "benefit_by_partner.csv")
+    pooled = partner[(partner["partner_kind"] == "pooled") & (partner["scenario"] == "matrix/pure_coordination_3x3")]
+    pooled = pooled.set_index("regime")
+    assert (pooled.loc[["fcp2", "fcp3", "fcp5", "fcp5-bots"], "benefit_ci_low"] > 0).all()
+    assert (pooled.loc[["pp3", "pp5", "pp5-generational"], "benefit_ci_low"] < 0).all()
+    assert pooled.loc["pp5", "benefit_ci_high"] < 0
+    # The check made after the rule: without the one scenario with a benefit.
+    metrics = pd.read_csv(SUITE / "metrics.csv").pivot_table(index="scenario", columns="metric", values="score",
+                                                              aggfunc="first")
+    rest = measured.drop("matrix/pure_coordination_3x3")
+    for metric in ("loi", "eta2", "icc"):
+        r = scipy.stats.spearmanr(metrics.loc[rest.index, metric], rest["benefit"])
+        assert 0.52 <= r.statistic <= 0.555 and 0.05 <= r.pvalue <= 0.065, (metric, r)
+    frontier = pd.read_csv(SUITE / "frontier.csv")
+    row = frontier[(frontier["allocator"] == "proportional") & (frontier["metric"] == "loi")
+                   & (frontier["budget"] == 31.5)].iloc[0]
+    assert (round(row["mean_score"], 3), round(row["ci_low"], 3), round(row["ci_high"], 3)) == (1.032, 1.016, 1.062)
+    uniform = frontier[frontier["allocator"] == "uniform"].set_index("budget")["mean_score"].round(2)
+    assert (uniform[49.0], uniform[75.25], uniform[84.0]) == (0.94, 0.91, 0.96)
+    greedy = frontier[frontier["allocator"] == "greedy"]
+    assert greedy[greedy["budget"] > 30]["mean_score"].round(3).eq(0.986).all()
