@@ -40,13 +40,25 @@ def pytest_configure(config: pytest.Config) -> None:
 # They run before the rest, so that the suite ends on short tests: pytest-xdist hands out the
 # ungrouped tests in collection order, and a long one handed out last keeps one worker busy
 # while the other has nothing left to do.
-_LONG_MODULES = ("test_pipeline_fcp", "test_training_grid", "test_memory", "test_generational", "test_training",
-                 "test_jaxmarl_adapter", "test_evaluation", "test_agents", "test_evaluation_runs")
+_LONG_MODULES = ("test_training_grid", "test_memory", "test_generational", "test_training", "test_jaxmarl_adapter",
+                 "test_evaluation", "test_agents", "test_evaluation_runs")
+# Modules on the tiny study's worker (TINY_STUDY, below) beside those that mark themselves:
+# pipeline_fcp.toml's sp and pp2 jobs on the matrix layout are pipeline_tiny.toml's (same
+# [training] and [env]), so its run loads their programs (~35 CPU seconds less).
+_TINY_STUDY_MODULES = ("test_pipeline_fcp",)
 
 
+def _module(item: pytest.Item) -> str:
+    return getattr(getattr(item, "module", None), "__name__", "")
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own, which reads the xdist_group marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     rank = {name: i for i, name in enumerate(_LONG_MODULES)}
-    items.sort(key=lambda item: rank.get(getattr(getattr(item, "module", None), "__name__", ""), len(rank)))
+    items.sort(key=lambda item: rank.get(_module(item), len(rank)))
+    for item in items:
+        if _module(item) in _TINY_STUDY_MODULES and item.get_closest_marker("xdist_group") is None:
+            item.add_marker(TINY_STUDY)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -68,7 +80,7 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> subpro
 
 
 # The end-to-end `loi run` tests of tests/data/pipeline_tiny.toml's study (test_factorial's first
-# setting, test_pipeline_run) run on one pytest-xdist worker (pyproject's --dist loadgroup), one
+# setting, test_pipeline_run; test_pipeline_fcp joins them above) run on one pytest-xdist worker (pyproject's --dist loadgroup), one
 # module after the other: the first compiles the study's programs into the run's compilation
 # cache, the second loads them (~25 CPU seconds instead of ~135); on two workers both would compile
 # them at the same time. Each module's run is made once (module-scoped fixtures).

@@ -27,6 +27,18 @@ description = "the tiny study as it is"
 description = "the authors' schedule"
 training = { pp_schedule = "generational" }
 """
+# The settings the end-to-end run below makes: the second changes only the statistics, so both
+# train the tiny study's programs, which test_pipeline_run compiled into the run's cache
+# (conftest); a setting that changes training (as SETTINGS' does) is a config-level test above.
+RUN_SETTINGS = """
+[settings.concurrent]
+description = "the tiny study as it is"
+
+[settings.fewer_permutations]
+description = "fewer permutations for LoI's bias correction"
+evaluation = { permutations = 10 }
+"""
+RUN_NAMES = ["concurrent", "fewer_permutations"]
 
 
 def _factorial_file(tmp_path: Path, settings: str = SETTINGS) -> Path:
@@ -92,7 +104,7 @@ def factorial_run(tmp_path_factory) -> tuple[Path, Path, dict]:
 
     tmp = tmp_path_factory.mktemp("factorial")
     out, results = tmp / "runs", tmp / "results"
-    result = run_cli("run", _factorial_file(tmp), "--out", out, "--results", results, "--json")
+    result = run_cli("run", _factorial_file(tmp, RUN_SETTINGS), "--out", out, "--results", results, "--json")
     assert result.returncode == 0, result.stderr[-3000:]
     return out, results, json.loads(result.stdout)
 
@@ -100,15 +112,15 @@ def factorial_run(tmp_path_factory) -> tuple[Path, Path, dict]:
 @TINY_STUDY  # one worker makes the module-scoped run once (and the tiny study's compiles: conftest)
 def test_every_setting_runs_as_its_own_study(factorial_run) -> None:
     out, _, summary = factorial_run
-    assert set(summary["settings"]) == {"concurrent", "generational"}
-    for name in ("concurrent", "generational"):
+    assert set(summary["settings"]) == set(RUN_NAMES)
+    for name in RUN_NAMES:
         study = json.loads((out / name / "study.json").read_text())
         assert study["name"] == f"tiny-{name}"
         assert study["versions"]["git"]  # the code's revision is recorded with every run
         assert (out / name / "report.html").is_file()
-    options = {name: json.loads((out / name / "study.json").read_text())["config"]["training"]["options"]
-               for name in ("concurrent", "generational")}
-    assert options["generational"] == {**options["concurrent"], "pp_schedule": "generational"}
+    configs = {name: json.loads((out / name / "study.json").read_text())["config"] for name in RUN_NAMES}
+    assert configs["fewer_permutations"]["evaluation"] == {**configs["concurrent"]["evaluation"], "permutations": 10}
+    assert configs["fewer_permutations"]["training"] == configs["concurrent"]["training"]
 
 
 @TINY_STUDY
@@ -118,8 +130,8 @@ def test_summary_tables_hold_every_setting_beside_the_runs_own_tables(factorial_
         assert sorted(p.name for p in folder.iterdir()) == sorted([f"{n}.csv" for n in SUMMARY_TABLES]
                                                                   + ["manifest.json", "summary.md"])
     scenarios = pd.read_csv(results / "scenarios.csv")
-    assert sorted(scenarios["setting"].unique()) == ["concurrent", "generational"]
-    for setting in ("concurrent", "generational"):
+    assert sorted(scenarios["setting"].unique()) == RUN_NAMES
+    for setting in RUN_NAMES:
         own = pd.read_parquet(out / setting / "tables" / "benefit.parquet").set_index("scenario")
         loi = pd.read_parquet(out / setting / "tables" / "loi.parquet").set_index("scenario")
         rows = scenarios[scenarios["setting"] == setting].set_index("scenario")
@@ -128,13 +140,13 @@ def test_summary_tables_hold_every_setting_beside_the_runs_own_tables(factorial_
             assert row["benefit"] == pytest.approx(own.loc[scenario, "benefit"], rel=1e-5)
             assert row["loi"] == pytest.approx(loi.loc[scenario, "corrected"], rel=1e-5, abs=1e-9)
     manifest = json.loads((results / "manifest.json").read_text())
-    assert [s["name"] for s in manifest["settings"]] == ["concurrent", "generational"]
-    assert manifest["settings"][1]["changes"] == {"training": {"pp_schedule": "generational"}}
+    assert [s["name"] for s in manifest["settings"]] == RUN_NAMES
+    assert manifest["settings"][1]["changes"] == {"evaluation": {"permutations": 10}}
     assert all(s["seconds"] > 0 and s["git_revision"] for s in manifest["settings"])
-    assert "[settings.generational]" in manifest["config"] and manifest["pending"] == []
+    assert "[settings.fewer_permutations]" in manifest["config"] and manifest["pending"] == []
     text = markdown_summary(results)
     assert (results / "summary.md").read_text() == text
-    assert text.count("| generational | prisoners_dilemma/tiny |") == 1
+    assert text.count("| fewer_permutations | prisoners_dilemma/tiny |") == 1
     assert text.count("| concurrent | prisoners_dilemma |") == 1
 
 
@@ -150,17 +162,17 @@ def test_a_setting_run_elsewhere_keeps_its_committed_rows(factorial_run, tmp_pat
     committed = tmp_path / "committed"
     shutil.copytree(results, committed)
     before = {name: pd.read_csv(committed / f"{name}.csv") for name in SUMMARY_TABLES}
-    factorial = factorial_config(_doc(tmp_path))
+    factorial = factorial_config(_doc(tmp_path, RUN_SETTINGS))
     factorial_summary(factorial, tmp_path / "no_runs", results=committed)
     for name in SUMMARY_TABLES:
         pd.testing.assert_frame_equal(pd.read_csv(committed / f"{name}.csv"), before[name])
     manifest = json.loads((committed / "manifest.json").read_text())
-    assert [s["name"] for s in manifest["settings"]] == ["concurrent", "generational"]
+    assert [s["name"] for s in manifest["settings"]] == RUN_NAMES
     assert manifest["pending"] == []
-    changed = factorial_config(_doc(tmp_path, SETTINGS.replace('"generational" }', '"lineage" }')))
+    changed = factorial_config(_doc(tmp_path, RUN_SETTINGS.replace("permutations = 10", "permutations = 11")))
     factorial_summary(changed, tmp_path / "no_runs", results=committed)
     manifest = json.loads((committed / "manifest.json").read_text())
-    assert [s["name"] for s in manifest["settings"]] == ["concurrent"] and manifest["pending"] == ["generational"]
+    assert [s["name"] for s in manifest["settings"]] == ["concurrent"] and manifest["pending"] == ["fewer_permutations"]
     assert set(pd.read_csv(committed / "scenarios.csv")["setting"]) == {"concurrent"}
 
 

@@ -102,7 +102,10 @@ def test_generational_resume_equals_uninterrupted_bit_for_bit(tmp_path):
     assert full.curves.equals(resumed.curves)
 
 
-@pytest.mark.parametrize("regime", ["sp", "pp3"])
+# sp is a slow test (a compile of its own, ~20 s of CPU): pp3, which draws its frozen partner among
+# members that include itself, checks the same learning in the default suite, and
+# test_sp_learns_one_seat_against_its_frozen_self checks sp's frozen self and its seats.
+@pytest.mark.parametrize("regime", [pytest.param("sp", marks=pytest.mark.slow), "pp3"])
 def test_generational_learners_defect_in_the_prisoners_dilemma(regime):
     """Against frozen partners the dominant strategy is still learned (A = [[3,0],[5,1]])."""
     config = TrainConfig("matrix/prisoners_dilemma", regime=regime, num_seeds=1, total_steps=150_000,

@@ -307,7 +307,12 @@ def _training_workers() -> list[int]:
     return [int(pid) for pid in found.stdout.split()]
 
 
+# A slow test (a third study on the cluster: ~75 s on one worker): in the default suite
+# test_a_job_that_keeps_failing_fails_with_its_label has Ray retry a job whose worker died, the
+# loopback study above equals the local run table for table, and a training job interrupted
+# mid-run resumes to the same tables (test_pipeline_run's kill -9, test_training's resume).
 @ray_only
+@pytest.mark.slow
 def test_a_killed_worker_is_retried_and_the_tables_are_unchanged(cluster, workspace, driver_env, reference) -> None:
     out = workspace / "ray-killed"
     killed: list[int] = []
