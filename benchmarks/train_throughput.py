@@ -87,16 +87,13 @@ def _record(scenario, regime, seeds, network, epochs, env_steps, seconds, compil
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def run_jaxmarl_ippo(script: str, layout: str, steps: int) -> dict:
-    """JaxMARL's own IPPO (``baselines/IPPO/ippo_ff_overcooked.py`` of a JaxMARL checkout) on
-    ``layout`` with its config's sizes: its ``make_train`` compiled ahead of time, then timed.
-    Its per-update ``wandb.log`` callback goes to a stand-in that drops the metrics (as the
-    experiment-tracking call it is, it is not part of training); hydra and omegaconf, imported
-    by the script's command-line entry point only, get stand-ins where they are not installed."""
+def load_ippo_module(script: str):
+    """JaxMARL's IPPO script (``baselines/IPPO/ippo_ff_overcooked.py`` of a JaxMARL checkout) as a
+    module. Its per-update ``wandb.log`` callback goes to a stand-in that drops the metrics (as the
+    experiment-tracking call it is, it is not part of training); hydra and omegaconf, imported by the
+    script's command-line entry point only, get stand-ins where they are not installed."""
     import importlib.util
     import types
-
-    import jax
 
     sys.modules["wandb"] = types.SimpleNamespace(log=lambda *a, **k: None, init=lambda *a, **k: None)
     for name, attributes in (("hydra", {"main": lambda **k: (lambda f: f)}), ("omegaconf", {"OmegaConf": None})):
@@ -107,14 +104,29 @@ def run_jaxmarl_ippo(script: str, layout: str, steps: int) -> dict:
     spec = importlib.util.spec_from_file_location("jaxmarl_ippo_ff_overcooked", script)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def ippo_config(layout: str, steps: int, epochs: int = OVERCOOKED_SIZES["epochs"]) -> dict:
+    """JaxMARL IPPO's Overcooked config (its ``config/ippo_ff_overcooked.yaml``) at ``steps``."""
     from jaxmarl.environments.overcooked import overcooked_layouts
 
     sizes = OVERCOOKED_SIZES
-    config = {"LR": 2.5e-4, "NUM_ENVS": sizes["num_envs"], "NUM_STEPS": sizes["rollout_length"],
-              "TOTAL_TIMESTEPS": steps, "UPDATE_EPOCHS": sizes["epochs"], "NUM_MINIBATCHES": sizes["minibatches"],
-              "GAMMA": 0.99, "GAE_LAMBDA": 0.95, "CLIP_EPS": 0.2, "ENT_COEF": 0.01, "VF_COEF": 0.5,
-              "MAX_GRAD_NORM": 0.5, "REW_SHAPING_HORIZON": steps / 2, "ACTIVATION": "tanh",
-              "ENV_NAME": "overcooked", "ENV_KWARGS": {"layout": overcooked_layouts[layout]}, "ANNEAL_LR": True}
+    return {"LR": 2.5e-4, "NUM_ENVS": sizes["num_envs"], "NUM_STEPS": sizes["rollout_length"],
+            "TOTAL_TIMESTEPS": steps, "UPDATE_EPOCHS": epochs, "NUM_MINIBATCHES": sizes["minibatches"],
+            "GAMMA": 0.99, "GAE_LAMBDA": 0.95, "CLIP_EPS": 0.2, "ENT_COEF": 0.01, "VF_COEF": 0.5,
+            "MAX_GRAD_NORM": 0.5, "REW_SHAPING_HORIZON": steps / 2, "ACTIVATION": "tanh",
+            "ENV_NAME": "overcooked", "ENV_KWARGS": {"layout": overcooked_layouts[layout]}, "ANNEAL_LR": True}
+
+
+def run_jaxmarl_ippo(script: str, layout: str, steps: int) -> dict:
+    """JaxMARL's own IPPO on ``layout`` with its config's sizes: its ``make_train`` compiled ahead
+    of time, then timed."""
+    import jax
+
+    module = load_ippo_module(script)
+    sizes = OVERCOOKED_SIZES
+    config = ippo_config(layout, steps)
     key = jax.random.PRNGKey(0)
     t0 = time.perf_counter()
     train = jax.jit(module.make_train(config)).lower(key).compile()

@@ -178,6 +178,14 @@ def _lstm(c: jax.Array, gates: jax.Array) -> tuple[jax.Array, jax.Array]:
     return c, nn.sigmoid(o) * jnp.tanh(c)
 
 
+def _over_time(step, core: Any, inputs: tuple) -> tuple[Any, jax.Array]:
+    """``lax.scan`` of ``step`` over the leading (time) axis; a single step (acting) without a loop."""
+    if inputs[0].shape[0] == 1:
+        core, out = step(core, jax.tree_util.tree_map(lambda x: x[0], inputs))
+        return core, out[None]
+    return jax.lax.scan(step, core, inputs)
+
+
 class ActorCritic(nn.Module):
     """Feed-forward kinds: ``apply(params, obs[..., obs_dim]) -> (logits[..., A], value[...])``.
 
@@ -253,7 +261,6 @@ class ActorCritic(nn.Module):
                 h = _gru(h, xg, h @ w_h + b_h)
                 return h, h
 
-            core, out = jax.lax.scan(step, core, (x_gates, reset))
         else:
             # Forget-gate bias 1 (Jozefowicz et al. 2015), added here so core_in stays a plain Dense.
             forget = jnp.zeros((gates * size,)).at[size : 2 * size].set(1.0)
@@ -266,7 +273,7 @@ class ActorCritic(nn.Module):
                 c, h = _lstm(c, xg + h @ w_h + forget)
                 return (c, h), h
 
-            core, out = jax.lax.scan(step, core, (x_gates, reset))
+        core, out = _over_time(step, core, (x_gates, reset))
         logits = nn.Dense(self.num_actions, kernel_init=orthogonal(0.01), bias_init=constant(0.0),
                           name="actor_out")(out)
         value = nn.Dense(1, kernel_init=orthogonal(1.0), bias_init=constant(0.0), name="critic_out")(out)

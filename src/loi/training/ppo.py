@@ -4,7 +4,12 @@ PureJaxRL style: one update = a ``lax.scan`` rollout of ``rollout_length`` steps
 over ``num_envs`` environments per member, GAE, then ``update_epochs`` epochs of
 ``num_minibatches`` clipped-PPO minibatch steps (adam + global-norm clipping).
 A generation is a ``lax.scan`` of ``updates_per_generation`` updates; the whole
-state carries a leading seed axis and a member axis, both ``vmap``-ed.
+state carries a leading seed axis and a member axis, both ``vmap``-ed (an axis of one
+entry is indexed instead, :func:`_over`). The pieces read top to bottom: the static
+:class:`_Program`, init (``_init_seed``), the rollout (``_env_step``: ``_learner_act``,
+``_partner_act``, ``_step_envs``, ``_step_totals``), the update (``_calculate_gae``,
+``_update_member``, ``_optimise``, ``_ppo_loss``), then ``_update_step`` and
+``_generation_seed``.
 
 Regimes (the member sits in one seat; the partner in the other):
 
@@ -67,7 +72,7 @@ from loi.agents.policy import init_carry, policy_step, sequence_logits, with_act
 from loi.envs.base import AGENTS
 from loi.errors import LoiError
 from loi.training.config import FROZEN_PARTNER_SCHEDULES, TrainConfig
-from loi.training.matchup import EpisodeLog, episode_log, log_step, regime_matchup
+from loi.training.matchup import EpisodeLog, Matchup, episode_log, log_step, regime_matchup
 
 
 @dataclass(frozen=True)
@@ -179,8 +184,74 @@ def _per_agent(obs: dict) -> jax.Array:
     return jnp.stack([obs[AGENTS[0]], obs[AGENTS[1]]], axis=-2)
 
 
+def _over(f: Callable, size: int) -> Callable:
+    """``f`` mapped over a leading axis of ``size`` entries: ``vmap``, except for one entry, where
+    ``f`` runs on the entry itself (a vmap over one entry still batches every op, and a batched
+    matmul or gather is slower on CPU than the plain one; same results)."""
+    if size != 1:
+        return jax.vmap(f)
+
+    def one(*args):
+        out = f(*jax.tree_util.tree_map(lambda x: x[0], args))
+        return jax.tree_util.tree_map(lambda x: x[None], out)
+
+    return one
+
+
+@dataclass(frozen=True)
+class _Program:
+    """What every piece of one training program reads: the config and what ``make_train``
+    derived from it (all static: the pieces below are traced once per program)."""
+
+    config: TrainConfig
+    env: Any
+    network: ActorCritic
+    partner_network: ActorCritic  # the pool's network for fcpN with checkpoints, else ``network``
+    pool: PartnerPool | None
+    matchup: Matchup
+    optimizer: optax.GradientTransformation
+    num_members: int
+    num_candidates: int  # partner_episodes' width: the population (pp), the pool (fcp); 1 (sp)
+    generational: bool  # a frozen partner per generation (generational and lineage schedules)
+    lineage: bool
+    has_interactions: bool  # False for an env without loi's interactions (a JaxMARL env)
+
+    @property
+    def slots(self) -> int:
+        return self.matchup.slots
+
+    @property
+    def envs(self) -> tuple[int, int]:
+        return (self.num_members, self.config.num_envs)
+
+    @property
+    def num_pool_networks(self) -> int:
+        return self.pool.num_networks if self.pool is not None else 0
+
+    @property
+    def pool_bots(self) -> bool:
+        return self.pool is not None and self.pool.num_bots > 0
+
+
 def make_train(config: TrainConfig, pool: PartnerPool | None = None, env: Any = None) -> Trainer:
     """Build the PPO trainer for ``config`` (``pool`` is required for fcpN)."""
+    env = env if env is not None else make_env(config)
+    program = _program(config, pool, env)
+
+    def init(key: jax.Array) -> TrainState:
+        # lax.map, not vmap: a batched QR (the orthogonal initialiser under vmap) can
+        # deadlock XLA's CPU thread pool on 2 cores; init runs once, so sequential is free.
+        return jax.lax.map(lambda k: _init_seed(program, k), jax.random.split(key, config.num_seeds))
+
+    def generation(state: TrainState) -> tuple[TrainState, UpdateMetrics]:
+        state, metrics = _over(lambda s: _generation_seed(program, s), config.num_seeds)(state)  # [S, U, ...]
+        return state, jax.tree_util.tree_map(lambda x: jnp.swapaxes(x, 0, 1), metrics)
+
+    return Trainer(config=config, env=env, network=program.network, init=init, generation=generation)
+
+
+def _program(config: TrainConfig, pool: PartnerPool | None, env: Any) -> _Program:
+    """Check the regime, pool and environment against each other; derive the static pieces."""
     regime = config.regime_spec
     if regime.kind == "fcp":
         if pool is None:
@@ -189,364 +260,430 @@ def make_train(config: TrainConfig, pool: PartnerPool | None = None, env: Any = 
             raise LoiError(f"regime {regime} needs {regime.size} pool checkpoints, got {pool.size}")
     elif pool is not None:
         raise LoiError(f"regime {regime} takes no frozen pool")
-    env = env if env is not None else make_env(config)
     if tuple(env.agents) != AGENTS:
         raise LoiError(f"training supports two-player environments with agents {AGENTS}, got {tuple(env.agents)}")
     network = make_network(env, config.network)
     if pool is not None and pool.network is not None and \
             (pool.network.obs_dim, pool.network.num_actions) != (network.obs_dim, network.num_actions):
         raise LoiError("the frozen pool's checkpoints were trained on a different observation/action space")
-    num_pool_networks = pool.num_networks if pool is not None else 0
-    pool_bots = pool is not None and pool.num_bots > 0
+    return _Program(
+        config=config, env=env, network=network,
+        partner_network=pool.network if pool is not None and pool.network is not None else network,
+        pool=pool, matchup=regime_matchup(regime, config.pp_schedule), optimizer=_optimizer(config),
+        num_members=regime.num_members, num_candidates=regime.size,
+        generational=config.pp_schedule in FROZEN_PARTNER_SCHEDULES, lineage=config.pp_schedule == "lineage",
+        has_interactions=bool(getattr(env, "has_interactions", True)),
+    )
 
-    generational = config.pp_schedule in FROZEN_PARTNER_SCHEDULES
-    lineage = config.pp_schedule == "lineage"
-    matchup = regime_matchup(regime, config.pp_schedule)
-    num_members = regime.num_members
-    num_candidates = regime.size  # partner_episodes' width: the population (pp), the pool (fcp); 1 (sp)
-    slots = matchup.slots
-    partner_network = pool.network if pool is not None and pool.network is not None else network
-    recurrent = network.recurrent
-    num_envs, horizon = config.num_envs, config.rollout_length
-    k = int(env.num_strategies)
-    # Envs without loi's interactions (a JaxMARL env): the interaction metrics are left out (None).
-    has_interactions = bool(getattr(env, "has_interactions", True))
-    batch_size = num_envs * horizon * slots
-    minibatch_size = batch_size // config.num_minibatches
-    sequences = num_envs * slots  # recurrent minibatches: whole rollouts (TrainConfig checks the divisibility)
+
+def _optimizer(config: TrainConfig) -> optax.GradientTransformation:
+    """Adam with global-norm clipping; the learning rate annealed linearly per update."""
     grad_steps_per_update = config.update_epochs * config.num_minibatches
 
     def schedule(count):
         frac = 1.0 - (count // grad_steps_per_update) / config.num_updates
         return config.learning_rate * frac
 
-    optimizer = optax.chain(
+    return optax.chain(
         optax.clip_by_global_norm(config.max_grad_norm),
         optax.adam(schedule if config.anneal_lr else config.learning_rate, eps=1e-5),
     )
 
-    env_reset = jax.vmap(jax.vmap(env.reset))  # keys [M, E]
-    env_step = jax.vmap(jax.vmap(env.step))
 
-    def learner_step(params, carry, obs, reward, reset):
-        """Members' logits/values/carries: params [M], the rest [M, E, slots, ...]."""
-        return jax.vmap(lambda p, c, o, r, d: policy_step(network, p, c, o, r, d))(params, carry, obs, reward, reset)
+# ---- one seed: init and fresh episodes -----------------------------------
 
-    def partner_init_carry():
-        carry = init_carry(partner_network, (num_members, num_envs))
-        if pool_bots:  # the bots' puppeteer state beside the checkpoints' memory
-            from loi.agents.bots import init_carry as bot_init_carry
 
-            return carry, bot_init_carry((num_members, num_envs))
-        return carry
+def _reset_envs(p: _Program, key: jax.Array):
+    """``(obs, env_state)`` of fresh episodes in every environment, [M, E, ...]."""
+    keys = jax.random.split(key, p.num_members * p.config.num_envs).reshape(p.envs + (-1,))
+    return jax.vmap(jax.vmap(p.env.reset))(keys)
 
-    # ---- one seed: init -------------------------------------------------
-    def init_seed(key):
-        key, k_params, k_env, k_pair = jax.random.split(key, 4)
-        # lax.map, not vmap: a batched QR (the orthogonal initialiser under vmap) can
-        # deadlock XLA's CPU thread pool on 2 cores; init runs once, so sequential is free.
-        params = jax.lax.map(lambda kk: init_params(network, kk), jax.random.split(k_params, num_members))
-        opt_state = jax.vmap(optimizer.init)(params)
-        obs, env_state = env_reset(jax.random.split(k_env, num_members * num_envs).reshape(num_members, num_envs, -1))
-        partner, seat = matchup.draw(k_pair, (num_members, num_envs))
-        return TrainState(
-            params=params,
-            opt_state=opt_state,
-            env_state=env_state,
-            obs=obs,
-            partner=partner,
-            seat=seat,
-            first=jnp.ones((num_members, num_envs), bool),
-            last_reward=jnp.zeros((num_members, num_envs, 2), jnp.float32),
-            learner_carry=init_carry(network, (num_members, num_envs, slots)),
-            partner_carry=partner_init_carry() if matchup.has_partner else (),
-            frozen_params=params if generational else (),  # replaced at the first generation's start
-            log=episode_log((num_members, num_envs)),
-            key=key,
-            update=jnp.int32(0),
-        )
 
-    # ---- one seed: rollout ---------------------------------------------
-    def partner_act(state: TrainState, partner_obs, key):
-        """Each environment's drawn partner acts: every candidate evaluated on the
-        environment's partner memory, the drawn one's logits and memory kept."""
-        reward = matchup.partner_view(state.last_reward, state.seat)
-        if generational:  # one frozen partner per member: no candidates to select from
-            logits, _, carry = jax.vmap(lambda p, c, o, r, d: policy_step(partner_network, p, c, o, r, d))(
-                state.frozen_params, state.partner_carry, partner_obs, reward, state.first)
-            action = jax.random.categorical(key, logits).astype(jnp.int32)
-            return with_action(carry, action), action
-        if pool_bots:
-            return mixed_pool_act(state, partner_obs, reward, key)
-        candidates = state.params if regime.kind == "pp" else pool.params
+def _partner_init_carry(p: _Program) -> Any:
+    carry = init_carry(p.partner_network, p.envs)
+    if p.pool_bots:  # the bots' puppeteer state beside the checkpoints' memory
+        from loi.agents.bots import init_carry as bot_init_carry
 
-        def candidate(p):
-            logits, _, carry = policy_step(partner_network, p, state.partner_carry, partner_obs, reward, state.first)
+        return carry, bot_init_carry(p.envs)
+    return carry
+
+
+def _episode_start(p: _Program) -> dict:
+    """The per-environment fields of a state whose every environment starts an episode."""
+    return dict(
+        first=jnp.ones(p.envs, bool),
+        last_reward=jnp.zeros(p.envs + (2,), jnp.float32),
+        learner_carry=init_carry(p.network, p.envs + (p.slots,)),
+        partner_carry=_partner_init_carry(p) if p.matchup.has_partner else (),
+        log=episode_log(p.envs),
+    )
+
+
+def _init_seed(p: _Program, key: jax.Array) -> TrainState:
+    key, k_params, k_env, k_pair = jax.random.split(key, 4)
+    params = jax.lax.map(lambda kk: init_params(p.network, kk), jax.random.split(k_params, p.num_members))
+    obs, env_state = _reset_envs(p, k_env)
+    partner, seat = p.matchup.draw(k_pair, p.envs)
+    return TrainState(
+        params=params, opt_state=jax.vmap(p.optimizer.init)(params), env_state=env_state, obs=obs,
+        partner=partner, seat=seat,
+        frozen_params=params if p.generational else (),  # replaced at the first generation's start
+        key=key, update=jnp.int32(0), **_episode_start(p),
+    )
+
+
+# ---- one seed: rollout ------------------------------------------------------
+
+
+class _LearnerStep(NamedTuple):
+    """The learner at its seats for one step, [M, E, slots, ...]."""
+
+    obs: jax.Array
+    reward_in: jax.Array  # the reward that came with ``obs``
+    reset: jax.Array  # ``obs`` starts an episode
+    action: jax.Array
+    log_prob: jax.Array
+    value: jax.Array
+    carry: Any
+
+
+def _learner_policy(p: _Program, params, carry, obs, reward, reset):
+    """Members' ``(logits, value, carry)``: params [M], the rest [M, E, slots, ...]."""
+    step = lambda pm, c, o, r, d: policy_step(p.network, pm, c, o, r, d)  # noqa: E731
+    return _over(step, p.num_members)(params, carry, obs, reward, reset)
+
+
+def _learner_inputs(p: _Program, state: TrainState, seats_obs: jax.Array):
+    """``(obs, reward_in, reset)`` at the learner's seats."""
+    reward_in = p.matchup.learner_view(state.last_reward, state.seat)
+    reset = jnp.broadcast_to(state.first[..., None], reward_in.shape)
+    return p.matchup.learner_view(seats_obs, state.seat), reward_in, reset
+
+
+def _learner_act(p: _Program, state: TrainState, seats_obs: jax.Array, key: jax.Array) -> _LearnerStep:
+    obs, reward_in, reset = _learner_inputs(p, state, seats_obs)
+    logits, value, carry = _learner_policy(p, state.params, state.learner_carry, obs, reward_in, reset)
+    action = jax.random.categorical(key, logits).astype(jnp.int32)
+    log_prob = jnp.take_along_axis(jax.nn.log_softmax(logits), action[..., None], -1)[..., 0]
+    return _LearnerStep(obs, reward_in, reset, action, log_prob, value, with_action(carry, action))
+
+
+def _pick(x: jax.Array, index: jax.Array) -> jax.Array:
+    """``x[index[...], ...]`` per environment: x [C, *batch, ...], index [*batch] -> [*batch, ...]."""
+    return jnp.take_along_axis(x, index.reshape((1,) + index.shape + (1,) * (x.ndim - 1 - index.ndim)), axis=0)[0]
+
+
+def _partner_act(p: _Program, state: TrainState, partner_obs: jax.Array, key: jax.Array):
+    """Each environment's drawn partner acts: every candidate evaluated on the
+    environment's partner memory, the drawn one's logits and memory kept."""
+    reward = p.matchup.partner_view(state.last_reward, state.seat)
+    if p.generational:  # one frozen partner per member: no candidates to select from
+        step = lambda pm, c, o, r, d: policy_step(p.partner_network, pm, c, o, r, d)  # noqa: E731
+        logits, _, carry = _over(step, p.num_members)(state.frozen_params, state.partner_carry, partner_obs,
+                                                      reward, state.first)
+        action = jax.random.categorical(key, logits).astype(jnp.int32)
+        return with_action(carry, action), action
+    if p.pool_bots:
+        return _mixed_pool_act(p, state, partner_obs, reward, key)
+    candidates = state.params if p.config.regime_spec.kind == "pp" else p.pool.params
+
+    def candidate(params):
+        logits, _, carry = policy_step(p.partner_network, params, state.partner_carry, partner_obs, reward,
+                                       state.first)
+        return logits, carry
+
+    all_logits, all_carry = _over(candidate, p.num_candidates)(candidates)  # [C, M, E, ...]
+    action = jax.random.categorical(key, _pick(all_logits, state.partner)).astype(jnp.int32)
+    return with_action(jax.tree_util.tree_map(lambda x: _pick(x, state.partner), all_carry), action), action
+
+
+def _mixed_pool_act(p: _Program, state: TrainState, partner_obs, reward, key):
+    """A pool with bots: every checkpoint and every bot acts on the environment's
+    partner memory (the checkpoints') and puppeteer state (the bots'); the drawn
+    partner's action and memory are kept."""
+    pool, num_networks = p.pool, p.num_pool_networks
+    net_carry, bot_carry = state.partner_carry
+    k_net, k_bot = jax.random.split(key)
+    action = jnp.zeros(state.partner.shape, jnp.int32)
+    if num_networks:
+        def candidate(params):
+            logits, _, carry = policy_step(p.partner_network, params, net_carry, partner_obs, reward, state.first)
             return logits, carry
 
-        all_logits, all_carry = jax.vmap(candidate)(candidates)  # [C, M, E, ...]
-        pick = lambda x: jnp.take_along_axis(  # noqa: E731
-            x, state.partner.reshape((1,) + state.partner.shape + (1,) * (x.ndim - 3)), axis=0)[0]
-        action = jax.random.categorical(key, pick(all_logits)).astype(jnp.int32)
-        return with_action(jax.tree_util.tree_map(pick, all_carry), action), action
+        all_logits, all_carry = jax.vmap(candidate)(pool.params)
+        index = jnp.minimum(state.partner, num_networks - 1)
+        action = jax.random.categorical(k_net, _pick(all_logits, index)).astype(jnp.int32)
+        net_carry = jax.tree_util.tree_map(lambda x: _pick(x, index), all_carry)
+    # Bots act on the flattened batch of environments, one key each.
+    batch = state.partner.shape
+    flat = lambda x: x.reshape((-1,) + x.shape[len(batch):])  # noqa: E731
+    keys = jax.random.split(k_bot, int(np.prod(batch)))
+    flat_carry = jax.tree_util.tree_map(flat, bot_carry)
 
-    def mixed_pool_act(state: TrainState, partner_obs, reward, key):
-        """A pool with bots: every checkpoint and every bot acts on the environment's
-        partner memory (the checkpoints') and puppeteer state (the bots'); the drawn
-        partner's action and memory are kept."""
-        net_carry, bot_carry = state.partner_carry
-        k_net, k_bot = jax.random.split(key)
+    def bot(params):
+        return pool.bot_act(params, flat_carry, flat(partner_obs), flat(reward), flat(state.first), keys)
 
-        def pick_from(x, index):
-            return jnp.take_along_axis(x, index.reshape((1,) + index.shape + (1,) * (x.ndim - 3)), axis=0)[0]
+    bot_carries, bot_actions = jax.vmap(bot)(pool.bot_params)  # [B, M*E, ...]
+    bot_index = jnp.maximum(flat(state.partner) - num_networks, 0)
+    bot_carry = jax.tree_util.tree_map(lambda x: _pick(x, bot_index).reshape(batch + x.shape[2:]), bot_carries)
+    action = jnp.where(state.partner >= num_networks, _pick(bot_actions, bot_index).reshape(batch), action)
+    return (with_action(net_carry, action), bot_carry), action
 
-        is_bot = state.partner >= num_pool_networks
-        action = jnp.zeros(state.partner.shape, jnp.int32)
-        if num_pool_networks:
-            def candidate(p):
-                logits, _, carry = policy_step(partner_network, p, net_carry, partner_obs, reward, state.first)
-                return logits, carry
 
-            all_logits, all_carry = jax.vmap(candidate)(pool.params)
-            index = jnp.minimum(state.partner, num_pool_networks - 1)
-            net_action = jax.random.categorical(k_net, pick_from(all_logits, index)).astype(jnp.int32)
-            net_carry = jax.tree_util.tree_map(lambda x: pick_from(x, index), all_carry)
-            action = net_action
-        # Bots act on the flattened batch of environments, one key each.
-        batch = state.partner.shape
-        flat = lambda x: x.reshape((-1,) + x.shape[len(batch):])  # noqa: E731
-        keys = jax.random.split(k_bot, int(np.prod(batch)))
-        flat_carry = jax.tree_util.tree_map(flat, bot_carry)
+def _step_envs(p: _Program, key: jax.Array, env_state, joint: jax.Array):
+    """Every environment steps (auto-reset): ``(obs, env_state, rewards [M, E, 2], done, infos)``."""
+    keys = jax.random.split(key, p.num_members * p.config.num_envs).reshape(p.envs + (-1,))
+    obs, env_state, rewards, dones, infos = jax.vmap(jax.vmap(p.env.step))(
+        keys, env_state, {AGENTS[0]: joint[..., 0], AGENTS[1]: joint[..., 1]})
+    rewards = jnp.stack([rewards[AGENTS[0]], rewards[AGENTS[1]]], axis=-1).astype(jnp.float32)
+    return obs, env_state, rewards, dones["__all__"], infos
 
-        def bot(p):
-            return pool.bot_act(p, flat_carry, flat(partner_obs), flat(reward), flat(state.first), keys)
 
-        bot_carries, bot_actions = jax.vmap(bot)(pool.bot_params)  # [B, M*E, ...]
-        bot_index = jnp.maximum(flat(state.partner) - num_pool_networks, 0)
-        take = lambda x: jnp.take_along_axis(  # noqa: E731
-            x, bot_index.reshape((1,) + bot_index.shape + (1,) * (x.ndim - 2)), axis=0)[0]
-        bot_carry = jax.tree_util.tree_map(lambda x: take(x).reshape(batch + x.shape[2:]), bot_carries)
-        action = jnp.where(is_bot, take(bot_actions).reshape(batch), action)
-        return (with_action(net_carry, action), bot_carry), action
+class _Totals(NamedTuple):
+    """A rollout's running sums per member, the :class:`UpdateMetrics` before the update
+    (the interaction fields None for an env without interactions)."""
 
-    def env_step_fn(carry, _):
-        state, stats = carry
-        key, k_act, k_partner, k_env, k_pair = jax.random.split(state.key, 5)
-        per_agent_obs = _per_agent(state.obs)  # [M, E, 2, D]
-        learner_obs = matchup.learner_view(per_agent_obs, state.seat)  # [M, E, slots, D]
-        reward_in = matchup.learner_view(state.last_reward, state.seat)
-        reset = jnp.broadcast_to(state.first[..., None], reward_in.shape)
-        logits, value, learner_carry = learner_step(state.params, state.learner_carry, learner_obs, reward_in, reset)
-        action = jax.random.categorical(k_act, logits).astype(jnp.int32)
-        log_prob = jnp.take_along_axis(jax.nn.log_softmax(logits), action[..., None], -1)[..., 0]
-        learner_carry = with_action(learner_carry, action)
-        partner_carry, p_action = state.partner_carry, None
-        if matchup.has_partner:
-            partner_obs = matchup.partner_view(per_agent_obs, state.seat)
-            partner_carry, p_action = partner_act(state, partner_obs, k_partner)
-        joint = matchup.joint(action, state.seat, p_action)
-        step_keys = jax.random.split(k_env, num_members * num_envs).reshape(num_members, num_envs, -1)
-        obs, env_state, rewards, dones, infos = env_step(
-            step_keys, state.env_state, {AGENTS[0]: joint[..., 0], AGENTS[1]: joint[..., 1]})
-        rewards = jnp.stack([rewards[AGENTS[0]], rewards[AGENTS[1]]], axis=-1).astype(jnp.float32)  # [M, E, 2]
-        done = dones["__all__"]
-        interacted = infos["interacted"] if has_interactions else jnp.zeros(done.shape, bool)
-        row_strategy, col_strategy = ((infos["row_strategy"], infos["col_strategy"]) if has_interactions
-                                      else (jnp.zeros(done.shape + (k,)),) * 2)
-        reward = matchup.learner_view(rewards, state.seat)
-        log, finished = log_step(state.log, rewards, interacted, done)
+    episodes: jax.Array
+    return_sum: jax.Array
+    length_sum: jax.Array
+    interaction_sum: jax.Array | None
+    reward_sum: jax.Array
+    strategy_sum: jax.Array | None
+    interaction_steps: jax.Array | None
+    agreement_sum: jax.Array | None
+    partner_episodes: jax.Array
 
-        done_f = done.astype(jnp.float32)
-        strategies = jnp.stack([row_strategy, col_strategy], axis=-2)  # [M, E, 2, k]
-        strategy = matchup.learner_view(strategies, state.seat).sum(-2) * interacted[..., None]
+
+def _zero_totals(p: _Program) -> _Totals:
+    zeros = lambda *shape: jnp.zeros((p.num_members,) + shape, jnp.float32)  # noqa: E731
+    # The interaction fields: None (absent, not zero) for an env without interactions.
+    measured = (lambda *shape: zeros(*shape)) if p.has_interactions else (lambda *shape: None)  # noqa: E731
+    return _Totals(zeros(), zeros(), zeros(), measured(), zeros(), measured(int(p.env.num_strategies)), measured(),
+                   measured(), zeros(p.num_candidates))
+
+
+def _step_totals(p: _Program, state: TrainState, rewards, done, infos, finished, new_partner) -> _Totals:
+    """One step's contribution to the rollout's sums: finished episodes at the learner's seats,
+    its rewards, the interactions and strategies, the partners drawn for the next episodes."""
+    slots, learner_view = p.slots, p.matchup.learner_view
+    done_f = done.astype(jnp.float32)
+    totals = dict(
+        episodes=slots * done_f.sum(-1),
+        return_sum=(learner_view(finished.returns, state.seat).sum(-1) * done_f).sum(-1),
+        length_sum=slots * (finished.length * done_f).sum(-1),
+        reward_sum=learner_view(rewards, state.seat).sum((-1, -2)),
+        partner_episodes=(jax.nn.one_hot(new_partner, p.num_candidates) * done_f[..., None]).sum(1),
+        interaction_sum=None, strategy_sum=None, interaction_steps=None, agreement_sum=None,
+    )
+    if p.has_interactions:
+        interacted, row, col = infos["interacted"], infos["row_strategy"], infos["col_strategy"]
         strategy_count = slots * interacted.astype(jnp.float32)
-        agreement = (row_strategy * col_strategy).sum(-1) * strategy_count
-        new_partner, new_seat = matchup.draw(k_pair, done.shape)
-        if generational:  # the generation's partner stays; only the seat is redrawn
-            new_partner = state.partner
-        stats = UpdateMetrics(
-            episodes=stats.episodes + slots * done_f.sum(-1),
-            return_sum=stats.return_sum + (matchup.learner_view(finished.returns, state.seat).sum(-1) * done_f).sum(-1),
-            length_sum=stats.length_sum + slots * (finished.length * done_f).sum(-1),
-            interaction_sum=stats.interaction_sum + slots * (finished.interactions * done_f).sum(-1),
-            reward_per_step=stats.reward_per_step + reward.sum((-1, -2)),
-            strategy_sum=stats.strategy_sum + strategy.sum(1),
-            interaction_steps=stats.interaction_steps + strategy_count.sum(-1),
-            agreement_sum=stats.agreement_sum + agreement.sum(-1),
-            partner_episodes=stats.partner_episodes
-            + (jax.nn.one_hot(new_partner, num_candidates) * done_f[..., None]).sum(1),
-            loss_total=stats.loss_total,
-            entropy=stats.entropy,
+        strategy = learner_view(jnp.stack([row, col], axis=-2), state.seat).sum(-2) * interacted[..., None]
+        totals.update(
+            interaction_sum=slots * (finished.interactions * done_f).sum(-1),
+            strategy_sum=strategy.sum(1),
+            interaction_steps=strategy_count.sum(-1),
+            agreement_sum=((row * col).sum(-1) * strategy_count).sum(-1),
         )
-        transition = Transition(
-            learner_obs, action, log_prob, value, reward, jnp.broadcast_to(done[..., None], reward.shape),
-            reward_in if recurrent else None, reset if recurrent else None,
-        )
-        state = state.replace(
-            env_state=env_state,
-            obs=obs,
-            partner=jnp.where(done, new_partner, state.partner),
-            seat=jnp.where(done, new_seat, state.seat),
-            first=done,
-            last_reward=rewards,
-            learner_carry=learner_carry,
-            partner_carry=partner_carry,
-            log=log,
-            key=key,
-        )
-        return (state, stats), transition
+    return _Totals(**totals)
 
-    # ---- one member: PPO update ----------------------------------------
-    def gae(traj: Transition, last_value):
-        def step(carry, t):
-            advantage, next_value = carry
-            nonterminal = 1.0 - t.done.astype(jnp.float32)
-            delta = t.reward + config.gamma * next_value * nonterminal - t.value
-            advantage = delta + config.gamma * config.gae_lambda * nonterminal * advantage
-            return (advantage, t.value), advantage
 
-        _, advantages = jax.lax.scan(
-            step, (jnp.zeros_like(last_value), last_value), traj, reverse=True
-        )
-        return advantages, advantages + traj.value
+def _next_matchups(p: _Program, state: TrainState, key: jax.Array, done: jax.Array):
+    """``(partner, seat)`` of every environment's next step: redrawn where an episode ended
+    (the generation's partner stays under the generational schedules; only the seat is redrawn)."""
+    new_partner, new_seat = p.matchup.draw(key, done.shape)
+    if p.generational:
+        new_partner = state.partner
+    return new_partner, jnp.where(done, new_partner, state.partner), jnp.where(done, new_seat, state.seat)
 
-    def ppo_loss(logits, value, batch: Transition, advantages, targets):
-        log_probs = jax.nn.log_softmax(logits)
-        log_prob = jnp.take_along_axis(log_probs, batch.action[..., None], -1)[..., 0]
-        value_clipped = batch.value + (value - batch.value).clip(-config.clip_eps, config.clip_eps)
-        value_loss = 0.5 * jnp.maximum((value - targets) ** 2, (value_clipped - targets) ** 2).mean()
-        ratio = jnp.exp(log_prob - batch.log_prob)
-        advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-        actor_loss = -jnp.minimum(
-            ratio * advantages, ratio.clip(1.0 - config.clip_eps, 1.0 + config.clip_eps) * advantages
-        ).mean()
-        entropy = -(jnp.exp(log_probs) * log_probs).sum(-1).mean()
-        total = actor_loss + config.vf_coef * value_loss - config.ent_coef * entropy
-        return total, entropy
 
-    def loss_fn(params, batch: Transition, advantages, targets):
-        logits, value = network.apply(params, batch.obs)
-        return ppo_loss(logits, value, batch, advantages, targets)
+def _env_step(p: _Program, carry: tuple[TrainState, _Totals], _):
+    """One step of every environment: the learner and its partners act, the environments step,
+    the rollout's sums grow; returns the learner's transition."""
+    state, totals = carry
+    key, k_act, k_partner, k_env, k_pair = jax.random.split(state.key, 5)
+    seats_obs = _per_agent(state.obs)  # [M, E, 2, D]
+    learner = _learner_act(p, state, seats_obs, k_act)
+    partner_carry, partner_action = state.partner_carry, None
+    if p.matchup.has_partner:
+        partner_obs = p.matchup.partner_view(seats_obs, state.seat)
+        partner_carry, partner_action = _partner_act(p, state, partner_obs, k_partner)
+    joint = p.matchup.joint(learner.action, state.seat, partner_action)
+    obs, env_state, rewards, done, infos = _step_envs(p, k_env, state.env_state, joint)
+    interacted = infos["interacted"] if p.has_interactions else jnp.zeros(done.shape, bool)
+    log, finished = log_step(state.log, rewards, interacted, done)
+    drawn, partner, seat = _next_matchups(p, state, k_pair, done)
+    totals = jax.tree_util.tree_map(jnp.add, totals, _step_totals(p, state, rewards, done, infos, finished, drawn))
+    reward = p.matchup.learner_view(rewards, state.seat)
+    recurrent = p.network.recurrent
+    transition = Transition(
+        learner.obs, learner.action, learner.log_prob, learner.value, reward,
+        jnp.broadcast_to(done[..., None], reward.shape),
+        learner.reward_in if recurrent else None, learner.reset if recurrent else None,
+    )
+    state = state.replace(env_state=env_state, obs=obs, partner=partner, seat=seat, first=done,
+                          last_reward=rewards, learner_carry=learner.carry, partner_carry=partner_carry, log=log,
+                          key=key)
+    return (state, totals), transition
 
-    def sequence_loss_fn(params, carry0, batch: Transition, advantages, targets):
-        logits, value = sequence_logits(network, params, carry0, batch.obs, batch.action, batch.reward_in,
-                                        batch.reset)
-        return ppo_loss(logits, value, batch, advantages, targets)
 
-    grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
-    sequence_grad_fn = jax.value_and_grad(sequence_loss_fn, has_aux=True)
+def _rollout(p: _Program, state: TrainState):
+    """``rollout_length`` steps: ``(state, totals, traj)``, traj leaves [M, T, E, slots, ...]."""
+    (state, totals), traj = jax.lax.scan(lambda c, x: _env_step(p, c, x), (state, _zero_totals(p)), None,
+                                         length=p.config.rollout_length)
+    return state, totals, jax.tree_util.tree_map(lambda x: jnp.moveaxis(x, 0, 1), traj)
 
-    def optimise(params, opt_state, minibatches, grad, key):
-        """``update_epochs`` epochs over ``minibatches(key) -> [num_minibatches, ...]`` batches."""
 
-        def epoch(carry, k):
-            def minibatch(carry, mb):
-                params, opt_state = carry
-                (loss, entropy), grads = grad(params, *mb)
-                updates, opt_state = optimizer.update(grads, opt_state, params)
-                return (optax.apply_updates(params, updates), opt_state), (loss, entropy)
+# ---- one member: PPO update -------------------------------------------------
 
-            return jax.lax.scan(minibatch, carry, minibatches(k))
 
-        (params, opt_state), (loss, entropy) = jax.lax.scan(
-            epoch, (params, opt_state), jax.random.split(key, config.update_epochs)
-        )
-        return params, opt_state, loss.mean(), entropy.mean()
+def _last_value(p: _Program, state: TrainState) -> jax.Array:
+    """The members' value of the observation after the rollout (GAE's bootstrap), [M, E, slots]."""
+    obs, reward_in, reset = _learner_inputs(p, state, _per_agent(state.obs))
+    return _learner_policy(p, state.params, state.learner_carry, obs, reward_in, reset)[1]
 
-    def update_member(params, opt_state, carry0, traj: Transition, advantages, targets, key):
-        """traj leaves [T, E, slots, ...]; carry0 [E, slots, ...]: the memory before step 0."""
-        if not recurrent:
-            flat = jax.tree_util.tree_map(lambda x: x.reshape((batch_size,) + x.shape[3:]),
-                                          (traj, advantages, targets))
 
-            def minibatches(k):
-                order = jax.random.permutation(k, batch_size)
-                return jax.tree_util.tree_map(
-                    lambda x: x[order].reshape((config.num_minibatches, minibatch_size) + x.shape[1:]), flat)
+def _calculate_gae(p: _Program, traj: Transition, last_value):
+    """``(advantages, value targets)`` of one member's rollout (leaves [T, ...])."""
+    gamma, lam = p.config.gamma, p.config.gae_lambda
 
-            return optimise(params, opt_state, minibatches, grad_fn, key)
+    def step(carry, t):
+        advantage, next_value = carry
+        done, reward, value = t
+        nonterminal = 1.0 - done.astype(jnp.float32)
+        delta = reward + gamma * next_value * nonterminal - value
+        advantage = delta + gamma * lam * nonterminal * advantage
+        return (advantage, value), advantage
 
-        # Whole rollouts, one per (environment, seat): time stays axis 1 of every minibatch.
-        seqs = jax.tree_util.tree_map(lambda x: x.reshape((horizon, sequences) + x.shape[3:]),
-                                      (traj, advantages, targets))
-        starts = jax.tree_util.tree_map(lambda x: x.reshape((sequences,) + x.shape[2:]), carry0)
-        per_minibatch = sequences // config.num_minibatches
+    _, advantages = jax.lax.scan(step, (jnp.zeros_like(last_value), last_value),
+                                 (traj.done, traj.reward, traj.value), reverse=True)
+    return advantages, advantages + traj.value
 
-        def minibatches(k):
-            order = jax.random.permutation(k, sequences)
-            split = lambda x, axis: jnp.moveaxis(  # noqa: E731
-                jnp.take(x, order, axis=axis).reshape(
-                    x.shape[:axis] + (config.num_minibatches, per_minibatch) + x.shape[axis + 1:]), axis, 0)
-            return (jax.tree_util.tree_map(lambda x: split(x, 0), starts),
-                    *jax.tree_util.tree_map(lambda x: split(x, 1), seqs))
 
-        return optimise(params, opt_state, minibatches, sequence_grad_fn, key)
+def _ppo_loss(p: _Program, logits, value, batch: Transition, advantages, targets):
+    """Clipped PPO loss ``(total, entropy)`` (advantages normalised per minibatch)."""
+    clip_eps = p.config.clip_eps
+    log_probs = jax.nn.log_softmax(logits)
+    log_prob = jnp.take_along_axis(log_probs, batch.action[..., None], -1)[..., 0]
+    value_clipped = batch.value + (value - batch.value).clip(-clip_eps, clip_eps)
+    value_loss = 0.5 * jnp.maximum((value - targets) ** 2, (value_clipped - targets) ** 2).mean()
+    ratio = jnp.exp(log_prob - batch.log_prob)
+    advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+    actor_loss = -jnp.minimum(ratio * advantages, ratio.clip(1.0 - clip_eps, 1.0 + clip_eps) * advantages).mean()
+    entropy = -(jnp.exp(log_probs) * log_probs).sum(-1).mean()
+    total = actor_loss + p.config.vf_coef * value_loss - p.config.ent_coef * entropy
+    return total, entropy
 
-    # ---- one seed: one update -------------------------------------------
-    def update_seed(state: TrainState, _):
-        zeros = lambda *shape: jnp.zeros((num_members,) + shape, jnp.float32)  # noqa: E731
-        stats = UpdateMetrics(
-            zeros(), zeros(), zeros(), zeros(), zeros(), zeros(k), zeros(), zeros(), zeros(num_candidates), zeros(),
-            zeros()
-        )
-        carry0 = state.learner_carry
-        (state, stats), traj = jax.lax.scan(env_step_fn, (state, stats), None, length=horizon)
-        # traj leaves: [T, M, E, slots, ...] -> per member [M, T, E, slots, ...]
-        traj = jax.tree_util.tree_map(lambda x: jnp.moveaxis(x, 0, 1), traj)
-        last_reward = matchup.learner_view(state.last_reward, state.seat)
-        _, last_value, _ = learner_step(state.params, state.learner_carry,
-                                        matchup.learner_view(_per_agent(state.obs), state.seat), last_reward,
-                                        jnp.broadcast_to(state.first[..., None], last_reward.shape))
-        advantages, targets = jax.vmap(gae)(traj, last_value)
-        key, k_update = jax.random.split(state.key)
-        params, opt_state, loss, entropy = jax.vmap(update_member)(
-            state.params, state.opt_state, carry0, traj, advantages, targets,
-            jax.random.split(k_update, num_members)
-        )
-        stats = stats._replace(
-            reward_per_step=stats.reward_per_step / (num_envs * horizon * slots), loss_total=loss, entropy=entropy
-        )
-        if not has_interactions:  # not measured: absent, not zero
-            stats = stats._replace(interaction_sum=None, strategy_sum=None, interaction_steps=None, agreement_sum=None)
-        state = state.replace(params=params, opt_state=opt_state, key=key, update=state.update + 1)
-        return state, stats
 
-    def start_generation(state: TrainState) -> TrainState:
-        """Generational schedules: each member draws its frozen partner for this
-        generation, and every environment starts a new episode with it; under
-        ``lineage`` the member also continues from the drawn member's weights."""
-        key, k_pick, k_env, k_pair = jax.random.split(state.key, 4)
-        pick = jax.random.randint(k_pick, (num_members,), 0, num_members, dtype=jnp.int32)
-        drawn = lambda tree: jax.tree_util.tree_map(lambda x: x[pick], tree)  # noqa: E731
-        frozen = drawn(state.params)
-        if lineage:
-            state = state.replace(params=frozen, opt_state=drawn(state.opt_state))
-        obs, env_state = env_reset(jax.random.split(k_env, num_members * num_envs).reshape(num_members, num_envs, -1))
-        _, seat = matchup.draw(k_pair, (num_members, num_envs))
-        return state.replace(
-            frozen_params=frozen,
-            env_state=env_state,
-            obs=obs,
-            partner=jnp.broadcast_to(pick[:, None], (num_members, num_envs)),
-            seat=seat,
-            first=jnp.ones((num_members, num_envs), bool),
-            last_reward=jnp.zeros((num_members, num_envs, 2), jnp.float32),
-            learner_carry=init_carry(network, (num_members, num_envs, slots)),
-            partner_carry=partner_init_carry(),
-            log=episode_log((num_members, num_envs)),
-            key=key,
-        )
+def _loss_fn(p: _Program, params, batch: Transition, advantages, targets):
+    logits, value = p.network.apply(params, batch.obs)
+    return _ppo_loss(p, logits, value, batch, advantages, targets)
 
-    def generation_seed(state: TrainState):
-        if generational:
-            state = start_generation(state)
-        return jax.lax.scan(update_seed, state, None, length=config.updates_per_generation)
 
-    def init(key: jax.Array) -> TrainState:
-        return jax.lax.map(init_seed, jax.random.split(key, config.num_seeds))  # see init_seed
+def _sequence_loss_fn(p: _Program, params, carry0, batch: Transition, advantages, targets):
+    """The recurrent loss: each sequence replayed from its memory before step 0 (time axis 0)."""
+    logits, value = sequence_logits(p.network, params, carry0, batch.obs, batch.action, batch.reward_in,
+                                    batch.reset)
+    return _ppo_loss(p, logits, value, batch, advantages, targets)
 
-    def generation(state: TrainState) -> tuple[TrainState, UpdateMetrics]:
-        state, metrics = jax.vmap(generation_seed)(state)  # metrics [S, U, ...]
-        return state, jax.tree_util.tree_map(lambda x: jnp.swapaxes(x, 0, 1), metrics)
 
-    return Trainer(config=config, env=env, network=network, init=init, generation=generation)
+def _update_minibatch(p: _Program, grad: Callable, carry, minibatch):
+    params, opt_state = carry
+    (loss, entropy), grads = grad(params, *minibatch)
+    updates, opt_state = p.optimizer.update(grads, opt_state, params)
+    return (optax.apply_updates(params, updates), opt_state), (loss, entropy)
+
+
+def _optimise(p: _Program, params, opt_state, minibatches: Callable, grad: Callable, key: jax.Array):
+    """``update_epochs`` epochs over ``minibatches(key) -> [num_minibatches, ...]`` batches;
+    ``(params, opt_state, mean loss, mean entropy)``."""
+
+    def update_epoch(carry, k):
+        return jax.lax.scan(lambda c, mb: _update_minibatch(p, grad, c, mb), carry, minibatches(k))
+
+    (params, opt_state), (loss, entropy) = jax.lax.scan(
+        update_epoch, (params, opt_state), jax.random.split(key, p.config.update_epochs))
+    return params, opt_state, loss.mean(), entropy.mean()
+
+
+def _flat_minibatches(p: _Program, data, key: jax.Array):
+    """Feed-forward minibatches: every sample of the rollout shuffled, [num_minibatches, size, ...]."""
+    size = jax.tree_util.tree_leaves(data)[0].shape[0]
+    order = jax.random.permutation(key, size)
+    n = p.config.num_minibatches
+    return jax.tree_util.tree_map(lambda x: x[order].reshape((n, size // n) + x.shape[1:]), data)
+
+
+def _sequence_minibatches(p: _Program, starts, seqs, key: jax.Array):
+    """Recurrent minibatches: whole sequences shuffled, time kept as axis 1 of ``seqs``;
+    ``(starts [n, per, ...], *seqs [n, T, per, ...])``."""
+    sequences = jax.tree_util.tree_leaves(starts)[0].shape[0]
+    order = jax.random.permutation(key, sequences)
+    n = p.config.num_minibatches
+
+    def split(x, axis):
+        shuffled = jnp.take(x, order, axis=axis)
+        return jnp.moveaxis(shuffled.reshape(x.shape[:axis] + (n, sequences // n) + x.shape[axis + 1:]), axis, 0)
+
+    return (jax.tree_util.tree_map(lambda x: split(x, 0), starts),
+            *jax.tree_util.tree_map(lambda x: split(x, 1), seqs))
+
+
+def _update_member(p: _Program, params, opt_state, carry0, traj: Transition, advantages, targets, key):
+    """One member's PPO epochs. traj leaves [T, E, slots, ...]; carry0 [E, slots, ...]: the memory
+    before step 0. Feed-forward: flat per-sample minibatches; recurrent: whole rollouts, one per
+    (environment, seat), so time order is kept."""
+    horizon, rest = p.config.rollout_length, 3
+    if not p.network.recurrent:
+        flat = jax.tree_util.tree_map(lambda x: x.reshape((-1,) + x.shape[rest:]), (traj, advantages, targets))
+        return _optimise(p, params, opt_state, lambda k: _flat_minibatches(p, flat, k),
+                         jax.value_and_grad(lambda *a: _loss_fn(p, *a), has_aux=True), key)
+    seqs = jax.tree_util.tree_map(lambda x: x.reshape((horizon, -1) + x.shape[rest:]), (traj, advantages, targets))
+    starts = jax.tree_util.tree_map(lambda x: x.reshape((-1,) + x.shape[2:]), carry0)
+    return _optimise(p, params, opt_state, lambda k: _sequence_minibatches(p, starts, seqs, k),
+                     jax.value_and_grad(lambda *a: _sequence_loss_fn(p, *a), has_aux=True), key)
+
+
+# ---- one seed: one update, one generation -----------------------------------
+
+
+def _update_step(p: _Program, state: TrainState, _) -> tuple[TrainState, UpdateMetrics]:
+    """A rollout, GAE, then every member's PPO epochs."""
+    carry0 = state.learner_carry
+    state, totals, traj = _rollout(p, state)
+    advantages, targets = _over(lambda t, v: _calculate_gae(p, t, v), p.num_members)(traj, _last_value(p, state))
+    key, k_update = jax.random.split(state.key)
+    update = lambda *a: _update_member(p, *a)  # noqa: E731
+    params, opt_state, loss, entropy = _over(update, p.num_members)(
+        state.params, state.opt_state, carry0, traj, advantages, targets, jax.random.split(k_update, p.num_members))
+    metrics = UpdateMetrics(
+        episodes=totals.episodes, return_sum=totals.return_sum, length_sum=totals.length_sum,
+        interaction_sum=totals.interaction_sum,
+        reward_per_step=totals.reward_sum / (p.config.num_envs * p.config.rollout_length * p.slots),
+        strategy_sum=totals.strategy_sum, interaction_steps=totals.interaction_steps,
+        agreement_sum=totals.agreement_sum, partner_episodes=totals.partner_episodes, loss_total=loss,
+        entropy=entropy,
+    )
+    return state.replace(params=params, opt_state=opt_state, key=key, update=state.update + 1), metrics
+
+
+def _start_generation(p: _Program, state: TrainState) -> TrainState:
+    """Generational schedules: each member draws its frozen partner for this
+    generation, and every environment starts a new episode with it; under
+    ``lineage`` the member also continues from the drawn member's weights."""
+    key, k_pick, k_env, k_pair = jax.random.split(state.key, 4)
+    pick = jax.random.randint(k_pick, (p.num_members,), 0, p.num_members, dtype=jnp.int32)
+    drawn = lambda tree: jax.tree_util.tree_map(lambda x: x[pick], tree)  # noqa: E731
+    frozen = drawn(state.params)
+    if p.lineage:
+        state = state.replace(params=frozen, opt_state=drawn(state.opt_state))
+    obs, env_state = _reset_envs(p, k_env)
+    _, seat = p.matchup.draw(k_pair, p.envs)
+    return state.replace(frozen_params=frozen, env_state=env_state, obs=obs,
+                         partner=jnp.broadcast_to(pick[:, None], p.envs), seat=seat, key=key, **_episode_start(p))
+
+
+def _generation_seed(p: _Program, state: TrainState):
+    if p.generational:
+        state = _start_generation(p, state)
+    return jax.lax.scan(lambda s, x: _update_step(p, s, x), state, None, length=p.config.updates_per_generation)
