@@ -79,8 +79,9 @@ EXPLORE_EPSILON = 0.1
 TOLERANCE_SE, TOLERANCE_REL = 3.0, 0.05
 FIGURES = ("length", "min_length", "interactions_per_1000", "reward_per_interaction", "first_reward_per_interaction",
            "dominant_share", "reward_delay")
-RECORDS = ("length", "interactions", "reward", "first_reward", "dominant_share", "strategies", "reward_delay",
-           "delays")
+RECORDS = ("length", "interactions", "first_interactions", "reward", "first_reward", "dominant_share",
+           "strategies", "reward_delay", "delays")
+ARENA_MAP = "arena"  # the game's N-player arena substrate (loi's GAME/arena)
 
 
 # ----------------------------------------------------------------------------- the policies
@@ -152,8 +153,9 @@ def _ratio(num: np.ndarray, den: np.ndarray, scale: float = 1.0) -> Figure:
 
 def summarise(records: dict[str, np.ndarray]) -> dict[str, Figure]:
     """The parity figures from per-episode arrays (:data:`RECORDS`): ``length``,
-    ``interactions``, ``reward`` (both players' absolute rewards), ``first_reward`` (the first
-    player's, signed), ``dominant_share`` (summed over interacting players),
+    ``interactions`` (pairs), ``first_interactions`` (those the first player took part in),
+    ``reward`` (every player's absolute rewards), ``first_reward`` (the first player's,
+    signed), ``dominant_share`` (summed over interacting players),
     ``strategies`` (their count), ``reward_delay`` (summed) and ``delays`` (their count)."""
     length = np.asarray(records["length"], float)
     return {
@@ -161,7 +163,7 @@ def summarise(records: dict[str, np.ndarray]) -> dict[str, Figure]:
         "min_length": Figure(float(length.min()), math.nan),
         "interactions_per_1000": _ratio(records["interactions"], length, 1000.0),
         "reward_per_interaction": _ratio(records["reward"], 2.0 * np.asarray(records["interactions"], float)),
-        "first_reward_per_interaction": _ratio(records["first_reward"], records["interactions"]),
+        "first_reward_per_interaction": _ratio(records["first_reward"], records["first_interactions"]),
         "dominant_share": _ratio(records["dominant_share"], records["strategies"]),
         "reward_delay": _ratio(records["reward_delay"], records["delays"]),
     }
@@ -193,12 +195,18 @@ def agrees(loi: Figure, reference: Figure) -> bool:
 
 def loi_view(env, obs):
     """``(terrain i32[5, 5], partner bool[5, 5], inventory f32[k])`` from loi's flat observation
-    of a grid game, read through ``env.obs_layout`` (the owner of every offset)."""
+    of a grid game, read through ``env.obs_layout`` (the owner of every offset): the window of
+    the view around the player that the policy reads (all of a 5x5 view; the arenas' is 11x11)."""
     import jax.numpy as jnp
 
     layout = env.obs_layout
     parts = layout.parse(obs)
-    view = parts["view"] > 0.5
+    me_row, me_col = layout.self_cell
+    top, left = me_row - VIEW_AHEAD, me_col - VIEW_HALF_WIDTH
+    if top < 0 or left < 0 or layout.view_shape[0] < me_row + 2 or layout.view_shape[1] < me_col + 3:
+        raise SystemExit(f"the scripted policy needs {VIEW_AHEAD} cells ahead, 1 behind and {VIEW_HALF_WIDTH} "
+                         f"aside; {env.name}'s view is {layout.view_shape[:2]} with the player at {layout.self_cell}")
+    view = parts["view"][..., top:top + 5, left:left + 5, :] > 0.5
     k = env.num_strategies
     types = jnp.arange(1, k + 1)
     resources = jnp.sum(view[..., layout.resources] * types, axis=-1)
@@ -208,7 +216,8 @@ def loi_view(env, obs):
 
 def loi_rollouts(env, policy: str, episodes: int, steps: int, seed: int) -> dict[str, np.ndarray]:
     """Per-episode records of ``episodes`` episodes of ``env`` played by ``policy`` on both
-    seats, all at once: one jitted ``lax.scan`` of ``steps`` steps over vmapped envs (no
+    seats (every seat of an N-player game), all at once: one jitted ``lax.scan`` of ``steps``
+    steps over vmapped envs (no
     auto-reset; an episode's records stop at its end; one still running at ``steps`` counts
     as ending there)."""
     import jax
@@ -225,9 +234,6 @@ def _loi_program(env, steps: int):
     import jax.numpy as jnp
 
     agents = env.agents
-    if tuple(env.obs_layout.self_cell) != (VIEW_AHEAD, VIEW_HALF_WIDTH):
-        raise SystemExit(f"the scripted policy needs the observer at view cell {(VIEW_AHEAD, VIEW_HALF_WIDTH)}, "
-                         f"{env.name} has it at {env.obs_layout.self_cell}")
 
     def act(target, obs, start_inventory, key):
         terrain, partner, inventory = loi_view(env, obs)
@@ -241,31 +247,40 @@ def _loi_program(env, steps: int):
         zero = jnp.float32(0)
 
         def body(carry, key):
-            obs, state, alive, pending, acc = carry
+            obs, state, alive, pending, mate, acc = carry
             keys = jax.random.split(key, len(agents) + 1)
             actions = {a: act(target, obs[a], start[a], keys[i]) for i, a in enumerate(agents)}
             obs, state, rewards, dones, infos = env.step_env(keys[-1], state, actions)
-            interacted = infos["interacted"] & alive
-            dominant = jnp.max(infos["row_strategy"]) + jnp.max(infos["col_strategy"])
+            # Per player, as Melting Pot's events count them (loi.backends.meltingpot.play_episode):
+            # who interacted with whom, and for each pair the steps until either partner is paid.
+            took_part = (infos["partner"] >= 0) & alive  # [N]
+            dominant = jnp.sum(jnp.where(took_part, jnp.max(infos["strategy"], axis=1), 0.0))
             live = alive.astype(jnp.float32)
-            paid = sum(jnp.abs(rewards[a]) for a in agents)
-            delayed = alive & (paid != 0) & (pending >= 0)
+            reward = jnp.stack([rewards[a] for a in agents])
+            delayed = alive & (reward != 0) & (pending >= 0)  # [N]
+            # a pair's delay counts once: at the partner of a player paid first (the lower seat
+            # when both are paid on one step)
+            counted = delayed & ~(delayed[mate] & (mate < jnp.arange(len(agents))))
+            done_pair = delayed | delayed[mate]
             acc = {
                 "length": acc["length"] + live,
-                "interactions": acc["interactions"] + interacted,
-                "reward": acc["reward"] + live * paid,
-                "first_reward": acc["first_reward"] + live * rewards[agents[0]],
-                "dominant_share": acc["dominant_share"] + jnp.where(interacted, dominant, 0.0),
-                "strategies": acc["strategies"] + 2.0 * interacted,
-                "reward_delay": acc["reward_delay"] + jnp.where(delayed, acc["length"] + 1 - pending, 0.0),
-                "delays": acc["delays"] + delayed,
+                "interactions": acc["interactions"] + jnp.sum(took_part) / 2,
+                "first_interactions": acc["first_interactions"] + took_part[0],
+                "reward": acc["reward"] + live * jnp.sum(jnp.abs(reward)),
+                "first_reward": acc["first_reward"] + live * reward[0],
+                "dominant_share": acc["dominant_share"] + dominant,
+                "strategies": acc["strategies"] + jnp.sum(took_part),
+                "reward_delay": acc["reward_delay"] + jnp.sum(jnp.where(counted, acc["length"] + 1 - pending, 0.0)),
+                "delays": acc["delays"] + jnp.sum(counted),
             }
-            pending = jnp.where(interacted, acc["length"], jnp.where(delayed, -1.0, pending))
-            return (obs, state, alive & ~dones["__all__"], pending, acc), None
+            pending = jnp.where(took_part, acc["length"], jnp.where(done_pair, -1.0, pending))
+            mate = jnp.where(took_part, infos["partner"], mate)
+            return (obs, state, alive & ~dones["__all__"], pending, mate, acc), None
 
         acc = {name: zero for name in RECORDS}
-        carry = (obs, state, jnp.bool_(True), jnp.float32(-1), acc)
-        (_, _, _, _, acc), _ = jax.lax.scan(body, carry, jax.random.split(key, steps))
+        n = len(agents)
+        carry = (obs, state, jnp.bool_(True), jnp.full((n,), -1.0), jnp.zeros((n,), jnp.int32), acc)
+        (*_, acc), _ = jax.lax.scan(body, carry, jax.random.split(key, steps))
         return acc
 
     return jax.jit(jax.vmap(one_episode, in_axes=(0, None)))
@@ -279,6 +294,11 @@ def loi_env(game: str, map_name: str, mp_settings=None):
     from loi.envs.games import make_game
     from loi.envs.layouts import make_layout
 
+    if map_name == ARENA_MAP:
+        env = loi.envs.make(f"{game}/{ARENA_MAP}")
+        if mp_settings is not None:
+            check_arena(env, mp_settings)
+        return env
     if map_name != DEFAULT_MAP:
         return loi.envs.make(f"{game}/{map_name}")
     from loi.backends import meltingpot as mp
@@ -296,6 +316,23 @@ def loi_env(game: str, map_name: str, mp_settings=None):
                          **parameters)
 
 
+def check_arena(env, settings) -> None:
+    """Stop unless loi's ``GAME/arena`` has the real arena substrate's map, players and rules
+    (as :func:`loi.backends.meltingpot.rule_settings` reads them), so a row compares the rules'
+    effects, not their settings."""
+    from loi.backends import meltingpot as mp
+
+    rules = mp.rule_settings(settings)
+    row_role = rules.pop("row_role")
+    want = {**rules, "num_players": mp.num_players(settings), "rows": mp.loi_rows(settings), "row_role": row_role}
+    have = {**{name: getattr(env, name) for name in rules}, "max_steps": env.episode_cap,
+            "num_players": env.num_players, "rows": env.layout.rows,
+            "row_role": None if env.roles is None else tuple(r == env.game.roles[0] for r in env.roles)}
+    differ = [f"{name}: Melting Pot {want[name]!r}, loi {have[name]!r}" for name in want if want[name] != have[name]]
+    if differ:
+        raise SystemExit(f"{env.name} is not the arena substrate: " + "; ".join(differ))
+
+
 # ----------------------------------------------------------------------------- Melting Pot's side
 
 
@@ -305,12 +342,15 @@ def mp_settings(game: str, map_name: str):
 
     if map_name == DEFAULT_MAP:
         return mp.substrate_settings(game)
+    if map_name == ARENA_MAP:
+        return mp.substrate_settings(game, arena=True)
     env = loi.envs.make(f"{game}/{map_name}")
     return mp.substrate_settings(game, rows=env.layout.rows, row_payoff=env.game.row_payoff,
                                  col_payoff=env.game.col_payoff)
 
 
-def mp_rollouts(game: str, settings, policy: str, episodes: int, seed: int) -> dict[str, np.ndarray]:
+def mp_rollouts(game: str, settings, policy: str, episodes: int, seed: int,
+                arena: bool = False) -> dict[str, np.ndarray]:
     from loi.backends import meltingpot as mp
 
     target = policy_target(policy)
@@ -319,7 +359,7 @@ def mp_rollouts(game: str, settings, policy: str, episodes: int, seed: int) -> d
     def act(player, terrain, partner, collected):
         return int(scripted_action(np, target, terrain, partner, collected, rng.random(3)))
 
-    recs = [asdict(mp.play_episode(game, settings, act, seed * 100_003 + e)) for e in range(episodes)]
+    recs = [asdict(mp.play_episode(game, settings, act, seed * 100_003 + e, arena=arena)) for e in range(episodes)]
     return {name: np.array([r[name] for r in recs], float) for name in recs[0]}
 
 
@@ -489,7 +529,7 @@ def main(argv=None) -> int:
             mp_fig = None
             if settings is not None:
                 t0 = time.perf_counter()
-                mp_rec = mp_rollouts(game, settings, policy, args.episodes, seed)
+                mp_rec = mp_rollouts(game, settings, policy, args.episodes, seed, arena=map_name == ARENA_MAP)
                 seconds["meltingpot"] += time.perf_counter() - t0
                 mp_steps += int(mp_rec["length"].sum())
                 mp_fig = summarise(mp_rec)

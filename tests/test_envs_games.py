@@ -160,7 +160,7 @@ def test_players_holding_the_same_role_never_interact():
     assert env.row_seat is None and not env.roles_interact
     state = _place(env, (3, 1), (1, 1), f0=N, f1=S, inv0=BOS_ROW_WINS[0], inv1=BOS_ROW_WINS[1])
     obs, state, _, _, infos = _step(env, state, INTERACT, INTERACT)
-    assert not bool(infos["interacted"]) and int(state.timeout) == 0
+    assert not bool(infos["interacted"]) and np.all(np.asarray(state.timeout) == 0)
     np.testing.assert_array_equal(state.cooldown, [2, 2])  # both fired (the beams still hit)
     assert [float(env.obs_layout.parse(obs[a])["row_role"]) for a in env.agents] == [1.0, 1.0]
 
@@ -201,7 +201,7 @@ def test_one_shot_pays_at_k_plus_17_ends_at_k_plus_18_and_never_regrows():
             assert float(rewards["agent_0"]) == float(rewards["agent_1"]) == 0.0
         assert bool(done["__all__"]) == (j == 18), j
     # Removed at k + 17; in the repeated game every resource would be back at k + 18.
-    assert not bool(env.players_visible(state)) and int(state.resource_timer[collected]) > 0
+    assert not np.any(env.players_visible(state)) and int(state.resource_timer[collected]) > 0
 
 
 def test_one_shot_without_an_interaction_runs_to_its_cap():

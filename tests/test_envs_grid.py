@@ -15,7 +15,7 @@ import pytest
 from scipy import stats
 
 import loi.envs
-from loi.envs.base import INFO_KEYS, Environment
+from loi.envs.base import INFO_KEYS, PAIR_INFO_KEYS, Environment
 from loi.envs.grid_game import (
     BACKWARD, FORWARD, INTERACT, NOOP, STEP_LEFT, STEP_RIGHT, TURN_LEFT, TURN_RIGHT,
 )
@@ -78,7 +78,8 @@ def test_api_shapes_and_fixed_info_keys():
     _, _, rewards, dones, infos = _step(env, state, NOOP)
     assert set(dones) == {"agent_0", "agent_1", "__all__"}
     assert rewards["agent_0"].shape == () and rewards["agent_0"].dtype == jnp.float32
-    assert set(infos) == set(INFO_KEYS) == {"interacted", "row_strategy", "col_strategy", "episode_step"}
+    assert set(INFO_KEYS) == {"interacted", "row_strategy", "col_strategy", "episode_step"}
+    assert set(infos) == set(INFO_KEYS) | set(PAIR_INFO_KEYS) == set(INFO_KEYS) | {"partner", "strategy"}
     assert infos["row_strategy"].shape == (2,) and infos["episode_step"].dtype == jnp.int32
 
 
@@ -87,7 +88,7 @@ def test_reset_starts_with_one_of_each_and_nothing_pending():
     assert (env.layout.height, env.layout.width) == (15, 23)
     obs, state = env.reset(jax.random.key(1))
     np.testing.assert_array_equal(state.inventory, np.ones((2, 3)))
-    assert int(state.timeout) == 0 and np.all(np.asarray(state.resource_health) == 3)
+    assert np.all(np.asarray(state.timeout) == 0) and np.all(np.asarray(state.resource_health) == 3)
     parts = _parts(env, obs["agent_0"])
     np.testing.assert_array_equal(parts["inventory"], [1, 1, 1])
     assert parts["ready_to_shoot"] == 1.0
@@ -202,7 +203,7 @@ def test_beam_that_misses_starts_the_cooldown_without_interaction():
     env = _env()
     state = _place(env, (1, 1), (5, 6), f0=E, inv0=(2, 1), inv1=(1, 2))
     _, state, rewards, _, infos = _step(env, state, INTERACT)
-    assert not bool(infos["interacted"]) and int(state.timeout) == 0
+    assert not bool(infos["interacted"]) and np.all(np.asarray(state.timeout) == 0)
     np.testing.assert_array_equal(state.cooldown, [2, 0])
 
 
@@ -264,7 +265,7 @@ def test_beam_hitting_an_unready_player_does_nothing():
     for inv0, inv1 in [((2, 1), (1, 1)), ((1, 1), (3, 1))]:
         state = _place(env, (1, 1), (1, 3), f0=E, inv0=inv0, inv1=inv1)
         _, nxt, rewards, _, infos = _step(env, state, INTERACT)
-        assert not bool(infos["interacted"]) and int(nxt.timeout) == 0
+        assert not bool(infos["interacted"]) and np.all(np.asarray(nxt.timeout) == 0)
         np.testing.assert_array_equal(nxt.inventory, state.inventory)
 
 
@@ -361,7 +362,7 @@ def test_interaction_timeline_reward_reset_removal_regrowth_respawn(game):
         obs, state, rewards, _, _ = _step(env, state, FORWARD, FORWARD, key=j)
         assert float(rewards["agent_0"]) == 0.0 and not np.any(_view(env, obs["agent_0"]))
     obs, state, *_ = _step(env, state, FORWARD, FORWARD, key=23)
-    assert int(state.timeout) == 0 and np.any(_view(env, obs["agent_0"]))
+    assert np.all(np.asarray(state.timeout) == 0) and np.any(_view(env, obs["agent_0"]))
     spawns = {(1, 1), (1, 6), (5, 1), (5, 6)}
     assert {_row_col(env, state, 0), _row_col(env, state, 1)} <= spawns
     assert _row_col(env, state, 0) != _row_col(env, state, 1)
@@ -410,7 +411,7 @@ def test_cooldown_pauses_through_the_freeze_and_removal_and_carries_over_respawn
     for j in range(env.interaction_timeout):
         obs, state, *_ = _step(env, state, INTERACT, INTERACT, key=j)
         np.testing.assert_array_equal(state.cooldown, [2, 1])
-    assert int(state.timeout) == 0  # respawned, and the timers carried over
+    assert np.all(np.asarray(state.timeout) == 0)  # respawned, and the timers carried over
     assert _parts(env, obs["agent_0"])["ready_to_shoot"] == 0.0
     assert _parts(env, obs["agent_1"])["ready_to_shoot"] == 0.5
     _, state, *_ = _step(env, state, NOOP, NOOP)

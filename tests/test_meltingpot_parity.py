@@ -76,6 +76,7 @@ def test_scripted_policy_decisions(xp):
 
 def test_statistics_against_hand_computed_values():
     records = {"length": np.array([1000.0, 2000.0]), "interactions": np.array([10.0, 30.0]),
+               "first_interactions": np.array([10.0, 30.0]),
                "reward": np.array([40.0, 120.0]), "first_reward": np.array([-5.0, 45.0]),
                "dominant_share": np.array([14.0, 36.0]),
                "strategies": np.array([20.0, 60.0]), "reward_delay": np.array([170.0, 510.0]),
@@ -121,7 +122,8 @@ def test_minimum_rule():
 
 
 def test_parse_view_of_a_synthetic_rgb_frame():
-    palette = mp.ViewPalette(wall=(95, 95, 95), partner=(200, 100, 50), resources=((30, 225, 185), (225, 30, 70)))
+    palette = mp.ViewPalette(wall=(95, 95, 95), partners=((200, 100, 50), (1, 0, 103)),
+                             resources=((30, 225, 185), (225, 30, 70)))
     rgb = np.zeros((40, 40, 3), np.uint8)
 
     def paint(r, c, color, pixels=1):
@@ -130,13 +132,14 @@ def test_parse_view_of_a_synthetic_rgb_frame():
     paint(0, 0, palette.wall, 8)
     paint(1, 2, palette.resources[0])
     paint(2, 4, palette.resources[1], 3)
-    paint(0, 3, palette.partner)
+    paint(0, 3, palette.partners[0])
+    paint(3, 0, palette.partners[1])  # any other player's colour (the arenas)
     paint(4, 1, (96, 95, 95))  # a near-miss colour means nothing
     terrain, partner = mp.parse_view(rgb, palette)
     expected = np.zeros((5, 5), np.int32)
     expected[0, 0], expected[1, 2], expected[2, 4] = mp.WALL, 1, 2
     np.testing.assert_array_equal(terrain, expected)
-    assert partner.sum() == 1 and partner[0, 3]
+    np.testing.assert_array_equal(np.argwhere(partner), [[0, 3], [3, 0]])
 
 
 def _prefab(*components):
@@ -163,19 +166,34 @@ def test_view_palette_tells_the_partner_per_player():
     marker = _prefab(("StateManager", {}))
     own_colours = {"simulation": {"prefabs": prefabs, "scene": scene,
                                   "gameObjects": [avatar(2, orange), marker, avatar(1, blue)]}}
-    assert mp.view_palette(own_colours, 0).partner == orange[:3]
-    assert mp.view_palette(own_colours, 1).partner == blue[:3]
+    assert mp.view_palette(own_colours, 0).partners == (orange[:3],)
+    assert mp.view_palette(own_colours, 1).partners == (blue[:3],)
     assert mp.view_palette(own_colours, 0).resources == ((123, 231, 255), (255, 163, 123))
     other = {"simulation": {"prefabs": prefabs, "scene": scene,
                             "gameObjects": [avatar(1, (1, 2, 3), orange), avatar(2, (4, 5, 6), orange)]}}
-    assert mp.view_palette(other, 0).partner == mp.view_palette(other, 1).partner == orange[:3]
+    assert mp.view_palette(other, 0).partners == mp.view_palette(other, 1).partners == (orange[:3],)
     same = {"simulation": {"prefabs": prefabs, "scene": scene, "gameObjects": [avatar(1, blue), avatar(2, blue)]}}
     with pytest.raises(LoiError, match="same colour"):
         mp.view_palette(same, 0)
+    # The arenas: every avatar in its own colour, each seeing itself as a "Self" sprite.
+    colours = [(1, 0, 103, 255), (213, 255, 0, 255), (255, 0, 86, 255)]
+
+    def arena_avatar(index):
+        return _prefab(("Avatar", {"index": index}), ("Appearance", {"palettes": [{"*": colours[index - 1]}]}),
+                       ("AdditionalSprites", {"customSpriteNames": ["Self"], "customPalettes": [{"*": blue}]}))
+
+    arena = {"simulation": {"prefabs": prefabs, "scene": scene, "gameObjects": [arena_avatar(i) for i in (3, 1, 2)]}}
+    assert mp.view_palette(arena, 1).partners == (colours[0][:3], colours[2][:3])
+    grey = {"simulation": {"prefabs": prefabs, "scene": scene,
+                           "gameObjects": [arena_avatar(1), avatar(2, (95, 95, 95, 255))]}}
+    with pytest.raises(LoiError, match="wall or a resource"):
+        mp.view_palette(grey, 0)
 
 
 def test_substrate_names_of_repeated_and_one_shot_games():
     assert mp.substrate_name("bach_or_stravinsky") == "bach_or_stravinsky_in_the_matrix__repeated"
+    assert mp.substrate_name("stag_hunt", arena=True) == "stag_hunt_in_the_matrix__arena"
+    assert mp.substrate_name("pure_coordination_3x3", arena=True) == "pure_coordination_in_the_matrix__arena"
     assert mp.substrate_name("running_with_scissors_one_shot") == "running_with_scissors_in_the_matrix__one_shot"
 
 
@@ -219,6 +237,41 @@ def test_loi_rollouts_count_what_the_env_reports():
     assert np.all(rec["reward_delay"] >= rec["delays"] * env.freeze_steps)
     share = rec["dominant_share"] / rec["strategies"]
     assert np.all((share > 0.5) & (share <= 1.0))
+
+
+def test_loi_view_of_the_arena_is_the_window_around_the_player():
+    # The arena's 11x11 view (9 ahead, 1 behind, 5 aside): the policy reads the 5x5 window of
+    # 3 ahead, 1 behind and 2 aside, as in the repeated substrates' view.
+    env = par.loi_env("prisoners_dilemma", par.ARENA_MAP)
+    lay = env.obs_layout
+    assert lay.view_shape[:2] == (11, 11) and lay.self_cell == (9, 5)
+    h, w, c = lay.view_shape
+    view = np.zeros((h, w, c), np.float32)
+    view[6, 3, lay.wall] = 1  # 3 ahead, 2 left: the window's corner
+    view[10, 7, lay.resources.start + 1] = 1  # 1 behind, 2 right: resource type 2
+    view[8, 5, lay.partner] = 1  # 1 ahead
+    view[5, 5, lay.partner] = view[9, 0, lay.wall] = 1  # outside the window
+    obs = np.zeros(lay.size, np.float32)
+    obs[lay.view] = view.reshape(-1)
+    terrain, partner, _ = (np.asarray(x) for x in par.loi_view(env, obs))
+    expected_terrain = np.zeros((5, 5), int)
+    expected_terrain[0, 0], expected_terrain[4, 4] = par.WALL, 2
+    np.testing.assert_array_equal(terrain, expected_terrain)
+    np.testing.assert_array_equal(np.argwhere(partner), [[2, 2]])
+
+
+def test_loi_arena_rollouts_count_pairs_and_their_delays():
+    # 8 players on the arena, scripted: interactions are pairs (two strategies each), player 1
+    # takes part in some of them, and each pair's reward arrives after the freeze and the
+    # respawn wait's start (17 steps: the 2-player timeline), once per pair.
+    env = loi.envs.make("prisoners_dilemma/arena", min_steps=300, end_interval=100, end_probability=1.0)
+    rec = par.loi_rollouts(env, "collect1", episodes=3, steps=400, seed=1)
+    assert np.all((rec["length"] >= 300) & (rec["length"] <= 400))
+    assert np.all(rec["interactions"] > 0) and np.all(rec["interactions"] == np.round(rec["interactions"]))
+    np.testing.assert_array_equal(rec["strategies"], 2 * rec["interactions"])
+    assert np.all(rec["first_interactions"] <= rec["interactions"])
+    assert np.all(rec["delays"] <= rec["interactions"]) and np.all(rec["delays"] >= 1)
+    np.testing.assert_array_equal(rec["reward_delay"], (env.freeze_steps + 1) * rec["delays"])
 
 
 def test_rows_option_and_section_writing(tmp_path):

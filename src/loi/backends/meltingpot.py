@@ -1,5 +1,5 @@
 """The real Melting Pot 2.x 2-player "*_in_the_matrix__repeated" and "__one_shot" substrates,
-as an optional backend.
+and the N-player "*_in_the_matrix__arena" ones, as an optional backend.
 
 Install with ``bash scripts/install_meltingpot.sh`` (a separate venv, no TensorFlow, no bot
 assets). Everything here is numpy plus Melting Pot, imported only when used; without it,
@@ -14,11 +14,13 @@ config module's ``lab2d_settings_builder`` output), never copied:
 - :func:`loi_rows` translates a substrate's map into loi's map symbols (``W n a 1-9``).
 - :func:`rule_settings` reads a substrate's rules (view, beam, freeze, respawn, regrowth,
   ending, tie-breaking, roles, cap) under the names of loi's grid-game parameters.
-- :func:`view_palette` / :func:`parse_view` turn a player's 40x40 ``RGB`` observation into the
-  5x5 cell view a scripted policy reads: terrain codes (-1 wall, 0 floor, j >= 1 resource of
-  type j) and where the partner is.
+- :func:`view_palette` / :func:`parse_view` turn a player's ``RGB`` observation into the cell
+  view a scripted policy reads: terrain codes (-1 wall, 0 floor, j >= 1 resource of type j)
+  and where other players are; :func:`policy_window` says where the 5x5 window around the
+  player lies in a larger view (the arenas' 11x11).
 - :func:`play_episode` plays one episode with a per-step policy callback and returns what the
-  parity benchmark measures, counting interactions from the substrate's ``interaction`` events.
+  parity benchmark measures, counting interactions (and who took part) from the substrate's
+  ``interaction`` events.
 """
 
 from __future__ import annotations
@@ -58,8 +60,12 @@ def require():
 ONE_SHOT_SUFFIX = "_one_shot"
 
 
-def substrate_name(game: str) -> str:
-    """``GAME_in_the_matrix__repeated``, or ``GAME_in_the_matrix__one_shot`` for ``GAME_one_shot``."""
+def substrate_name(game: str, arena: bool = False) -> str:
+    """``GAME_in_the_matrix__repeated``, or ``GAME_in_the_matrix__one_shot`` for ``GAME_one_shot``,
+    or with ``arena`` ``GAME_in_the_matrix__arena`` (``pure_coordination_3x3``: Melting Pot's
+    pure coordination arena, which plays the 3x3 game)."""
+    if arena:
+        return f"{game.removesuffix('_3x3')}_in_the_matrix__arena"
     if game.endswith(ONE_SHOT_SUFFIX):
         return f"{game[: -len(ONE_SHOT_SUFFIX)]}_in_the_matrix__one_shot"
     return f"{game}_in_the_matrix__repeated"
@@ -76,18 +82,23 @@ def substrate_settings(
     row_payoff: Sequence[Sequence[float]] | None = None,
     col_payoff: Sequence[Sequence[float]] | None = None,
     roles: Sequence[str] | None = None,
+    arena: bool = False,
 ) -> dict:
     """The lab2d settings of ``game``'s substrate (:func:`substrate_name`) for two players, with
     the map replaced by ``rows`` (loi symbols: ``W`` wall, ``n`` spawn, ``1``-``9`` resource,
     ``a`` random type, space floor) and the payoffs by ``row_payoff`` / ``col_payoff`` if given.
     ``roles``: the players' roles (default ``("default", "default")``: in bach or stravinsky,
-    player 1 the row role and player 2 the column role)."""
+    player 1 the row role and player 2 the column role). ``arena``: the game's arena substrate,
+    with its own players and roles (``default_player_roles``, 8) unless ``roles`` says otherwise."""
     substrates = require()
-    name = substrate_name(game)
+    name = substrate_name(game, arena)
     if name not in substrates.SUBSTRATES:
         raise LoiError(f"Melting Pot has no substrate {name!r}")
     config = substrates.get_config(name)
-    roles = tuple(roles) if roles is not None else ("default",) * 2
+    if roles is not None:
+        roles = tuple(roles)
+    else:
+        roles = tuple(config.default_player_roles) if arena else ("default",) * 2
     settings = copy.deepcopy(dict(config.lab2d_settings_builder(roles=roles, config=config)))
     sim = settings["simulation"]
     resources = _resource_prefab_names(sim)
@@ -222,6 +233,10 @@ def rule_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def num_players(settings: Mapping[str, Any]) -> int:
+    return len(_avatars(settings["simulation"]))
+
+
 def num_resources(settings: Mapping[str, Any]) -> int:
     return len(_components(settings["simulation"]["scene"])["TheMatrix"]["matrix"])
 
@@ -235,14 +250,15 @@ class ViewPalette:
     """Base colours (RGB) that identify what a cell of a player's view shows."""
 
     wall: tuple[int, int, int]
-    partner: tuple[int, int, int]
+    partners: tuple[tuple[int, int, int], ...]  # the other players' avatars
     resources: tuple[tuple[int, int, int], ...]  # by class, 1-based order
 
 
 def view_palette(settings: Mapping[str, Any], player: int = 0) -> ViewPalette:
-    """The colours of walls, each resource type and the partner's avatar as ``player`` (0 or 1)
-    sees it: the "Other" sprite where avatars are drawn self-versus-other, else the other
-    avatar's own colour (bach or stravinsky: blue the row role, orange the column role)."""
+    """The colours of walls, each resource type and the other players' avatars as ``player``
+    (0-based) sees them: the "Other" sprite where avatars are drawn self-versus-other, else
+    every other avatar's own colour (bach or stravinsky: blue the row role, orange the column
+    role; the arenas: one colour per player, each seeing itself as "Self")."""
     sim = settings["simulation"]
 
     def base(palette) -> tuple[int, int, int]:
@@ -254,23 +270,37 @@ def view_palette(settings: Mapping[str, Any], player: int = 0) -> ViewPalette:
         for name in _resource_prefab_names(sim)[: num_resources(settings)]
     )
     avatars = _avatars(sim)
-    extra = avatars[player].get("AdditionalSprites")
-    if extra is not None:
-        names = list(extra["customSpriteNames"])
-        if "Other" not in names:
-            raise LoiError("the substrate's avatars have no 'Other' sprite to recognise the partner by")
-        partner = base(extra["customPalettes"][names.index("Other")])
+    extra = avatars[player].get("AdditionalSprites", {})
+    names = list(extra.get("customSpriteNames", ()))
+    if "Other" in names:
+        partners = (base(extra["customPalettes"][names.index("Other")]),)
     else:
-        partner = base(avatars[1 - player]["Appearance"]["palettes"][0])
-        if partner == base(avatars[player]["Appearance"]["palettes"][0]):
-            raise LoiError("both avatars have the same colour; the partner cannot be told apart")
-    return ViewPalette(wall=wall, partner=partner, resources=resources)
+        own = base(extra["customPalettes"][names.index("Self")]) if "Self" in names else None
+        own = own or base(avatars[player]["Appearance"]["palettes"][0])
+        partners = tuple(dict.fromkeys(base(a["Appearance"]["palettes"][0])
+                                       for i, a in enumerate(avatars) if i != player))
+        if own in partners:
+            raise LoiError("two avatars have the same colour; the partner cannot be told apart")
+    if set(partners) & {wall, *resources}:
+        raise LoiError("an avatar has the colour of a wall or a resource; the view cannot be parsed")
+    return ViewPalette(wall=wall, partners=partners, resources=resources)
+
+
+def policy_window(settings: Mapping[str, Any], ahead: int = 3, half_width: int = 2) -> tuple[int, int]:
+    """(row, column) in cells of the top-left corner of the window of ``ahead`` cells ahead, one
+    behind and ``half_width`` to each side of the player, in the substrate's view (forward F,
+    left L: the player at row F, column L); (0, 0) for the repeated substrates' 5x5 view."""
+    view = _avatars(settings["simulation"])[0]["Avatar"]["view"]
+    if view["forward"] < ahead or view["backward"] < 1 or view["left"] < half_width:
+        raise LoiError(f"view {view} does not hold the policy's window ({ahead} ahead, {half_width} aside)")
+    return int(view["forward"]) - ahead, int(view["left"]) - half_width
 
 
 def parse_view(rgb: np.ndarray, palette: ViewPalette) -> tuple[np.ndarray, np.ndarray]:
-    """``(terrain i32[5, 5], partner bool[5, 5])`` from a player's ``RGB`` view: a cell is the
-    partner / a wall / resource j when any of its pixels has that base colour. Row 0 is the
-    farthest ahead, column 0 the far left (the player stands at row 3, column 2)."""
+    """``(terrain i32[H, W], partner bool[H, W])`` from a player's ``RGB`` view (or a window of
+    it): a cell shows another player / a wall / resource j when any of its pixels has that
+    base colour. Row 0 is the farthest ahead, column 0 the far left (in the 5x5 window the
+    player stands at row 3, column 2)."""
     h, w = rgb.shape[0] // SPRITE_SIZE, rgb.shape[1] // SPRITE_SIZE
     rgb = rgb.astype(np.uint32)
     packed = ((rgb[:, :, 0] << 16) | (rgb[:, :, 1] << 8) | rgb[:, :, 2]).reshape(h, SPRITE_SIZE, w, SPRITE_SIZE)
@@ -283,7 +313,7 @@ def parse_view(rgb: np.ndarray, palette: ViewPalette) -> tuple[np.ndarray, np.nd
     for j, color in enumerate(palette.resources):
         terrain[shows(color)] = j + 1
     terrain[shows(palette.wall)] = WALL
-    return terrain, shows(palette.partner)
+    return terrain, np.any([shows(color) for color in palette.partners], axis=0)
 
 
 @dataclass(frozen=True)
@@ -291,13 +321,14 @@ class EpisodeRecord:
     """What one episode contributes to the parity statistics."""
 
     length: int
-    interactions: int
-    reward: float  # both players' absolute rewards, summed over the episode
+    interactions: int  # pairs that interacted
+    first_interactions: int  # the interactions player 1 took part in
+    reward: float  # every player's absolute rewards, summed over the episode
     first_reward: float  # player 1's rewards (signed), summed over the episode
     dominant_share: float  # sum over interacting players of max_k strategy_k
     strategies: int  # number of interacting-player strategies in dominant_share (2 per interaction)
     reward_delay: float  # sum over interactions of the steps from the interaction to its reward
-    delays: int  # interactions whose reward arrived (and was not zero for both players)
+    delays: int  # interactions whose reward arrived (and was not zero for both partners)
 
 
 PolicyFn = Callable[[int, np.ndarray, np.ndarray, bool], int]
@@ -315,58 +346,69 @@ def play_episode(
     seed: int,
     *,
     max_frames: int | None = None,
+    arena: bool = False,
 ) -> EpisodeRecord:
-    """Play one episode of ``game``'s substrate built from ``settings``. ``policy(player, terrain, partner, collected) -> action index`` (into
-    the substrate's action set) is called for both players every step, on their parsed views;
-    ``collected`` = the player has collected a resource since its last reset (its inventory
-    exceeds the starting one)."""
+    """Play one episode of ``game``'s substrate built from ``settings`` (``arena``: its arena
+    substrate's). ``policy(player, terrain, partner, collected) -> action index`` (into the
+    substrate's action set) is called for every player (0-based) every step, on the 5x5
+    window of its parsed view (:func:`policy_window`); ``collected`` = the player has
+    collected a resource since its last reset (its inventory exceeds the starting one)."""
     substrates = require()
     from meltingpot.utils.substrates import builder  # noqa: PLC0415
 
     settings = dict(settings)
     if max_frames is not None:
         settings["maxEpisodeLengthFrames"] = int(max_frames)
-    action_set = [dict(a) for a in substrates.get_config(substrate_name(game)).action_set]
-    palettes = [view_palette(settings, player) for player in (0, 1)]
+    action_set = [dict(a) for a in substrates.get_config(substrate_name(game, arena)).action_set]
+    players = range(num_players(settings))
+    palettes = [view_palette(settings, player) for player in players]
+    row0, col0 = (SPRITE_SIZE * x for x in policy_window(settings))
+    window = (slice(row0, row0 + 5 * SPRITE_SIZE), slice(col0, col0 + 5 * SPRITE_SIZE))
     k = num_resources(settings)
     env = builder.builder(settings, env_seed=int(seed) + 1)
     try:
         timestep = env.reset()
         start = None
-        length = interactions = strategies = delays = 0
+        length = interactions = first_interactions = strategies = delays = 0
         reward = first_reward = dominant = delay = 0.0
-        # Step of the last interaction whose reward is still due (None: none). Interactions never
-        # overlap (both players are frozen, then removed, until the reward is paid); one that pays
-        # nothing to either player (a tie at zero in a zero-sum game) is overwritten by the next.
-        pending: int | None = None
+        # Per player: the step of its last interaction whose reward is still due (None: none),
+        # and its partner in it. A player takes part in one interaction at a time (frozen, then
+        # removed, until the reward is paid); one that pays nothing to either partner (a tie at
+        # zero in a zero-sum game) is overwritten by the partners' next.
+        pending: dict[int, int | None] = dict.fromkeys(players)
+        mate: dict[int, int] = {}
         while True:
             obs = timestep.observation
             actions = {}
-            for player in (1, 2):
-                inventory = np.asarray(obs[f"{player}.INVENTORY"])
+            for player in players:
+                inventory = np.asarray(obs[f"{player + 1}.INVENTORY"])
                 if start is None:
                     start = inventory.copy()
-                terrain, partner = parse_view(np.asarray(obs[f"{player}.RGB"]), palettes[player - 1])
+                rgb = np.asarray(obs[f"{player + 1}.RGB"])[window]
+                terrain, partner = parse_view(rgb, palettes[player])
                 collected = bool(inventory.sum() > start.sum())
-                chosen = action_set[int(policy(player - 1, terrain, partner, collected))]
+                chosen = action_set[int(policy(player, terrain, partner, collected))]
                 for part in ("move", "turn", "interact"):
-                    actions[f"{player}.{part}"] = chosen.get(part, 0)
+                    actions[f"{player + 1}.{part}"] = chosen.get(part, 0)
             timestep = env.step(actions)
             length += 1
-            first = float(timestep.observation["1.REWARD"])
-            paid = abs(first) + abs(float(timestep.observation["2.REWARD"]))
-            reward += paid
-            first_reward += first
-            if paid != 0.0 and pending is not None:
-                delay += length - pending
-                pending = None
-                delays += 1
+            paid = [float(timestep.observation[f"{player + 1}.REWARD"]) for player in players]
+            reward += sum(abs(r) for r in paid)
+            first_reward += paid[0]
+            for player in players:
+                if paid[player] != 0.0 and pending[player] is not None:
+                    delay += length - pending[player]
+                    delays += 1
+                    pending[player] = pending[mate[player]] = None
             for event_name, values in env.events():
                 if event_name != "interaction":
                     continue
                 fields = _event_fields(values)
+                row, col = int(fields["row_player_idx"]) - 1, int(fields["col_player_idx"]) - 1  # Lua's 1-based
                 interactions += 1
-                pending = length
+                first_interactions += 0 in (row, col)
+                pending[row] = pending[col] = length
+                mate[row], mate[col] = col, row
                 for side in ("row_inventory", "col_inventory"):
                     inv = np.asarray(fields[side], float)[:k]
                     dominant += float(inv.max() / inv.sum())
@@ -375,4 +417,5 @@ def play_episode(
                 break
     finally:
         env.close()
-    return EpisodeRecord(length, interactions, reward, first_reward, dominant, strategies, delay, delays)
+    return EpisodeRecord(length, interactions, first_interactions, reward, first_reward, dominant, strategies,
+                         delay, delays)

@@ -1,6 +1,11 @@
-"""The two-player environment base and the contract training and evaluation rely on.
+"""The multi-agent environment base and the contract training and evaluation rely on.
 
-``TwoPlayerEnv`` owns ``reset``, ``step_env`` and the auto-resetting ``step``
+The player count is a parameter of an environment (as JaxMARL's ``MultiAgentEnv(num_agents)``):
+``env.num_agents`` players named ``env.agents = ("agent_0", ..., "agent_{N-1}")``; the matrix
+games and the JaxMARL adapter have 2, a grid game ``num_players`` (default 2).
+
+``MultiAgentEnv`` (``TwoPlayerEnv``, its older name, is an alias) owns ``reset``, ``step_env``
+and the auto-resetting ``step``
 once (JaxMARL style: ``step`` selects between the stepped state and a fresh one
 on ``dones["__all__"]``). A game supplies three pure functions:
 
@@ -23,26 +28,45 @@ from typing import Any, Protocol, TypedDict, runtime_checkable
 import jax
 import jax.numpy as jnp
 
-AGENTS = ("agent_0", "agent_1")
+AGENTS = ("agent_0", "agent_1")  # the two-player environments' agents
+
+
+def agent_names(num_agents: int) -> tuple[str, ...]:
+    """``("agent_0", ..., "agent_{num_agents - 1}")``."""
+    return tuple(f"agent_{i}" for i in range(num_agents))
 
 
 class StepInfo(TypedDict):
     """The ``infos`` of every step of every environment (fixed keys and shapes)."""
 
-    interacted: jax.Array  # bool[]: an interaction (grid) or a round (matrix) happened this step
+    # bool[]: an interaction (grid) or a round (matrix) happened this step; with more than two
+    # players: agent_0 took part in one
+    interacted: jax.Array
     row_strategy: jax.Array  # f32[k]: agent_0's strategy in it (zeros when none)
-    col_strategy: jax.Array  # f32[k]: agent_1's strategy in it (zeros when none)
+    # f32[k]: agent_1's strategy in it (zeros when none); with more than two players: the
+    # strategy of agent_0's partner
+    col_strategy: jax.Array
     episode_step: jax.Array  # i32[]: steps taken in this episode, this one included
 
 
 INFO_KEYS = tuple(StepInfo.__annotations__)
 
 
+class PairInfo(TypedDict):
+    """What a grid game adds to :class:`StepInfo`, for any number of players N."""
+
+    partner: jax.Array  # i32[N]: each player's partner in an interaction this step, -1 none
+    strategy: jax.Array  # f32[N, k]: each player's strategy in that interaction (zeros when none)
+
+
+PAIR_INFO_KEYS = tuple(PairInfo.__annotations__)
+
+
 @runtime_checkable
 class Environment(Protocol):
     """What ``training`` and ``evaluation`` use of an environment."""
 
-    agents: tuple[str, str]
+    agents: tuple[str, ...]
     num_agents: int
 
     @property
@@ -68,21 +92,22 @@ class Environment(Protocol):
     def step(self, key: jax.Array, state: Any, actions: dict[str, jax.Array]) -> tuple: ...
 
 
-def dones_of(done: jax.Array) -> dict[str, jax.Array]:
-    """The ``dones`` dict of a two-player step: the same flag for both and ``__all__``."""
-    return {AGENTS[0]: done, AGENTS[1]: done, "__all__": done}
+def dones_of(done: jax.Array, agents: tuple[str, ...] = AGENTS) -> dict[str, jax.Array]:
+    """The ``dones`` dict of a step: the same flag for every agent and ``__all__``."""
+    return {**{agent: done for agent in agents}, "__all__": done}
 
 
-def per_agent(values: jax.Array) -> dict[str, jax.Array]:
-    """``{agent_0: values[0], agent_1: values[1]}``."""
-    return {AGENTS[0]: values[0], AGENTS[1]: values[1]}
+def per_agent(values: jax.Array, agents: tuple[str, ...] = AGENTS) -> dict[str, jax.Array]:
+    """``{agent_0: values[0], agent_1: values[1], ...}``."""
+    return {agent: values[i] for i, agent in enumerate(agents)}
 
 
-class TwoPlayerEnv:
-    """Base of the two-player games (used by frozen, hashable dataclasses: jit-static)."""
+class MultiAgentEnv:
+    """Base of the games (used by frozen, hashable dataclasses: jit-static). Two players unless
+    a subclass says otherwise (``agents`` and ``num_agents`` together)."""
 
-    agents = AGENTS
-    num_agents = 2
+    agents: tuple[str, ...] = AGENTS
+    num_agents: int = 2
 
     # -- hooks ------------------------------------------------------------
     def _params(self) -> Any:
@@ -119,3 +144,6 @@ class TwoPlayerEnv:
         fresh = self._initial_state(key, self._params_of(state))
         state = jax.tree.map(lambda new, old: jnp.where(dones["__all__"], new, old), fresh, stepped)
         return self._observe(state), state, rewards, dones, infos
+
+
+TwoPlayerEnv = MultiAgentEnv  # the name the two-player code imports

@@ -147,6 +147,91 @@ Wn 3  3  a   a  a  a nW
 WWWWWWWWWWWWWWWWWWWWWWW
 """
 
+# The arena substrates' 25 x 24 maps (meltingpot/configs/substrates/*_in_the_matrix__arena.py,
+# their spawn points 'P' written 'n'): prisoner's dilemma, chicken and bach or stravinsky share
+# the first; stag hunt has its own; pure coordination, rationalizable coordination and running
+# with scissors share the 3-type one (r/p/s written 1/2/3). loi.envs.arena owns their rules.
+_MELTINGPOT_ARENA_MAP = """
+WWWWWWWWWWWWWWWWWWWWWWWWW
+Wnnnn      W W      nnnnW
+Wnnnn               nnnnW
+Wnnnn               nnnnW
+Wnnnn               nnnnW
+W                       W
+W        11             W
+W        11             W
+W        aa             W
+W    WW     W  222      W
+WW    1a    W  222      W
+WWW   1a  WWWWWWWWW     W
+W     1a    111       WWW
+W           111         W
+W       aa W            W
+W       22 W   WW       W
+W       22     Waaa     W
+W               222     W
+W                       W
+Wnnnn               nnnnW
+Wnnnn               nnnnW
+Wnnnn               nnnnW
+Wnnnn         W     nnnnW
+WWWWWWWWWWWWWWWWWWWWWWWWW
+"""
+
+_MELTINGPOT_ARENA_STAG_HUNT_MAP = """
+WWWWWWWWWWWWWWWWWWWWWWWWW
+Wnnnnnnn   W W   nnnnnnnW
+Wnnnn               nnnnW
+Wnnnn               nnnnW
+Wnnnn       2222    nnnnW
+Wn                     nW
+Wn     222222   222    nW
+Wn 2     11    11      nW
+W  2     11  a     222  W
+W    WW     W1 11a      W
+WW    21 11 W  11a  2   W
+WWW   21  WWWWWWWWW 2   W
+W   2 aa    111  1a   WWW
+W   2       111  1a     W
+W       aa W        22  W
+W  22   2a Waa WW       W
+Wn      22     W222    nW
+Wn              222    nW
+Wn         222         nW
+Wnnnn               nnnnW
+Wnnnn               nnnnW
+Wnnnn               nnnnW
+Wnnnnnnn      W  nnnnnnnW
+WWWWWWWWWWWWWWWWWWWWWWWWW
+"""
+
+_MELTINGPOT_ARENA_3_TYPES_MAP = """
+WWWWWWWWWWWWWWWWWWWWWWWWW
+Wnnnn      W W      nnnnW
+Wnnnn               nnnnW
+Wnnnn               nnnnW
+Wnnnn               nnnnW
+W             aa        W
+W        11   aa        W
+W        11             W
+W        11             W
+W    WW     W  222      W
+WW    33    W  222      W
+WWW   33  WWWWWWWWW     W
+W     33    111       WWW
+W           111         W
+W       22 W            W
+W       22 W   WW       W
+W       22     W333     W
+W               333     W
+W          aa           W
+Wnnnn      aa       nnnnW
+Wnnnn               nnnnW
+Wnnnn               nnnnW
+Wnnnn         W     nnnnW
+WWWWWWWWWWWWWWWWWWWWWWWWW
+"""
+
 # SPEC §3 (the paper's custom Melting Pot maps).
 BUILTIN_LAYOUTS: dict[str, Layout] = {
     lay.name: lay
@@ -193,5 +278,8 @@ BUILTIN_LAYOUTS: dict[str, Layout] = {
         make_layout("meltingpot_stag_hunt", _MELTINGPOT_STAG_HUNT_MAP),
         make_layout("meltingpot_pure_coordination", _MELTINGPOT_PURE_COORDINATION_MAP),
         make_layout("meltingpot_one_shot", _MELTINGPOT_ONE_SHOT_MAP),
+        make_layout("meltingpot_arena", _MELTINGPOT_ARENA_MAP),
+        make_layout("meltingpot_arena_stag_hunt", _MELTINGPOT_ARENA_STAG_HUNT_MAP),
+        make_layout("meltingpot_arena_3_types", _MELTINGPOT_ARENA_3_TYPES_MAP),
     )
 }

@@ -15,11 +15,21 @@ _RESOURCE = [(30, 225, 185), (225, 30, 70), (240, 200, 40), (90, 120, 255), (230
 _PLAYER = [(50, 100, 230), (230, 120, 40)]
 
 
+def _player_colour(seat: int) -> tuple[int, int, int]:
+    """agent_0 blue, agent_1 orange (as in the 2-player frames); further seats evenly spaced hues."""
+    if seat < len(_PLAYER):
+        return _PLAYER[seat]
+    import colorsys
+
+    r, g, b = colorsys.hsv_to_rgb((seat * 0.61803398875) % 1.0, 0.7, 0.9)
+    return int(r * 255), int(g * 255), int(b * 255)
+
+
 def render_rgb(env: GridGame, state: GridState, cell: int = 12) -> np.ndarray:
     """The whole map as ``uint8[rows*cell, cols*cell, 3]``.
 
     Walls grey, resources as inset squares in their type colour, players as
-    blue (agent_0) / orange (agent_1) squares with a white bar on the side they
+    blue (agent_0) / orange (agent_1) / other hues (further seats) squares with a white bar on the side they
     face; frozen players are drawn dimmed, removed players not at all.
     """
     if not isinstance(env, GridGame):
@@ -41,19 +51,23 @@ def render_rgb(env: GridGame, state: GridState, cell: int = 12) -> np.ndarray:
             r, c = env.row_col(pos)
             frame[r * cell + inset:(r + 1) * cell - inset, c * cell + inset:(c + 1) * cell - inset] = \
                 _RESOURCE[int(kinds[i]) % len(_RESOURCE)]
-    if bool(env.players_visible(state)):
-        dim = 0.45 if bool(env.players_frozen(state)) else 1.0
-        bar = max(cell // 6, 1)
-        for p in range(2):
-            r, c = env.row_col(state.position[p])
-            y, x = r * cell, c * cell
-            frame[y + 1:y + cell - 1, x + 1:x + cell - 1] = np.array(_PLAYER[p]) * dim
-            o = int(state.orientation[p])
-            sl = {0: (slice(y + 1, y + 1 + bar), slice(x + 1, x + cell - 1)),
-                  1: (slice(y + 1, y + cell - 1), slice(x + cell - 1 - bar, x + cell - 1)),
-                  2: (slice(y + cell - 1 - bar, y + cell - 1), slice(x + 1, x + cell - 1)),
-                  3: (slice(y + 1, y + cell - 1), slice(x + 1, x + 1 + bar))}[o]
-            frame[sl] = 255
+    # (a timeout set as one number, as a 2-player state once held it, applies to every player)
+    visible = np.broadcast_to(np.asarray(env.players_visible(state)), (env.num_players,))
+    frozen = np.broadcast_to(np.asarray(env.players_frozen(state)), (env.num_players,))
+    bar = max(cell // 6, 1)
+    for p in range(env.num_players):
+        if not visible[p]:
+            continue
+        dim = 0.45 if frozen[p] else 1.0
+        r, c = env.row_col(state.position[p])
+        y, x = r * cell, c * cell
+        frame[y + 1:y + cell - 1, x + 1:x + cell - 1] = np.array(_player_colour(p)) * dim
+        o = int(state.orientation[p])
+        sl = {0: (slice(y + 1, y + 1 + bar), slice(x + 1, x + cell - 1)),
+              1: (slice(y + 1, y + cell - 1), slice(x + cell - 1 - bar, x + cell - 1)),
+              2: (slice(y + cell - 1 - bar, y + cell - 1), slice(x + 1, x + cell - 1)),
+              3: (slice(y + 1, y + cell - 1), slice(x + 1, x + 1 + bar))}[o]
+        frame[sl] = 255
     return frame
 
 
@@ -63,8 +77,8 @@ def random_episode_states(env: GridGame, steps: int, seed: int = 0) -> tuple[Gri
     import jax
 
     def body(state, key):
-        ka, kb, ks = jax.random.split(key, 3)
-        actions = {"agent_0": env.action_space().sample(ka), "agent_1": env.action_space().sample(kb)}
+        *keys, ks = jax.random.split(key, env.num_agents + 1)
+        actions = {agent: env.action_space().sample(k) for agent, k in zip(env.agents, keys)}
         _, state, _, _, infos = env.step(ks, state, actions)
         return state, (state, infos["interacted"])
 
