@@ -120,6 +120,9 @@ class TrainConfig:
     # fcpN only: Melting Pot bots (``bots:NAME``, loi.agents.bots) in the frozen pool, beside
     # N - len(pool_bots) checkpoints of a self-play run.
     pool_bots: tuple[str, ...] = ()
+    # fcpN only: the seats the learner holds in each environment of an N-player game (drawn per
+    # episode; the pool's partners sit in the other N - learner_seats).
+    learner_seats: int = 1
 
     def __post_init__(self) -> None:
         if not isinstance(self.scenario, str) or not self.scenario:
@@ -143,6 +146,9 @@ class TrainConfig:
             raise LoiError(f"pp_schedule {self.pp_schedule!r} applies to sp and ppN; {self.regime} already "
                            "trains against a frozen pool")
         self._check_pool_bots()
+        _positive_int("learner_seats", self.learner_seats)
+        if self.learner_seats != 1 and self.regime_spec.kind != "fcp":
+            raise LoiError(f"learner_seats applies to fcpN; {self.regime} places its learner by itself")
         if isinstance(self.network, (dict, str)):  # a preset name or a table of fields (TOML, JSON, Python)
             object.__setattr__(self, "network", network_config(self.network))
         if not isinstance(self.network, NetworkConfig):
@@ -234,6 +240,8 @@ class TrainConfig:
             out["pool_bots"] = list(self.pool_bots)
         else:  # absent, as before the field existed: earlier runs keep their config hash
             out.pop("pool_bots")
+        if self.learner_seats == 1:  # absent at its default, for the same reason
+            out.pop("learner_seats")
         return out
 
     @classmethod

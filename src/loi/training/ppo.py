@@ -1,4 +1,4 @@
-"""PPO for two-player games, vectorised over seeds and population members.
+"""PPO for N-player games, vectorised over seeds and population members.
 
 PureJaxRL style: one update = a ``lax.scan`` rollout of ``rollout_length`` steps
 over ``num_envs`` environments per member, GAE, then ``update_epochs`` epochs of
@@ -11,22 +11,25 @@ entry is indexed instead, :func:`_over`). The pieces read top to bottom: the sta
 ``_update_member``, ``_optimise``, ``_ppo_loss``), then ``_update_step`` and
 ``_generation_seed``.
 
-Regimes (the member sits in one seat; the partner in the other):
+Regimes, on a game of ``env.num_agents`` seats (two: row and column):
 
-- ``sp``: one parameter set plays both seats; both seats' transitions train it.
-- ``ppN``: N members with their own parameters. At the start of every episode
-  each environment draws its partner uniformly from the population (the member
-  itself included) and the member's seat uniformly from {row, column}.
-- ``fcpN``: one learner; partners drawn per episode the same way from a frozen
-  pool of N partners (passed to :func:`make_train`): checkpoints and/or
+- ``sp``: one parameter set plays every seat; every seat's transitions train it.
+- ``ppN``: N members with their own parameters, each with its own environments.
+  At the start of every episode each environment draws the member's seat
+  uniformly and, for every other seat, a partner uniformly from the population
+  (the member itself included). A member learns from its own seat (a partner
+  seat is another member's forward pass, not its training data).
+- ``fcpN``: one learner in ``learner_seats`` seats (drawn per episode, default
+  one); every other seat draws its partner per episode the same way from a
+  frozen pool of N partners (passed to :func:`make_train`): checkpoints and/or
   Melting Pot bots (:mod:`loi.agents.bots`, their puppeteer state carried
-  per environment like a recurrent partner's memory).
+  per seat like a recurrent partner's memory).
 
 ``pp_schedule = "generational"`` (sp and ppN) is the authors' schedule
 (their ``MARL/PP_train.py``): at the start of every generation each member
 draws one population member uniformly (itself included; in sp, itself) and
 plays the whole generation against a frozen copy of that member's parameters
-as they were then. Only the learner's seat trains (sp included), the
+as they were then (two-player games only). Only the learner's seat trains (sp included), the
 environments restart with the new partner, and the seat is still drawn per
 episode so that a member learns both roles (the authors' learner always sat
 in seat 0).
@@ -42,7 +45,7 @@ member later in their loop could draw an earlier member's checkpoint of the
 same generation.
 
 Partner actions are computed for every candidate partner and selected per
-environment (cost: one extra forward pass per candidate), which keeps the draw
+partner seat (cost: one extra forward pass per candidate), which keeps the draw
 per episode rather than per rollout: a partner or seat never changes mid-episode.
 The seating is the regime's :class:`~loi.training.matchup.Matchup`, so one
 rollout step serves every regime.
@@ -69,10 +72,10 @@ from flax import struct
 
 from loi.agents.networks import ActorCritic, init_params, make_network
 from loi.agents.policy import init_carry, policy_step, sequence_logits, with_action
-from loi.envs.base import AGENTS
+from loi.envs.base import agent_names
 from loi.errors import LoiError
 from loi.training.config import FROZEN_PARTNER_SCHEDULES, TrainConfig
-from loi.training.matchup import EpisodeLog, Matchup, episode_log, log_step, regime_matchup
+from loi.training.matchup import EpisodeLog, Matchup, episode_log, interaction_axes, log_step, regime_matchup
 
 
 @dataclass(frozen=True)
@@ -110,12 +113,13 @@ class TrainState:
     opt_state: Any
     env_state: Any  # [S, M, E, ...]
     obs: Any  # dict agent -> [S, M, E, obs_dim]
-    partner: jax.Array  # i32 [S, M, E]: partner index (population member or pool entry)
-    seat: jax.Array  # i32 [S, M, E]: 0 = member is agent_0 (row player)
+    # i32 [S, M, E, *partner_axes]: each partner seat's partner (population member or pool entry)
+    partner: jax.Array
+    seat: jax.Array  # i32 [S, M, E, *seat_axes]: the learner's seat(s); with two players 0 = agent_0 (row)
     first: jax.Array  # bool [S, M, E]: ``obs`` is the first of an episode
-    last_reward: jax.Array  # f32 [S, M, E, 2]: both seats' rewards of the step that produced ``obs``
+    last_reward: jax.Array  # f32 [S, M, E, N]: every seat's reward of the step that produced ``obs``
     learner_carry: Any  # [S, M, E, slots, ...]: the learner's memory at each of its seats (() if feed-forward)
-    partner_carry: Any  # [S, M, E, ...]: the drawn partner's memory (() without one or if feed-forward)
+    partner_carry: Any  # [S, M, E, *partner_axes, ...]: the drawn partners' memory (() without one or if feed-forward)
     frozen_params: Any  # [S, M, ...]: each member's frozen partner this generation (generational; else ())
     log: EpisodeLog  # [S, M, E, ...]: the running episode's totals
     key: jax.Array  # [S, 2]
@@ -138,6 +142,7 @@ class UpdateMetrics(NamedTuple):
     interaction fields are None for an env without interactions (``has_interactions`` False)."""
 
     episodes: jax.Array  # completed episodes (counted once per learning seat)
+    # (return, length, interaction and strategy sums: over the learner's seats)
     return_sum: jax.Array  # sum of the member's returns over completed episodes
     length_sum: jax.Array
     interaction_sum: jax.Array
@@ -145,7 +150,7 @@ class UpdateMetrics(NamedTuple):
     strategy_sum: jax.Array  # [k] member's strategy summed over interactions
     interaction_steps: jax.Array  # steps with an interaction (denominator of the mix)
     agreement_sum: jax.Array  # sum over interactions of row_strategy . col_strategy (1 = same pure strategy)
-    partner_episodes: jax.Array  # [P] episodes started with each partner
+    partner_episodes: jax.Array  # [P] episodes started with each partner (once per partner seat)
     loss_total: jax.Array
     entropy: jax.Array
 
@@ -179,9 +184,9 @@ def make_env(config: TrainConfig) -> Any:
     return loi.envs.make(config.scenario, **dict(config.env_overrides))
 
 
-def _per_agent(obs: dict) -> jax.Array:
-    """dict agent -> [..., D]  ->  [..., 2, D] (seat order)."""
-    return jnp.stack([obs[AGENTS[0]], obs[AGENTS[1]]], axis=-2)
+def _per_agent(env: Any, obs: dict) -> jax.Array:
+    """dict agent -> [..., D]  ->  [..., N, D] (seat order)."""
+    return jnp.stack([obs[agent] for agent in env.agents], axis=-2)
 
 
 def _over(f: Callable, size: int) -> Callable:
@@ -221,8 +226,17 @@ class _Program:
         return self.matchup.slots
 
     @property
+    def seats(self) -> int:
+        return self.matchup.seats
+
+    @property
     def envs(self) -> tuple[int, int]:
         return (self.num_members, self.config.num_envs)
+
+    @property
+    def partner_envs(self) -> tuple[int, ...]:
+        """The batch of partner seats: [M, E] with one partner seat, [M, E, N - slots] with more."""
+        return self.envs + self.matchup.partner_axes
 
     @property
     def num_pool_networks(self) -> int:
@@ -260,8 +274,7 @@ def _program(config: TrainConfig, pool: PartnerPool | None, env: Any) -> _Progra
             raise LoiError(f"regime {regime} needs {regime.size} pool checkpoints, got {pool.size}")
     elif pool is not None:
         raise LoiError(f"regime {regime} takes no frozen pool")
-    if tuple(env.agents) != AGENTS:
-        raise LoiError(f"training supports two-player environments with agents {AGENTS}, got {tuple(env.agents)}")
+    seats = _check_seats(config, env)
     network = make_network(env, config.network)
     if pool is not None and pool.network is not None and \
             (pool.network.obs_dim, pool.network.num_actions) != (network.obs_dim, network.num_actions):
@@ -269,11 +282,26 @@ def _program(config: TrainConfig, pool: PartnerPool | None, env: Any) -> _Progra
     return _Program(
         config=config, env=env, network=network,
         partner_network=pool.network if pool is not None and pool.network is not None else network,
-        pool=pool, matchup=regime_matchup(regime, config.pp_schedule), optimizer=_optimizer(config),
+        pool=pool, matchup=regime_matchup(regime, config.pp_schedule, seats, config.learner_seats),
+        optimizer=_optimizer(config),
         num_members=regime.num_members, num_candidates=regime.size,
         generational=config.pp_schedule in FROZEN_PARTNER_SCHEDULES, lineage=config.pp_schedule == "lineage",
         has_interactions=bool(getattr(env, "has_interactions", True)),
     )
+
+
+def _check_seats(config: TrainConfig, env: Any) -> int:
+    """The environment's player count N, checked against the regime."""
+    seats = len(env.agents)
+    if seats < 2 or tuple(env.agents) != agent_names(seats):
+        raise LoiError(f"training needs agents agent_0..agent_{{N-1}} with N >= 2, got {tuple(env.agents)}")
+    if seats > 2 and config.pp_schedule != "concurrent":
+        raise LoiError(f"pp_schedule {config.pp_schedule!r} is defined for two players; {env.name} has {seats}: "
+                       "use the concurrent schedule")
+    if config.learner_seats >= seats:
+        raise LoiError(f"learner_seats ({config.learner_seats}) leaves no seat for the pool in {env.name}, "
+                       f"which has {seats} players")
+    return seats
 
 
 def _optimizer(config: TrainConfig) -> optax.GradientTransformation:
@@ -300,11 +328,11 @@ def _reset_envs(p: _Program, key: jax.Array):
 
 
 def _partner_init_carry(p: _Program) -> Any:
-    carry = init_carry(p.partner_network, p.envs)
+    carry = init_carry(p.partner_network, p.partner_envs)
     if p.pool_bots:  # the bots' puppeteer state beside the checkpoints' memory
         from loi.agents.bots import init_carry as bot_init_carry
 
-        return carry, bot_init_carry(p.envs)
+        return carry, bot_init_carry(p.partner_envs)
     return carry
 
 
@@ -312,10 +340,10 @@ def _episode_start(p: _Program) -> dict:
     """The per-environment fields of a state whose every environment starts an episode."""
     return dict(
         first=jnp.ones(p.envs, bool),
-        last_reward=jnp.zeros(p.envs + (2,), jnp.float32),
+        last_reward=jnp.zeros(p.envs + (p.seats,), jnp.float32),
         learner_carry=init_carry(p.network, p.envs + (p.slots,)),
         partner_carry=_partner_init_carry(p) if p.matchup.has_partner else (),
-        log=episode_log(p.envs),
+        log=episode_log(p.envs, p.seats),
     )
 
 
@@ -377,27 +405,32 @@ def _partner_act(p: _Program, state: TrainState, partner_obs: jax.Array, key: ja
     """Each environment's drawn partner acts: every candidate evaluated on the
     environment's partner memory, the drawn one's logits and memory kept."""
     reward = p.matchup.partner_view(state.last_reward, state.seat)
+    first = _at_partner_seats(p, state.first)
     if p.generational:  # one frozen partner per member: no candidates to select from
         step = lambda pm, c, o, r, d: policy_step(p.partner_network, pm, c, o, r, d)  # noqa: E731
         logits, _, carry = _over(step, p.num_members)(state.frozen_params, state.partner_carry, partner_obs,
-                                                      reward, state.first)
+                                                      reward, first)
         action = jax.random.categorical(key, logits).astype(jnp.int32)
         return with_action(carry, action), action
     if p.pool_bots:
-        return _mixed_pool_act(p, state, partner_obs, reward, key)
+        return _mixed_pool_act(p, state, partner_obs, reward, first, key)
     candidates = state.params if p.config.regime_spec.kind == "pp" else p.pool.params
 
     def candidate(params):
-        logits, _, carry = policy_step(p.partner_network, params, state.partner_carry, partner_obs, reward,
-                                       state.first)
+        logits, _, carry = policy_step(p.partner_network, params, state.partner_carry, partner_obs, reward, first)
         return logits, carry
 
-    all_logits, all_carry = _over(candidate, p.num_candidates)(candidates)  # [C, M, E, ...]
+    all_logits, all_carry = _over(candidate, p.num_candidates)(candidates)  # [C, M, E, *partner_axes, ...]
     action = jax.random.categorical(key, _pick(all_logits, state.partner)).astype(jnp.int32)
     return with_action(jax.tree_util.tree_map(lambda x: _pick(x, state.partner), all_carry), action), action
 
 
-def _mixed_pool_act(p: _Program, state: TrainState, partner_obs, reward, key):
+def _at_partner_seats(p: _Program, per_env: jax.Array) -> jax.Array:
+    """A per-environment value [M, E] repeated for every partner seat: [M, E, *partner_axes]."""
+    return jnp.broadcast_to(per_env.reshape(per_env.shape + (1,) * len(p.matchup.partner_axes)), p.partner_envs)
+
+
+def _mixed_pool_act(p: _Program, state: TrainState, partner_obs, reward, first, key):
     """A pool with bots: every checkpoint and every bot acts on the environment's
     partner memory (the checkpoints') and puppeteer state (the bots'); the drawn
     partner's action and memory are kept."""
@@ -407,21 +440,21 @@ def _mixed_pool_act(p: _Program, state: TrainState, partner_obs, reward, key):
     action = jnp.zeros(state.partner.shape, jnp.int32)
     if num_networks:
         def candidate(params):
-            logits, _, carry = policy_step(p.partner_network, params, net_carry, partner_obs, reward, state.first)
+            logits, _, carry = policy_step(p.partner_network, params, net_carry, partner_obs, reward, first)
             return logits, carry
 
         all_logits, all_carry = jax.vmap(candidate)(pool.params)
         index = jnp.minimum(state.partner, num_networks - 1)
         action = jax.random.categorical(k_net, _pick(all_logits, index)).astype(jnp.int32)
         net_carry = jax.tree_util.tree_map(lambda x: _pick(x, index), all_carry)
-    # Bots act on the flattened batch of environments, one key each.
+    # Bots act on the flattened batch of partner seats, one key each.
     batch = state.partner.shape
     flat = lambda x: x.reshape((-1,) + x.shape[len(batch):])  # noqa: E731
     keys = jax.random.split(k_bot, int(np.prod(batch)))
     flat_carry = jax.tree_util.tree_map(flat, bot_carry)
 
     def bot(params):
-        return pool.bot_act(params, flat_carry, flat(partner_obs), flat(reward), flat(state.first), keys)
+        return pool.bot_act(params, flat_carry, flat(partner_obs), flat(reward), flat(first), keys)
 
     bot_carries, bot_actions = jax.vmap(bot)(pool.bot_params)  # [B, M*E, ...]
     bot_index = jnp.maximum(flat(state.partner) - num_networks, 0)
@@ -431,12 +464,44 @@ def _mixed_pool_act(p: _Program, state: TrainState, partner_obs, reward, key):
 
 
 def _step_envs(p: _Program, key: jax.Array, env_state, joint: jax.Array):
-    """Every environment steps (auto-reset): ``(obs, env_state, rewards [M, E, 2], done, infos)``."""
+    """Every environment steps (auto-reset): ``(obs, env_state, rewards [M, E, N], done, infos)``."""
     keys = jax.random.split(key, p.num_members * p.config.num_envs).reshape(p.envs + (-1,))
+    agents = p.env.agents
     obs, env_state, rewards, dones, infos = jax.vmap(jax.vmap(p.env.step))(
-        keys, env_state, {AGENTS[0]: joint[..., 0], AGENTS[1]: joint[..., 1]})
-    rewards = jnp.stack([rewards[AGENTS[0]], rewards[AGENTS[1]]], axis=-1).astype(jnp.float32)
+        keys, env_state, {agent: joint[..., i] for i, agent in enumerate(agents)})
+    rewards = jnp.stack([rewards[agent] for agent in agents], axis=-1).astype(jnp.float32)
     return obs, env_state, rewards, dones["__all__"], infos
+
+
+class _SeatInteractions(NamedTuple):
+    """One step's interactions seat by seat, [M, E, N, ...]."""
+
+    interacted: jax.Array  # bool [M, E, N]: the seat took part in an interaction
+    strategy: jax.Array  # f32 [M, E, N, k]: its strategy there (zeros when none)
+    partner_strategy: jax.Array  # f32 [M, E, N, k]: its partner's strategy there (zeros when none)
+
+
+def _seat_interactions(p: _Program, infos: dict) -> _SeatInteractions:
+    """Two players: both seats share the step's interaction (``interacted``, row and column
+    strategies: every two-player env reports these); more: each seat's ``partner`` and
+    ``strategy`` (:class:`loi.envs.base.PairInfo`)."""
+    if p.seats == 2:
+        row, col = infos["row_strategy"], infos["col_strategy"]
+        interacted = jnp.broadcast_to(infos["interacted"][..., None], infos["interacted"].shape + (2,))
+        return _SeatInteractions(interacted, jnp.stack([row, col], axis=-2), jnp.stack([col, row], axis=-2))
+    if "partner" not in infos:
+        raise LoiError(f"{p.env.name} has {p.seats} players but reports no per-player partners")
+    partner, strategy = infos["partner"], infos["strategy"]
+    interacted = partner >= 0
+    mate = jnp.take_along_axis(strategy, jnp.maximum(partner, 0)[..., None], axis=-2)
+    return _SeatInteractions(interacted, strategy, jnp.where(interacted[..., None], mate, 0.0))
+
+
+def _log_interactions(p: _Program, infos: dict, done: jax.Array) -> jax.Array:
+    """What :class:`EpisodeLog` counts this step: per seat, or per environment with two players."""
+    if not p.has_interactions:
+        return jnp.zeros(done.shape + interaction_axes(p.seats), bool)
+    return infos["interacted"] if p.seats == 2 else infos["partner"] >= 0
 
 
 class _Totals(NamedTuple):
@@ -464,37 +529,45 @@ def _zero_totals(p: _Program) -> _Totals:
 
 def _step_totals(p: _Program, state: TrainState, rewards, done, infos, finished, new_partner) -> _Totals:
     """One step's contribution to the rollout's sums: finished episodes at the learner's seats,
-    its rewards, the interactions and strategies, the partners drawn for the next episodes."""
-    slots, learner_view = p.slots, p.matchup.learner_view
+    its rewards, the interactions and strategies at its seats, the partners drawn for the next
+    episodes (one draw per partner seat)."""
+    slots, learner_view = p.slots, lambda x: p.matchup.learner_view(x, state.seat)  # noqa: E731
     done_f = done.astype(jnp.float32)
+    drawn = jax.nn.one_hot(new_partner, p.num_candidates) * _at_partner_seats(p, done_f)[..., None]
     totals = dict(
         episodes=slots * done_f.sum(-1),
-        return_sum=(learner_view(finished.returns, state.seat).sum(-1) * done_f).sum(-1),
+        return_sum=(learner_view(finished.returns).sum(-1) * done_f).sum(-1),
         length_sum=slots * (finished.length * done_f).sum(-1),
-        reward_sum=learner_view(rewards, state.seat).sum((-1, -2)),
-        partner_episodes=(jax.nn.one_hot(new_partner, p.num_candidates) * done_f[..., None]).sum(1),
+        reward_sum=learner_view(rewards).sum((-1, -2)),
+        partner_episodes=drawn.reshape(p.envs + (-1, p.num_candidates)).sum((1, 2)),
         interaction_sum=None, strategy_sum=None, interaction_steps=None, agreement_sum=None,
     )
     if p.has_interactions:
-        interacted, row, col = infos["interacted"], infos["row_strategy"], infos["col_strategy"]
-        strategy_count = slots * interacted.astype(jnp.float32)
-        strategy = learner_view(jnp.stack([row, col], axis=-2), state.seat).sum(-2) * interacted[..., None]
+        seat = _seat_interactions(p, infos)
+        interacted = learner_view(seat.interacted).astype(jnp.float32)  # [M, E, slots]
+        strategy = learner_view(seat.strategy) * interacted[..., None]
+        agreement = (learner_view(seat.strategy) * learner_view(seat.partner_strategy)).sum(-1) * interacted
+        interactions = finished.interactions if p.seats > 2 else \
+            jnp.broadcast_to(finished.interactions[..., None], finished.interactions.shape + (2,))
         totals.update(
-            interaction_sum=slots * (finished.interactions * done_f).sum(-1),
-            strategy_sum=strategy.sum(1),
-            interaction_steps=strategy_count.sum(-1),
-            agreement_sum=((row * col).sum(-1) * strategy_count).sum(-1),
+            interaction_sum=(learner_view(interactions).sum(-1) * done_f).sum(-1),
+            strategy_sum=strategy.sum(-2).sum(1),
+            interaction_steps=interacted.sum(-1).sum(-1),
+            agreement_sum=agreement.sum(-1).sum(-1),
         )
     return _Totals(**totals)
 
 
 def _next_matchups(p: _Program, state: TrainState, key: jax.Array, done: jax.Array):
-    """``(partner, seat)`` of every environment's next step: redrawn where an episode ended
-    (the generation's partner stays under the generational schedules; only the seat is redrawn)."""
+    """``(drawn partners, partner, seat)`` of every environment's next step: redrawn where an
+    episode ended (the generation's partner stays under the generational schedules; only the
+    seat is redrawn)."""
     new_partner, new_seat = p.matchup.draw(key, done.shape)
     if p.generational:
         new_partner = state.partner
-    return new_partner, jnp.where(done, new_partner, state.partner), jnp.where(done, new_seat, state.seat)
+    at = lambda x: done.reshape(done.shape + (1,) * (x.ndim - done.ndim))  # noqa: E731
+    return (new_partner, jnp.where(at(new_partner), new_partner, state.partner),
+            jnp.where(at(new_seat), new_seat, state.seat))
 
 
 def _env_step(p: _Program, carry: tuple[TrainState, _Totals], _):
@@ -502,7 +575,7 @@ def _env_step(p: _Program, carry: tuple[TrainState, _Totals], _):
     the rollout's sums grow; returns the learner's transition."""
     state, totals = carry
     key, k_act, k_partner, k_env, k_pair = jax.random.split(state.key, 5)
-    seats_obs = _per_agent(state.obs)  # [M, E, 2, D]
+    seats_obs = _per_agent(p.env, state.obs)  # [M, E, N, D]
     learner = _learner_act(p, state, seats_obs, k_act)
     partner_carry, partner_action = state.partner_carry, None
     if p.matchup.has_partner:
@@ -510,8 +583,7 @@ def _env_step(p: _Program, carry: tuple[TrainState, _Totals], _):
         partner_carry, partner_action = _partner_act(p, state, partner_obs, k_partner)
     joint = p.matchup.joint(learner.action, state.seat, partner_action)
     obs, env_state, rewards, done, infos = _step_envs(p, k_env, state.env_state, joint)
-    interacted = infos["interacted"] if p.has_interactions else jnp.zeros(done.shape, bool)
-    log, finished = log_step(state.log, rewards, interacted, done)
+    log, finished = log_step(state.log, rewards, _log_interactions(p, infos, done), done)
     drawn, partner, seat = _next_matchups(p, state, k_pair, done)
     totals = jax.tree_util.tree_map(jnp.add, totals, _step_totals(p, state, rewards, done, infos, finished, drawn))
     reward = p.matchup.learner_view(rewards, state.seat)
@@ -539,7 +611,7 @@ def _rollout(p: _Program, state: TrainState):
 
 def _last_value(p: _Program, state: TrainState) -> jax.Array:
     """The members' value of the observation after the rollout (GAE's bootstrap), [M, E, slots]."""
-    obs, reward_in, reset = _learner_inputs(p, state, _per_agent(state.obs))
+    obs, reward_in, reset = _learner_inputs(p, state, _per_agent(p.env, state.obs))
     return _learner_policy(p, state.params, state.learner_carry, obs, reward_in, reset)[1]
 
 
