@@ -274,6 +274,7 @@ def test_a_zero_sum_scenario_keeps_its_raw_benefit_and_leaves_every_normalised_s
     # Normalised: g/a sp 1, pp5 1.5; g/b 1, 1 -> mean difference 0.25 over the two scenarios.
     assert pooled["difference"] == pytest.approx(0.25)
     assert "h/a" in pooled["note"] and set(comparison["group"]) == {"all", "g"}
+    assert (comparison.loc[comparison["group"] == "g", "note"] == "").all()
     # Per partner kind, the same rule.
     tournament = scores.rename(columns={"score": "ego_return"}).assign(coplayer="bob", partner_kind="sp_seeds")
     partner = partner_benefit_table(tournament)

@@ -222,10 +222,11 @@ def comparison_table(scores: pd.DataFrame, allocations: pd.DataFrame, games: Map
                        "protocol": "all" if protocol_top is None else f"top{protocol_top}",
                        "uniform": NAN, "heuristic": NAN, "difference": NAN, "difference_ci_low": NAN,
                        "difference_ci_high": NAN, "effect_size": NAN, "ci_low": NAN, "ci_high": NAN,
-                       "p_value": NAN, "n_heuristic": 0, "n_uniform": 0, "note": dropped}
+                       "p_value": NAN, "n_heuristic": 0, "n_uniform": 0,
+                       "note": dropped if group == "all" else ""}  # a left-out scenario's game has no group
                 missing = [f"{s}:{r}" for s, r in allocation.items() if (s, r) not in trained]
                 if missing:
-                    row["note"] = "; ".join(filter(None, [f"not trained: {', '.join(missing)}", dropped]))
+                    row["note"] = "; ".join(filter(None, [f"not trained: {', '.join(missing)}", row["note"]]))
                     rows.append(row)
                     continue
                 subset = scores[scores[SCENARIO].isin(list(allocation))]
@@ -241,6 +242,6 @@ def comparison_table(scores: pd.DataFrame, allocations: pd.DataFrame, games: Map
                                ci_high=c.hedges_g.confidence_interval.high, p_value=c.pvalue,
                                n_heuristic=c.n_heuristic, n_uniform=c.n_uniform)
                 except LoiError as err:
-                    row["note"] = "; ".join(filter(None, [str(err), dropped]))
+                    row["note"] = "; ".join(filter(None, [str(err), row["note"]]))
                 rows.append(row)
     return pd.DataFrame(rows)
