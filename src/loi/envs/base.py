@@ -4,10 +4,9 @@ The player count is a parameter of an environment (as JaxMARL's ``MultiAgentEnv(
 ``env.num_agents`` players named ``env.agents = ("agent_0", ..., "agent_{N-1}")``; the matrix
 games and the JaxMARL adapter have 2, a grid game ``num_players`` (default 2).
 
-``MultiAgentEnv`` (``TwoPlayerEnv``, its older name, is an alias) owns ``reset``, ``step_env``
-and the auto-resetting ``step``
-once (JaxMARL style: ``step`` selects between the stepped state and a fresh one
-on ``dones["__all__"]``). A game supplies three pure functions:
+``MultiAgentEnv`` owns ``reset``, ``step_env`` and the auto-resetting ``step`` once (JaxMARL
+style: ``step`` selects between the stepped state and a fresh one on ``dones["__all__"]``).
+A game supplies three pure functions:
 
 - ``_initial_state(key, params)``: a new episode; ``params`` are the per-game
   arrays carried in the state (``_params()`` builds them, ``_params_of(state)``
@@ -146,4 +145,3 @@ class MultiAgentEnv:
         return self._observe(state), state, rewards, dones, infos
 
 
-TwoPlayerEnv = MultiAgentEnv  # the name the two-player code imports

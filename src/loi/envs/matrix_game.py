@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from loi.envs.base import AGENTS, TwoPlayerEnv, dones_of, per_agent
+from loi.envs.base import AGENTS, MultiAgentEnv, dones_of, per_agent
 from loi.envs.ending import episode_ends, validate_ending
 from loi.envs.games import Game
 from loi.envs.spaces import Box, Discrete
@@ -26,7 +26,7 @@ class MatrixState:
 
 
 @dataclass(frozen=True)
-class MatrixGame(TwoPlayerEnv):
+class MatrixGame(MultiAgentEnv):
     """Repeated k x k game; default: a fixed 100 rounds (``end_probability=1``)."""
 
     game: Game
